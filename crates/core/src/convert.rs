@@ -1,0 +1,56 @@
+//! Moves classic proxies into `initContainers` as native sidecars and lays the init containers out
+//! the way Istio renders native mode.
+
+use serde_json::{Map, Value};
+
+use crate::istio;
+use crate::order;
+use crate::profile::Profile;
+use crate::review::name;
+
+/// A proxy to convert: its index in `containers`, and for Istio the status port its drain hook calls.
+pub(crate) struct Conversion<'a> {
+    pub at: usize,
+    pub status_port: Option<&'a str>,
+}
+
+/// Edits the pod spec: the proxies of `conversions` leave `containers` and join `initContainers`
+/// with `restartPolicy: Always`; then the init containers take the canonical layout of `profiles`.
+/// Other containers keep their relative order and every field the move does not name.
+pub(crate) fn to_native(
+    spec: &mut Map<String, Value>,
+    conversions: &[Conversion],
+    profiles: &[&Profile],
+) {
+    let mut moved = Vec::with_capacity(conversions.len());
+    if let Some(Value::Array(containers)) = spec.get_mut("containers") {
+        let mut indices: Vec<&Conversion> = conversions.iter().collect();
+        indices.sort_by_key(|c| std::cmp::Reverse(c.at));
+        for conversion in indices {
+            if conversion.at < containers.len() {
+                let mut proxy = containers.remove(conversion.at);
+                if let Some(fields) = proxy.as_object_mut() {
+                    fields.insert("restartPolicy".to_owned(), Value::from("Always"));
+                    if let Some(port) = conversion.status_port {
+                        istio::set_native_lifecycle(fields, port);
+                    }
+                }
+                moved.push(proxy);
+            }
+        }
+    }
+    let init = spec
+        .entry("initContainers")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !init.is_array() {
+        *init = Value::Array(Vec::new());
+    }
+    let Some(init) = init.as_array_mut() else {
+        return;
+    };
+    init.extend(moved);
+    let names: Vec<Option<&str>> = init.iter().map(name).collect();
+    let layout = order::canonical(&names, profiles);
+    let mut slots: Vec<Option<Value>> = std::mem::take(init).into_iter().map(Some).collect();
+    init.extend(layout.into_iter().filter_map(|at| slots[at].take()));
+}

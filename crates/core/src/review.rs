@@ -1,0 +1,357 @@
+//! One evaluation: look at the pod spec, decide (refuse, report, convert, reorder, annotate), then
+//! edit the object in place, touching only what the decision names.
+
+use serde_json::Value;
+
+use crate::convert;
+use crate::istio;
+use crate::order::{self, Misplacement};
+use crate::profile::Profile;
+use crate::settings::{Mode, Settings, describe};
+use crate::validate::{self, Finding, Problem};
+use crate::workload::{Kind, Operation};
+
+/// The result of reviewing one object. The object itself is edited in place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Why the object is refused; `None` means accepted.
+    pub rejection: Option<String>,
+    /// Whether the object was changed.
+    pub changed: bool,
+    pub warnings: Vec<String>,
+    /// Containers out of place in the object as it came in (what validate mode rejects and mutate
+    /// mode fixes).
+    pub findings: Vec<Finding>,
+    /// The init container order the sidecars need, when there is a sidecar to place.
+    pub expected_init_order: Vec<String>,
+}
+
+impl Outcome {
+    fn reject(message: String) -> Outcome {
+        Outcome {
+            rejection: Some(message),
+            ..Outcome::default()
+        }
+    }
+}
+
+/// Reviews an object of a known kind for an admission operation.
+pub fn review(
+    kind: Kind,
+    operation: Operation,
+    object: &mut Value,
+    settings: &Settings,
+) -> Outcome {
+    if !kind.mutable_on(operation) || !object.is_object() {
+        return Outcome::default();
+    }
+    let plan = match Plan::new(kind, object, settings) {
+        Ok(plan) => plan,
+        Err(message) => return Outcome::reject(message),
+    };
+    let mut outcome = Outcome {
+        warnings: plan.warnings.clone(),
+        findings: plan.findings(),
+        expected_init_order: plan.expected_order(),
+        ..Outcome::default()
+    };
+    match settings.mode {
+        Mode::Validate => {
+            if !outcome.findings.is_empty() {
+                let proxies: Vec<&str> = plan.handled.iter().map(|h| h.profile.proxy).collect();
+                outcome.rejection = Some(validate::rejection(
+                    kind.spec_path(),
+                    &proxies,
+                    &outcome.findings,
+                    &outcome.expected_init_order,
+                ));
+            }
+        }
+        Mode::Mutate => {
+            outcome.changed = plan.apply(kind, object);
+            if kind == Kind::Pod
+                && operation == Operation::Create
+                && settings.request_native_injection
+                && !plan.has_istio_proxy
+                && istio::wants_native_request(object)
+            {
+                istio::request_native(object);
+                outcome.changed = true;
+            }
+        }
+    }
+    outcome
+}
+
+/// A proxy the policy handles in this pod spec.
+struct Handled<'s> {
+    profile: Profile<'s>,
+    state: State,
+}
+
+enum State {
+    /// A regular container at this index of `containers`, to become a native sidecar.
+    Classic {
+        at: usize,
+        status_port: Option<String>,
+    },
+    /// Already a native sidecar at this index of `initContainers`.
+    Native,
+}
+
+struct Plan<'s> {
+    handled: Vec<Handled<'s>>,
+    init_names: Vec<Option<String>>,
+    misplaced: Vec<(usize, Misplacement)>,
+    warnings: Vec<String>,
+    /// Any container named `istio-proxy`, sidecar or gateway, handled or not.
+    has_istio_proxy: bool,
+}
+
+impl<'s> Plan<'s> {
+    fn new(kind: Kind, object: &Value, settings: &'s Settings) -> Result<Plan<'s>, String> {
+        let path = kind.spec_path();
+        let spec = object.pointer(kind.spec_pointer());
+        let containers = list(spec, "containers", path)?;
+        let init = list(spec, "initContainers", path)?;
+        let mut plan = Plan {
+            handled: Vec::new(),
+            init_names: init.iter().map(|c| name(c).map(str::to_owned)).collect(),
+            misplaced: Vec::new(),
+            warnings: Vec::new(),
+            has_istio_proxy: false,
+        };
+        let istio_opt_out = istio::opts_out_of_native(object, kind);
+        if istio_opt_out {
+            plan.warnings.push(format!(
+                "{}: \"false\" leaves istio-proxy as Istio renders it in classic mode; remove the annotation to run the proxy as a native sidecar",
+                istio::NATIVE_SIDECAR
+            ));
+        }
+        for profile in settings.profiles() {
+            let in_containers = positions(containers, profile.proxy);
+            let in_init = positions(init, profile.proxy);
+            if in_containers.is_empty() && in_init.is_empty() {
+                continue;
+            }
+            if profile.istio {
+                plan.has_istio_proxy = true;
+                let found = in_containers
+                    .iter()
+                    .map(|&at| &containers[at])
+                    .chain(in_init.iter().map(|&at| &init[at]));
+                if istio_opt_out
+                    || istio::uses_gateway_template(object, kind)
+                    || found.into_iter().any(|c| !profile.is_sidecar(c))
+                {
+                    continue;
+                }
+            }
+            let state = match (in_containers.as_slice(), in_init.as_slice()) {
+                ([_], [_]) => {
+                    return Err(format!(
+                        "{path}.initContainers already has a container named \"{proxy}\", the name of the proxy in {path}.containers; remove one of the two copies so that a single proxy runs as a native sidecar",
+                        proxy = profile.proxy
+                    ));
+                }
+                (&[at], []) => {
+                    let proxy = &containers[at];
+                    check_proxy(path, "containers", at, proxy, &profile)?;
+                    if let Some(policy) = restart_policy(proxy).filter(|p| *p != "Always") {
+                        return Err(format!(
+                            "{path}.containers[{at}] \"{proxy_name}\" sets restartPolicy \"{policy}\", but a native sidecar restarts Always; remove restartPolicy from it, or {hint}",
+                            proxy_name = profile.proxy,
+                            hint = opt_out_hint(&profile)
+                        ));
+                    }
+                    if containers.len() == 1 {
+                        return Err(format!(
+                            "{path}.containers[{at}] \"{proxy_name}\" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or {hint}",
+                            proxy_name = profile.proxy,
+                            hint = opt_out_hint(&profile)
+                        ));
+                    }
+                    let status_port = profile
+                        .istio
+                        .then(|| istio::status_port(object, kind, proxy, init));
+                    State::Classic { at, status_port }
+                }
+                ([], &[at]) => {
+                    let proxy = &init[at];
+                    check_proxy(path, "initContainers", at, proxy, &profile)?;
+                    if restart_policy(proxy) != Some("Always") {
+                        let found = restart_policy(proxy)
+                            .map_or("no restartPolicy".to_owned(), |p| {
+                                format!("restartPolicy \"{p}\"")
+                            });
+                        return Err(format!(
+                            "{path}.initContainers[{at}] \"{proxy_name}\" has {found}, so it would have to exit before the next container starts; set restartPolicy: Always to run it as a native sidecar",
+                            proxy_name = profile.proxy
+                        ));
+                    }
+                    State::Native
+                }
+                (many_containers, many_init) => {
+                    let places: Vec<String> = many_containers
+                        .iter()
+                        .map(|at| format!("containers[{at}]"))
+                        .chain(many_init.iter().map(|at| format!("initContainers[{at}]")))
+                        .collect();
+                    return Err(format!(
+                        "{path} has {count} containers named \"{proxy}\" ({places}); keep a single proxy",
+                        count = places.len(),
+                        proxy = profile.proxy,
+                        places = places.join(", ")
+                    ));
+                }
+            };
+            plan.handled.push(Handled { profile, state });
+        }
+        let natives: Vec<&Profile> = plan
+            .handled
+            .iter()
+            .filter(|h| matches!(h.state, State::Native))
+            .map(|h| &h.profile)
+            .collect();
+        plan.misplaced = order::misplaced(&borrowed(&plan.init_names), &natives);
+        Ok(plan)
+    }
+
+    fn findings(&self) -> Vec<Finding> {
+        let classic = self.handled.iter().filter_map(|h| match h.state {
+            State::Classic { at, .. } => Some(Finding {
+                container: h.profile.proxy.to_owned(),
+                list: "containers",
+                position: at,
+                problem: Problem::NotNative,
+            }),
+            State::Native => None,
+        });
+        let misplaced = self.misplaced.iter().map(|(at, why)| Finding {
+            container: self.init_names[*at].clone().unwrap_or_default(),
+            list: "initContainers",
+            position: *at,
+            problem: Problem::Misplaced(why.clone()),
+        });
+        misplaced.chain(classic).collect()
+    }
+
+    /// Init container names after conversion, in the canonical layout.
+    fn expected_order(&self) -> Vec<String> {
+        if self.handled.is_empty() {
+            return Vec::new();
+        }
+        let mut names = self.init_names.clone();
+        names.extend(self.handled.iter().filter_map(|h| match h.state {
+            State::Classic { .. } => Some(Some(h.profile.proxy.to_owned())),
+            State::Native => None,
+        }));
+        let profiles: Vec<&Profile> = self.handled.iter().map(|h| &h.profile).collect();
+        order::canonical(&borrowed(&names), &profiles)
+            .into_iter()
+            .map(|at| names[at].clone().unwrap_or_default())
+            .collect()
+    }
+
+    /// Converts classic proxies and restores the layout; returns whether anything changed.
+    fn apply(&self, kind: Kind, object: &mut Value) -> bool {
+        let converts = self
+            .handled
+            .iter()
+            .any(|h| matches!(h.state, State::Classic { .. }));
+        if !converts && self.misplaced.is_empty() {
+            return false;
+        }
+        let Some(spec) = object
+            .pointer_mut(kind.spec_pointer())
+            .and_then(Value::as_object_mut)
+        else {
+            return false;
+        };
+        let conversions = self
+            .handled
+            .iter()
+            .filter_map(|h| match &h.state {
+                State::Classic { at, status_port } => Some(convert::Conversion {
+                    at: *at,
+                    status_port: status_port.as_deref(),
+                }),
+                State::Native => None,
+            })
+            .collect::<Vec<_>>();
+        let profiles: Vec<&Profile> = self.handled.iter().map(|h| &h.profile).collect();
+        convert::to_native(spec, &conversions, &profiles);
+        if conversions.iter().any(|c| c.status_port.is_some()) {
+            istio::move_proxy_in_annotations(object, kind);
+        }
+        true
+    }
+}
+
+fn check_proxy(
+    path: &str,
+    list: &str,
+    at: usize,
+    proxy: &Value,
+    profile: &Profile,
+) -> Result<(), String> {
+    if proxy
+        .get("restartPolicyRules")
+        .is_some_and(|r| !r.is_null())
+    {
+        return Err(format!(
+            "{path}.{list}[{at}] \"{name}\" sets restartPolicyRules, which a native sidecar cannot have; remove restartPolicyRules from it, or {hint}",
+            name = profile.proxy,
+            hint = opt_out_hint(profile)
+        ));
+    }
+    Ok(())
+}
+
+fn opt_out_hint(profile: &Profile) -> String {
+    if profile.istio {
+        format!(
+            "keep it classic with the pod annotation {}: \"false\"",
+            istio::NATIVE_SIDECAR
+        )
+    } else {
+        format!(
+            "remove \"{}\" from the policy's extraSidecars setting",
+            profile.proxy
+        )
+    }
+}
+
+/// A container list of the pod spec; absent and null are empty.
+fn list<'v>(spec: Option<&'v Value>, key: &str, path: &str) -> Result<&'v [Value], String> {
+    match spec.and_then(|s| s.get(key)) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
+        Some(other) => Err(format!(
+            "{path}.{key} must be a list of containers, found {}",
+            describe(other)
+        )),
+    }
+}
+
+fn positions(list: &[Value], wanted: &str) -> Vec<usize> {
+    (0..list.len())
+        .filter(|&at| name(&list[at]) == Some(wanted))
+        .collect()
+}
+
+pub(crate) fn name(container: &Value) -> Option<&str> {
+    container.get("name")?.as_str()
+}
+
+fn restart_policy(container: &Value) -> Option<&str> {
+    match container.get("restartPolicy") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(policy)) => Some(policy),
+        Some(_) => Some("(not a string)"),
+    }
+}
+
+fn borrowed(names: &[Option<String>]) -> Vec<Option<&str>> {
+    names.iter().map(Option::as_deref).collect()
+}

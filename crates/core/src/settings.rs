@@ -1,0 +1,331 @@
+//! Policy settings: parsed by hand from JSON so that every mistake gets a message that names the
+//! setting, what was found and what is accepted, instead of a serde error with a byte offset.
+
+use serde_json::{Map, Value};
+
+use crate::profile::{ISTIO_PROXY, Profile};
+
+/// What the policy does with pods it looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Convert, reorder and annotate.
+    #[default]
+    Mutate,
+    /// Never mutate: reject pods whose proxy is not a correctly placed native sidecar.
+    Validate,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Mutate => "mutate",
+            Mode::Validate => "validate",
+        }
+    }
+}
+
+/// A sidecar declared by the user, handled like Istio's proxy but without any mesh-specific rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SidecarRule {
+    pub name: String,
+    pub setup_containers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub mode: Mode,
+    /// Ask Istio's injector for native mode on Pods that have no proxy yet.
+    pub request_native_injection: bool,
+    pub extra_sidecars: Vec<SidecarRule>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: Mode::Mutate,
+            request_native_injection: true,
+            extra_sidecars: Vec::new(),
+        }
+    }
+}
+
+const KEYS: &str = "mode, requestNativeInjection and extraSidecars";
+
+impl Settings {
+    /// Parses the policy settings. `null` and `{}` mean the defaults.
+    pub fn from_json(value: &Value) -> Result<Settings, String> {
+        let mut settings = Settings::default();
+        let map = match value {
+            Value::Null => return Ok(settings),
+            Value::Object(map) => map,
+            other => {
+                return Err(format!(
+                    "settings must be an object such as {{\"mode\": \"mutate\"}}, found {}",
+                    describe(other)
+                ));
+            }
+        };
+        for (key, value) in map {
+            match key.as_str() {
+                "mode" => settings.mode = parse_mode(value)?,
+                "requestNativeInjection" => {
+                    settings.request_native_injection = value.as_bool().ok_or_else(|| {
+                        format!(
+                            "requestNativeInjection must be true or false, found {}",
+                            describe(value)
+                        )
+                    })?
+                }
+                "extraSidecars" => settings.extra_sidecars = parse_extra_sidecars(value)?,
+                other => {
+                    return Err(format!(
+                        "unknown setting \"{other}\": the settings are {KEYS} (camelCase)"
+                    ));
+                }
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The settings as JSON, in the same shape `from_json` reads.
+    pub fn to_json(&self) -> Value {
+        let sidecars = self
+            .extra_sidecars
+            .iter()
+            .map(|rule| {
+                serde_json::json!({"name": rule.name, "setupContainers": rule.setup_containers})
+            })
+            .collect::<Vec<_>>();
+        serde_json::json!({
+            "mode": self.mode.as_str(),
+            "requestNativeInjection": self.request_native_injection,
+            "extraSidecars": sidecars,
+        })
+    }
+
+    /// Istio's profile first, then the user's sidecars in the order given: an earlier sidecar starts
+    /// before a later one, so a later sidecar can use the mesh.
+    pub(crate) fn profiles(&self) -> Vec<Profile<'_>> {
+        let mut profiles = vec![Profile::istio()];
+        profiles.extend(self.extra_sidecars.iter().map(Profile::generic));
+        profiles
+    }
+}
+
+fn parse_mode(value: &Value) -> Result<Mode, String> {
+    match value.as_str() {
+        Some("mutate") => Ok(Mode::Mutate),
+        Some("validate") => Ok(Mode::Validate),
+        _ => Err(format!(
+            "mode must be \"mutate\" or \"validate\", found {}",
+            describe(value)
+        )),
+    }
+}
+
+fn parse_extra_sidecars(value: &Value) -> Result<Vec<SidecarRule>, String> {
+    let Value::Array(items) = value else {
+        return Err(format!(
+            "extraSidecars must be a list of {{\"name\": \"...\", \"setupContainers\": [\"...\"]}} entries, found {}",
+            describe(value)
+        ));
+    };
+    let mut rules: Vec<SidecarRule> = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let rule = parse_rule(index, item)?;
+        for (earlier_index, earlier) in rules.iter().enumerate() {
+            if earlier.name == rule.name {
+                return Err(format!(
+                    "extraSidecars[{index}].name \"{}\" is already declared by extraSidecars[{earlier_index}]; keep one entry per sidecar",
+                    rule.name
+                ));
+            }
+            if earlier.setup_containers.contains(&rule.name)
+                || rule.setup_containers.contains(&earlier.name)
+            {
+                return Err(format!(
+                    "extraSidecars[{index}] and extraSidecars[{earlier_index}] use the same container both as a sidecar and as a setup container; a container is one or the other"
+                ));
+            }
+        }
+        rules.push(rule);
+    }
+    Ok(rules)
+}
+
+fn parse_rule(index: usize, item: &Value) -> Result<SidecarRule, String> {
+    let Value::Object(map) = item else {
+        return Err(format!(
+            "extraSidecars[{index}] must be an object such as {{\"name\": \"vault-agent\", \"setupContainers\": [\"vault-agent-init\"]}}, found {}",
+            describe(item)
+        ));
+    };
+    check_rule_keys(index, map)?;
+    let name = match map.get("name") {
+        Some(Value::String(name)) => container_name(name, &format!("extraSidecars[{index}].name"))?,
+        Some(other) => {
+            return Err(format!(
+                "extraSidecars[{index}].name must be a container name, found {}",
+                describe(other)
+            ));
+        }
+        None => {
+            return Err(format!(
+                "extraSidecars[{index}] needs a \"name\": the name of the sidecar container to run as a native sidecar"
+            ));
+        }
+    };
+    if name == ISTIO_PROXY {
+        return Err(format!(
+            "extraSidecars[{index}].name \"{ISTIO_PROXY}\" is Istio's proxy, which the policy already handles; remove this entry"
+        ));
+    }
+    let setup_containers = match map.get("setupContainers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(names)) => {
+            let mut setup = Vec::with_capacity(names.len());
+            for (position, entry) in names.iter().enumerate() {
+                let field = format!("extraSidecars[{index}].setupContainers[{position}]");
+                let Value::String(setup_name) = entry else {
+                    return Err(format!(
+                        "{field} must be a container name, found {}",
+                        describe(entry)
+                    ));
+                };
+                let setup_name = container_name(setup_name, &field)?;
+                if setup_name == name {
+                    return Err(format!(
+                        "{field} \"{setup_name}\" is the sidecar itself; list only the init containers that must run before it"
+                    ));
+                }
+                if !setup.contains(&setup_name) {
+                    setup.push(setup_name);
+                }
+            }
+            setup
+        }
+        Some(other) => {
+            return Err(format!(
+                "extraSidecars[{index}].setupContainers must be a list of init container names, found {}",
+                describe(other)
+            ));
+        }
+    };
+    Ok(SidecarRule {
+        name,
+        setup_containers,
+    })
+}
+
+fn check_rule_keys(index: usize, map: &Map<String, Value>) -> Result<(), String> {
+    match map
+        .keys()
+        .find(|key| !matches!(key.as_str(), "name" | "setupContainers"))
+    {
+        Some(key) => Err(format!(
+            "unknown key \"{key}\" in extraSidecars[{index}]: an entry has \"name\" and \"setupContainers\""
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Container names are DNS-1123 labels; anything else can never match a container.
+fn container_name(name: &str, field: &str) -> Result<String, String> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "{field} must be a container name (lowercase letters, digits and '-', at most 63 characters, starting and ending with a letter or digit), found \"{name}\""
+        ))
+    }
+}
+
+/// A short description of a JSON value for error messages.
+pub(crate) fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) if s.chars().count() > 40 => {
+            format!(
+                "the string \"{}...\"",
+                s.chars().take(40).collect::<String>()
+            )
+        }
+        Value::String(s) => format!("the string \"{s}\""),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[rstest]
+    #[case::null(json!(null))]
+    #[case::empty(json!({}))]
+    fn defaults(#[case] input: Value) {
+        assert_eq!(Settings::from_json(&input), Ok(Settings::default()));
+        assert_eq!(Settings::default().mode, Mode::Mutate);
+        assert!(Settings::default().request_native_injection);
+    }
+
+    #[test]
+    fn full_settings() {
+        let settings = Settings::from_json(&json!({
+            "mode": "validate",
+            "requestNativeInjection": false,
+            "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}, {"name": "log-shipper"}]
+        }))
+        .unwrap();
+        assert_eq!(settings.mode, Mode::Validate);
+        assert!(!settings.request_native_injection);
+        assert_eq!(
+            settings.extra_sidecars,
+            vec![
+                SidecarRule {
+                    name: "vault-agent".into(),
+                    setup_containers: vec!["vault-agent-init".into()]
+                },
+                SidecarRule {
+                    name: "log-shipper".into(),
+                    setup_containers: vec![]
+                },
+            ]
+        );
+        assert_eq!(Settings::from_json(&settings.to_json()), Ok(settings));
+    }
+
+    #[rstest]
+    #[case::not_object(json!("mutate"), "settings must be an object such as {\"mode\": \"mutate\"}, found the string \"mutate\"")]
+    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)")]
+    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)")]
+    #[case::bad_mode(json!({"mode": "audit"}), "mode must be \"mutate\" or \"validate\", found the string \"audit\"")]
+    #[case::mode_type(json!({"mode": 1}), "mode must be \"mutate\" or \"validate\", found the number 1")]
+    #[case::bool_type(json!({"requestNativeInjection": "yes"}), "requestNativeInjection must be true or false, found the string \"yes\"")]
+    #[case::sidecars_type(json!({"extraSidecars": {"name": "x"}}), "extraSidecars must be a list of {\"name\": \"...\", \"setupContainers\": [\"...\"]} entries, found an object")]
+    #[case::entry_type(json!({"extraSidecars": ["vault-agent"]}), "extraSidecars[0] must be an object such as {\"name\": \"vault-agent\", \"setupContainers\": [\"vault-agent-init\"]}, found the string \"vault-agent\"")]
+    #[case::missing_name(json!({"extraSidecars": [{"setupContainers": []}]}), "extraSidecars[0] needs a \"name\": the name of the sidecar container to run as a native sidecar")]
+    #[case::bad_name(json!({"extraSidecars": [{"name": "Vault_Agent"}]}), "extraSidecars[0].name must be a container name (lowercase letters, digits and '-', at most 63 characters, starting and ending with a letter or digit), found \"Vault_Agent\"")]
+    #[case::name_type(json!({"extraSidecars": [{"name": null}]}), "extraSidecars[0].name must be a container name, found null")]
+    #[case::istio(json!({"extraSidecars": [{"name": "istio-proxy"}]}), "extraSidecars[0].name \"istio-proxy\" is Istio's proxy, which the policy already handles; remove this entry")]
+    #[case::duplicate(json!({"extraSidecars": [{"name": "a"}, {"name": "a"}]}), "extraSidecars[1].name \"a\" is already declared by extraSidecars[0]; keep one entry per sidecar")]
+    #[case::crossed(json!({"extraSidecars": [{"name": "a", "setupContainers": ["b"]}, {"name": "b"}]}), "extraSidecars[1] and extraSidecars[0] use the same container both as a sidecar and as a setup container; a container is one or the other")]
+    #[case::setup_self(json!({"extraSidecars": [{"name": "a", "setupContainers": ["a"]}]}), "extraSidecars[0].setupContainers[0] \"a\" is the sidecar itself; list only the init containers that must run before it")]
+    #[case::setup_type(json!({"extraSidecars": [{"name": "a", "setupContainers": "b"}]}), "extraSidecars[0].setupContainers must be a list of init container names, found the string \"b\"")]
+    #[case::setup_entry(json!({"extraSidecars": [{"name": "a", "setupContainers": [true]}]}), "extraSidecars[0].setupContainers[0] must be a container name, found the boolean true")]
+    #[case::entry_key(json!({"extraSidecars": [{"name": "a", "setup": ["b"]}]}), "unknown key \"setup\" in extraSidecars[0]: an entry has \"name\" and \"setupContainers\"")]
+    fn rejects(#[case] input: Value, #[case] message: &str) {
+        assert_eq!(Settings::from_json(&input), Err(message.to_owned()));
+    }
+}

@@ -1,0 +1,106 @@
+//! Findings about proxies in the wrong place, and the messages that explain them.
+
+use crate::order::Misplacement;
+
+/// A container that is not where the sidecars need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub container: String,
+    /// `containers` or `initContainers`.
+    pub list: &'static str,
+    pub position: usize,
+    pub problem: Problem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The proxy is a regular container.
+    NotNative,
+    Misplaced(Misplacement),
+}
+
+impl Finding {
+    pub fn describe(&self) -> String {
+        let what = match &self.problem {
+            Problem::NotNative => {
+                "runs in containers, not as a native sidecar in initContainers".to_owned()
+            }
+            Problem::Misplaced(Misplacement::BeforeProxy { proxy }) => {
+                format!("runs before {proxy} has started, outside the mesh")
+            }
+            Problem::Misplaced(Misplacement::SetupAfterProxy { proxy }) => {
+                format!("must run before {proxy}, which it sets up")
+            }
+        };
+        format!(
+            "{} ({}[{}]) {what}",
+            self.container, self.list, self.position
+        )
+    }
+}
+
+/// The validate-mode rejection for one pod spec.
+pub(crate) fn rejection(
+    spec_path: &str,
+    proxies: &[&str],
+    findings: &[Finding],
+    expected: &[String],
+) -> String {
+    let (subject, rule) = match proxies {
+        [one] => (
+            one.to_string(),
+            "must run as a native sidecar that starts after its setup containers",
+        ),
+        many => (
+            join(many, ", "),
+            "must run as native sidecars that start after their setup containers",
+        ),
+    };
+    let wrong = findings
+        .iter()
+        .map(Finding::describe)
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "{spec_path}: {subject} {rule} and before every other init container. Wrong place: {wrong}. Expected initContainers order: {}",
+        join(expected, ", ")
+    )
+}
+
+fn join<S: AsRef<str>>(items: &[S], separator: &str) -> String {
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_names_every_misplaced_container_and_the_order() {
+        let findings = vec![
+            Finding {
+                container: "check-traffic".into(),
+                list: "initContainers",
+                position: 0,
+                problem: Problem::Misplaced(Misplacement::BeforeProxy {
+                    proxy: "istio-proxy".into(),
+                }),
+            },
+            Finding {
+                container: "istio-proxy".into(),
+                list: "containers",
+                position: 1,
+                problem: Problem::NotNative,
+            },
+        ];
+        let expected = ["istio-init", "istio-proxy", "check-traffic"].map(String::from);
+        assert_eq!(
+            rejection("spec", &["istio-proxy"], &findings, &expected),
+            "spec: istio-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: check-traffic (initContainers[0]) runs before istio-proxy has started, outside the mesh; istio-proxy (containers[1]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: istio-init, istio-proxy, check-traffic"
+        );
+    }
+}

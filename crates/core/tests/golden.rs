@@ -1,0 +1,67 @@
+//! Istio's classic output must become Istio's native output for the same workload, and native output
+//! must come back untouched.
+
+use native_sidecar_core::{Settings, review_manifest};
+use native_sidecar_testdata::{Pair, all_pairs, istio_pairs};
+use serde_json::Value;
+
+fn convert(manifest: &Value) -> (Value, bool) {
+    let mut object = manifest.clone();
+    let outcome = review_manifest(&mut object, &Settings::default()).expect("a pod-bearing kind");
+    assert_eq!(outcome.rejection, None);
+    (object, outcome.changed)
+}
+
+fn check_pair(pair: &Pair) {
+    let (converted, changed) = convert(&pair.before);
+    assert!(changed, "{}: classic input reported unchanged", pair.name);
+    assert_eq!(
+        converted,
+        pair.after,
+        "{}: conversion differs from Istio's native output:\n{}",
+        pair.name,
+        serde_yaml::to_string(&converted).unwrap_or_default()
+    );
+    let (again, changed) = convert(&pair.after);
+    assert!(!changed, "{}: native output reported changed", pair.name);
+    assert_eq!(again, pair.after, "{}: native output was edited", pair.name);
+}
+
+#[test]
+fn istio_goldens_cover_the_shared_fixtures() {
+    let names: Vec<String> = istio_pairs().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["daemonset", "hello", "job", "pod", "replicaset"]);
+}
+
+#[test]
+fn every_pair_converts_exactly_and_stays_put() {
+    let pairs = all_pairs();
+    assert!(pairs.len() >= 15, "only {} pairs found", pairs.len());
+    for pair in &pairs {
+        check_pair(pair);
+    }
+}
+
+/// Conversion output must be a valid object for k8s-openapi's schema of the kind.
+#[test]
+fn outputs_parse_as_kubernetes_objects() {
+    use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
+    for pair in all_pairs() {
+        let (converted, _) = convert(&pair.before);
+        let kind = converted["kind"].as_str().unwrap_or_default().to_owned();
+        let parsed = match kind.as_str() {
+            "Pod" => serde_json::from_value::<core::Pod>(converted).map(|_| ()),
+            "Deployment" => serde_json::from_value::<apps::Deployment>(converted).map(|_| ()),
+            "DaemonSet" => serde_json::from_value::<apps::DaemonSet>(converted).map(|_| ()),
+            "ReplicaSet" => serde_json::from_value::<apps::ReplicaSet>(converted).map(|_| ()),
+            "StatefulSet" => serde_json::from_value::<apps::StatefulSet>(converted).map(|_| ()),
+            "Job" => serde_json::from_value::<batch::Job>(converted).map(|_| ()),
+            "CronJob" => serde_json::from_value::<batch::CronJob>(converted).map(|_| ()),
+            "ReplicationController" => {
+                serde_json::from_value::<core::ReplicationController>(converted).map(|_| ())
+            }
+            other => panic!("{}: unexpected kind {other}", pair.name),
+        };
+        assert!(parsed.is_ok(), "{}: {:?}", pair.name, parsed.err());
+    }
+}

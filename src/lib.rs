@@ -1,0 +1,98 @@
+//! The Kubewarden policy: a thin waPC layer over `native-sidecar-core`.
+
+use kubewarden_policy_sdk::{
+    protocol_version_guest, request::ValidationRequest, response::ValidationResponse,
+    settings::SettingsValidationResponse, wapc_guest as guest,
+};
+use native_sidecar_core::{Kind, Operation, Settings, review};
+use serde_json::Value;
+
+use guest::prelude::*;
+
+#[unsafe(no_mangle)]
+pub extern "C" fn wapc_init() {
+    register_function("validate", validate);
+    register_function("validate_settings", validate_settings);
+    register_function("protocol_version", protocol_version_guest);
+}
+
+/// Evaluates one admission request. Every failure is a response, never a guest error: a guest
+/// error becomes a 500 that blocks the user's request with an unhelpful message.
+pub fn validate(payload: &[u8]) -> CallResult {
+    Ok(serde_json::to_vec(&evaluate(payload))?)
+}
+
+fn evaluate(payload: &[u8]) -> ValidationResponse {
+    let request = match serde_json::from_slice::<ValidationRequest<Value>>(payload) {
+        Ok(request) => request,
+        Err(e) => {
+            return rejection(
+                format!("cannot read the validation request: {e}"),
+                Some(400),
+            );
+        }
+    };
+    let settings = match Settings::from_json(&request.settings) {
+        Ok(settings) => settings,
+        Err(e) => return rejection(format!("invalid policy settings: {e}"), Some(400)),
+    };
+    let admission = request.request;
+    if !admission.sub_resource.is_empty() {
+        return accepted(None, Vec::new());
+    }
+    let Some(kind) = Kind::from_group_kind(&admission.kind.group, &admission.kind.kind) else {
+        return accepted(None, Vec::new());
+    };
+    let mut object = admission.object;
+    let outcome = review(
+        kind,
+        Operation::parse(&admission.operation),
+        &mut object,
+        &settings,
+    );
+    match outcome.rejection {
+        Some(message) => ValidationResponse {
+            warnings: non_empty(outcome.warnings),
+            ..rejection(message, None)
+        },
+        None => accepted(outcome.changed.then_some(object), outcome.warnings),
+    }
+}
+
+fn accepted(mutated_object: Option<Value>, warnings: Vec<String>) -> ValidationResponse {
+    ValidationResponse {
+        accepted: true,
+        message: None,
+        code: None,
+        mutated_object,
+        audit_annotations: None,
+        warnings: non_empty(warnings),
+    }
+}
+
+fn rejection(message: String, code: Option<u16>) -> ValidationResponse {
+    ValidationResponse {
+        accepted: false,
+        message: Some(message),
+        code,
+        mutated_object: None,
+        audit_annotations: None,
+        warnings: None,
+    }
+}
+
+fn non_empty(warnings: Vec<String>) -> Option<Vec<String>> {
+    (!warnings.is_empty()).then_some(warnings)
+}
+
+/// Checks the settings a policy is deployed with; the payload is the settings object itself.
+pub fn validate_settings(payload: &[u8]) -> CallResult {
+    let verdict = serde_json::from_slice::<Value>(payload)
+        .map_err(|e| format!("settings are not valid JSON: {e}"))
+        .and_then(|value| Settings::from_json(&value));
+    let response = SettingsValidationResponse {
+        valid: verdict.is_ok(),
+        message: verdict.err(),
+    };
+    Ok(serde_json::to_vec(&response)?)
+}
