@@ -1,0 +1,177 @@
+//! The policy through its waPC entry points, as policy-server calls them, for every kind and mode.
+
+use kubewarden_policy_sdk::response::ValidationResponse;
+use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+use native_sidecar_policy::{validate, validate_settings};
+use native_sidecar_testdata::{Pair, admission_request, all_pairs};
+use rstest::rstest;
+use serde_json::{Value, json};
+
+fn call(request: Value, settings: Value) -> ValidationResponse {
+    let payload = serde_json::to_vec(&json!({"request": request, "settings": settings}))
+        .expect("payload serializes");
+    let raw = validate(&payload).expect("validate never returns a guest error");
+    serde_json::from_slice(&raw).expect("response is a ValidationResponse")
+}
+
+fn pair_of_kind(kind: &str) -> Pair {
+    all_pairs()
+        .into_iter()
+        .find(|p| p.before["kind"] == kind)
+        .unwrap_or_else(|| panic!("no test pair of kind {kind}"))
+}
+
+fn spec_path(kind: &str) -> &'static str {
+    match kind {
+        "Pod" => "spec",
+        "CronJob" => "spec.jobTemplate.spec.template.spec",
+        _ => "spec.template.spec",
+    }
+}
+
+const KINDS: [&str; 8] = [
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+];
+
+#[test]
+fn mutate_mode_converts_every_kind() {
+    for kind in KINDS {
+        let pair = pair_of_kind(kind);
+        let response = call(admission_request(&pair.before, "CREATE"), json!({}));
+        assert!(response.accepted, "{kind}: {:?}", response.message);
+        assert_eq!(response.mutated_object.as_ref(), Some(&pair.after), "{kind}");
+        let again = call(admission_request(&pair.after, "CREATE"), json!({}));
+        assert!(again.accepted);
+        assert_eq!(again.mutated_object, None, "{kind}: native output must not change");
+    }
+}
+
+#[test]
+fn validate_mode_rejects_classic_proxies_of_every_kind() {
+    for kind in KINDS {
+        let pair = pair_of_kind(kind);
+        let response = call(
+            admission_request(&pair.before, "CREATE"),
+            json!({"mode": "validate"}),
+        );
+        assert!(!response.accepted, "{kind}");
+        assert_eq!(response.mutated_object, None);
+        let message = response.message.unwrap_or_default();
+        let prefix = format!(
+            "{}: istio-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: istio-proxy (containers[",
+            spec_path(kind)
+        );
+        assert!(message.starts_with(&prefix), "{kind}: {message}");
+        let accepted = call(
+            admission_request(&pair.after, "CREATE"),
+            json!({"mode": "validate"}),
+        );
+        assert!(accepted.accepted, "{kind}: {:?}", accepted.message);
+        assert_eq!(accepted.mutated_object, None);
+    }
+}
+
+#[test]
+fn workload_updates_convert_but_pod_updates_do_not() {
+    let deployment = pair_of_kind("Deployment");
+    let response = call(admission_request(&deployment.before, "UPDATE"), json!({}));
+    assert_eq!(response.mutated_object, Some(deployment.after));
+    let pod = pair_of_kind("Pod");
+    let response = call(admission_request(&pod.before, "UPDATE"), json!({}));
+    assert!(response.accepted);
+    assert_eq!(response.mutated_object, None);
+}
+
+#[test]
+fn delete_and_other_kinds_are_accepted_untouched() {
+    let pod = pair_of_kind("Pod");
+    let response = call(admission_request(&pod.before, "DELETE"), json!({}));
+    assert!(response.accepted);
+    assert_eq!(response.mutated_object, None);
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"containers": "x"}});
+    let response = call(admission_request(&service, "CREATE"), json!({}));
+    assert!(response.accepted);
+    assert_eq!(response.mutated_object, None);
+}
+
+#[test]
+fn pods_without_proxy_ask_for_native_injection() {
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "app", "image": "app"}]}});
+    let response = call(admission_request(&pod, "CREATE"), json!({}));
+    let mut expected = pod.clone();
+    expected["metadata"]["annotations"] = json!({"sidecar.istio.io/nativeSidecar": "true"});
+    assert_eq!(response.mutated_object, Some(expected));
+    let response = call(
+        admission_request(&pod, "CREATE"),
+        json!({"requestNativeInjection": false}),
+    );
+    assert_eq!(response.mutated_object, None);
+}
+
+#[test]
+fn opt_out_is_accepted_with_a_warning() {
+    let mut pod = pair_of_kind("Pod").before;
+    pod["metadata"]["annotations"]["sidecar.istio.io/nativeSidecar"] = json!("false");
+    let response = call(admission_request(&pod, "CREATE"), json!({}));
+    assert!(response.accepted);
+    assert_eq!(response.mutated_object, None);
+    assert_eq!(
+        response.warnings,
+        Some(vec!["sidecar.istio.io/nativeSidecar: \"false\" leaves istio-proxy as Istio renders it in classic mode; remove the annotation to run the proxy as a native sidecar".to_owned()])
+    );
+}
+
+#[test]
+fn refusals_carry_the_core_message() {
+    let mut pod = pair_of_kind("Pod").before;
+    pod["spec"]["initContainers"]
+        .as_array_mut()
+        .expect("fixture has init containers")
+        .push(json!({"name": "istio-proxy", "image": "stale"}));
+    let response = call(admission_request(&pod, "CREATE"), json!({}));
+    assert!(!response.accepted);
+    assert_eq!(
+        response.message.as_deref(),
+        Some(
+            "spec.initContainers already has a container named \"istio-proxy\", the name of the proxy in spec.containers; remove one of the two copies so that a single proxy runs as a native sidecar"
+        )
+    );
+    assert_eq!(response.mutated_object, None);
+}
+
+#[rstest]
+#[case::malformed(b"{\"request\": ".to_vec(), "cannot read the validation request: EOF while parsing a value at line 1 column 12")]
+#[case::not_utf8(vec![0xff, 0xfe], "cannot read the validation request: expected value at line 1 column 1")]
+#[case::bad_settings(br#"{"request": {}, "settings": {"mode": "audit"}}"#.to_vec(), "invalid policy settings: mode must be \"mutate\" or \"validate\", found the string \"audit\"")]
+fn bad_payloads_are_rejected_not_errors(#[case] payload: Vec<u8>, #[case] message: &str) {
+    let raw = validate(&payload).expect("never a guest error");
+    let response: ValidationResponse = serde_json::from_slice(&raw).expect("a response");
+    assert!(!response.accepted);
+    assert_eq!(response.message.as_deref(), Some(message));
+    assert_eq!(response.code, Some(400));
+}
+
+#[rstest]
+#[case::empty(b"{}".to_vec(), true, None)]
+#[case::full(br#"{"mode": "validate", "requestNativeInjection": false, "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}]}"#.to_vec(), true, None)]
+#[case::unknown(br#"{"modes": "mutate"}"#.to_vec(), false, Some("unknown setting \"modes\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)"))]
+#[case::wrong_type(br#"{"requestNativeInjection": "true"}"#.to_vec(), false, Some("requestNativeInjection must be true or false, found the string \"true\""))]
+#[case::not_json(b"mode: mutate".to_vec(), false, Some("settings are not valid JSON: expected value at line 1 column 1"))]
+fn settings_validation(
+    #[case] payload: Vec<u8>,
+    #[case] valid: bool,
+    #[case] message: Option<&str>,
+) {
+    let raw = validate_settings(&payload).expect("never a guest error");
+    let response: SettingsValidationResponse = serde_json::from_slice(&raw).expect("a response");
+    assert_eq!(response.valid, valid);
+    assert_eq!(response.message.as_deref(), message);
+}
