@@ -1,0 +1,124 @@
+//! `policy-host run`: `kwctl run` for a local module, without kwctl.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, anyhow};
+use clap::{Args, Parser, Subcommand};
+use native_sidecar_host::{AdmissionResponse, Host, Instance, read_request, read_settings};
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(
+    name = "policy-host",
+    version,
+    about = "Runs a Kubewarden waPC policy module locally, like `kwctl run`"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validates the settings, evaluates one request and prints kwctl's one-line JSON response.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// AdmissionRequest, or AdmissionReview whose `request` is taken; JSON or YAML.
+    #[arg(short = 'r', long, value_name = "FILE")]
+    request_path: PathBuf,
+    /// Policy settings as a JSON object.
+    #[arg(long, value_name = "JSON", conflicts_with = "settings_path")]
+    settings_json: Option<String>,
+    /// File holding the policy settings, JSON or YAML.
+    #[arg(long, value_name = "FILE")]
+    settings_path: Option<PathBuf>,
+    /// Prints the response with its patch decoded, and the resulting object, as YAML.
+    #[arg(long, visible_alias = "pretty")]
+    show_result: bool,
+    /// Keeps compiled modules in this directory (wasmtime's cache), so that later runs of the same
+    /// module start in milliseconds instead of compiling again.
+    #[arg(long, value_name = "DIR", env = "POLICY_HOST_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// The policy module (.wasm).
+    #[arg(value_name = "MODULE")]
+    module: PathBuf,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Run(args) => run(&args),
+    }
+}
+
+fn run(args: &RunArgs) -> Result<()> {
+    let request = read_request(&args.request_path)?;
+    let settings = read_settings(args.settings_json.as_deref(), args.settings_path.as_deref())?;
+    let host = match &args.cache_dir {
+        Some(cache_dir) => Host::load_cached(&args.module, cache_dir)?,
+        None => Host::load(&args.module)?,
+    };
+
+    // Same order and wording as kwctl: settings first, evaluation only with valid settings.
+    let instance = host.instantiate()?;
+    let verdict = instance.validate_settings(&settings);
+    print_logs(&instance);
+    let verdict = verdict?;
+    if !verdict.valid {
+        return Err(anyhow!(
+            "Provided settings are not valid: {:?}",
+            verdict.message.unwrap_or_default()
+        ));
+    }
+
+    // A fresh instance for the request, as policy-server runs every request.
+    let instance = host.instantiate()?;
+    let response = instance.evaluate(&request, &settings);
+    print_logs(&instance);
+    let response = response?;
+
+    if args.show_result {
+        print_readable(&request, &response)
+    } else {
+        println!("{}", serde_json::to_string(&response)?);
+        Ok(())
+    }
+}
+
+/// kwctl shows the policy's log events on stderr, keeping stdout for the response.
+fn print_logs(instance: &Instance) {
+    let mut stderr = std::io::stderr().lock();
+    for record in instance.take_logs() {
+        // Nothing useful to do when stderr is gone.
+        let _ = writeln!(stderr, "policy: {record}");
+    }
+}
+
+fn print_readable(request: &Value, response: &AdmissionResponse) -> Result<()> {
+    let mut shown = serde_json::to_value(response)?;
+    if let (Some(patch), Value::Object(fields)) = (response.patch_operations()?, &mut shown) {
+        fields.insert("patch".to_owned(), serde_json::to_value(patch)?);
+    }
+    println!("# response (patch decoded)");
+    print!("{}", serde_yaml::to_string(&shown)?);
+    match request.get("object").filter(|object| !object.is_null()) {
+        Some(object) if response.allowed => {
+            let result = response
+                .apply_patch(object)
+                .context("cannot apply the response's patch to the request's object")?;
+            let title = if response.patch.is_some() {
+                "the object after the patch"
+            } else {
+                "the object, unchanged"
+            };
+            println!("---\n# {title}");
+            print!("{}", serde_yaml::to_string(&result)?);
+        }
+        Some(_) => println!("# rejected: the object is not admitted"),
+        None => println!("# the request has no object"),
+    }
+    Ok(())
+}

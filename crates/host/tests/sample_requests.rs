@@ -1,0 +1,306 @@
+//! The sample AdmissionRequests in `test_data/requests/` (used by `tests/e2e.bats` and `make run`)
+//! are built here from the YAML in `test_data/istio` and `test_data/cases`, so that they cannot
+//! drift from the fixtures. `expected/NAME.json` holds the object the policy must produce.
+//!
+//! Regenerate after changing a fixture: `REGENERATE_REQUESTS=1 cargo test -p native-sidecar-host
+//! --test sample_requests`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use native_sidecar_testdata::{admission_request, cases, documents, istio_pairs, root};
+use serde_json::{Value, json};
+
+/// Requests by file name, and for conversions the object expected after the patch.
+fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
+    let mut samples = BTreeMap::new();
+    let mut add = |name: &str, request: Value, expected: Option<Value>| {
+        samples.insert(name.to_owned(), (request, expected));
+    };
+
+    for pair in istio_pairs() {
+        add(
+            &format!("istio-{}-classic", pair.name),
+            admission_request(&pair.before, "CREATE"),
+            Some(pair.after.clone()),
+        );
+        add(
+            &format!("istio-{}-native", pair.name),
+            admission_request(&pair.after, "CREATE"),
+            None,
+        );
+    }
+    for pair in cases() {
+        add(
+            &format!("case-{}", pair.name),
+            admission_request(&pair.before, "CREATE"),
+            Some(pair.after.clone()),
+        );
+    }
+
+    let istio = |name: &str| single(&root().join("istio").join(name));
+    let pod = istio("pod.classic.yaml");
+    let deployment = istio("hello.classic.yaml");
+
+    // The article's second scenario: the Pod a Job creates, `restartPolicy: Never`.
+    let job = istio("job.classic.yaml");
+    let job_native = istio("job.native.yaml");
+    add(
+        "article-job-pod",
+        admission_request(&pod_of(&job, "pi-7x2kq"), "CREATE"),
+        Some(pod_of(&job_native, "pi-7x2kq")),
+    );
+
+    // Istio's goldens have no ReplicationController: the Deployment's template in one.
+    let rc = |template: &Value| {
+        json!({
+            "apiVersion": "v1",
+            "kind": "ReplicationController",
+            "metadata": {"name": "hello"},
+            "spec": {"replicas": 1, "selector": {"app": "hello"}, "template": template},
+        })
+    };
+    add(
+        "replicationcontroller-classic",
+        admission_request(&rc(&deployment["spec"]["template"]), "CREATE"),
+        Some(rc(&istio("hello.native.yaml")["spec"]["template"])),
+    );
+
+    add(
+        "istio-hello-classic-update",
+        admission_request(&deployment, "UPDATE"),
+        Some(istio("hello.native.yaml")),
+    );
+    add(
+        "pod-classic-update",
+        admission_request(&pod, "UPDATE"),
+        None,
+    );
+    add(
+        "pod-classic-delete",
+        admission_request(&pod, "DELETE"),
+        None,
+    );
+    let mut status = admission_request(&pod, "UPDATE");
+    status["subResource"] = json!("status");
+    add("pod-classic-status-subresource", status, None);
+    add(
+        "admission-review-pod-classic",
+        json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": admission_request(&pod, "CREATE"),
+        }),
+        None,
+    );
+
+    add(
+        "pod-opt-out",
+        admission_request(
+            &with(
+                &pod,
+                "/metadata/annotations/sidecar.istio.io~1nativeSidecar",
+                json!("false"),
+            ),
+            "CREATE",
+        ),
+        None,
+    );
+
+    // Pods as a ClusterAdmissionPolicy sees them: before Istio's injector.
+    let plain = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "sleep", "namespace": "default", "labels": {"app": "sleep"}},
+        "spec": {"containers": [{"name": "sleep", "image": "curlimages/curl", "command": ["/bin/sleep", "infinity"]}]},
+    });
+    add("pod-uninjected", admission_request(&plain, "CREATE"), None);
+    add(
+        "pod-uninjected-inject-false",
+        admission_request(
+            &with(
+                &plain,
+                "/metadata/labels/sidecar.istio.io~1inject",
+                json!("false"),
+            ),
+            "CREATE",
+        ),
+        None,
+    );
+    add(
+        "pod-uninjected-host-network",
+        admission_request(&with(&plain, "/spec/hostNetwork", json!(true)), "CREATE"),
+        None,
+    );
+    let mut uninjected_deployment = deployment.clone();
+    if let Some(template) = uninjected_deployment.pointer_mut("/spec/template") {
+        *template = json!({
+            "metadata": {"labels": {"app": "hello"}},
+            "spec": {"containers": [{"name": "hello", "image": "hello"}]},
+        });
+    }
+    add(
+        "deployment-uninjected",
+        admission_request(&uninjected_deployment, "CREATE"),
+        None,
+    );
+
+    let gateway = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "ingressgateway", "annotations": {"inject.istio.io/templates": "gateway"}},
+        "spec": {"containers": [{"name": "istio-proxy", "image": "auto", "args": ["proxy", "router"]}]},
+    });
+    add("pod-gateway", admission_request(&gateway, "CREATE"), None);
+
+    let configmap =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}});
+    add("configmap", admission_request(&configmap, "CREATE"), None);
+
+    // What the policy refuses rather than break: small Pods, one problem each.
+    let proxy = json!({"name": "istio-proxy", "image": "proxyv2", "args": ["proxy", "sidecar"]});
+    let app = json!({"name": "app", "image": "app"});
+    let istio_init = json!({"name": "istio-init", "image": "proxyv2", "args": ["istio-iptables"]});
+    let small = |init: Vec<Value>, containers: Vec<Value>| {
+        json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "small"},
+            "spec": {"initContainers": init, "containers": containers},
+        })
+    };
+    let mut never = proxy.clone();
+    never["restartPolicy"] = json!("Never");
+    let rejections = [
+        (
+            "reject-duplicate-name",
+            small(
+                vec![istio_init.clone(), proxy.clone()],
+                vec![app.clone(), proxy.clone()],
+            ),
+        ),
+        (
+            "reject-two-proxies",
+            small(
+                vec![istio_init.clone()],
+                vec![app.clone(), proxy.clone(), proxy.clone()],
+            ),
+        ),
+        (
+            "reject-restart-policy-never",
+            small(vec![istio_init.clone()], vec![app.clone(), never]),
+        ),
+        (
+            "reject-only-container",
+            small(vec![istio_init.clone()], vec![proxy.clone()]),
+        ),
+        (
+            "reject-init-proxy-without-restart-policy",
+            small(vec![istio_init.clone(), proxy.clone()], vec![app.clone()]),
+        ),
+    ];
+    for (name, object) in rejections {
+        add(name, admission_request(&object, "CREATE"), None);
+    }
+
+    // A sidecar declared in the settings (`extraSidecars`), no mesh at all.
+    let vault = small(
+        vec![
+            json!({"name": "vault-agent-init", "image": "vault"}),
+            json!({"name": "migrate", "image": "app"}),
+        ],
+        vec![
+            app.clone(),
+            json!({"name": "vault-agent", "image": "vault"}),
+        ],
+    );
+    add("pod-vault-agent", admission_request(&vault, "CREATE"), None);
+    samples
+}
+
+fn single(path: &Path) -> Value {
+    let mut docs = documents(path);
+    assert_eq!(docs.len(), 1, "{} must hold one document", path.display());
+    docs.remove(0)
+}
+
+/// The Pod a Job's controller creates from the Job's template.
+fn pod_of(job: &Value, name: &str) -> Value {
+    let template = &job["spec"]["template"];
+    let mut metadata = template["metadata"].clone();
+    if let Value::Object(fields) = &mut metadata {
+        fields.insert("name".into(), json!(name));
+        fields.insert(
+            "ownerReferences".into(),
+            json!([{"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": "8d9a4c8e-2f4b-4f0e-9d47-6f1b1c2d3e4f", "controller": true, "blockOwnerDeletion": true}]),
+        );
+    }
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]})
+}
+
+fn with(object: &Value, pointer: &str, value: Value) -> Value {
+    let mut object = object.clone();
+    let (parent, key) = pointer.rsplit_once('/').expect("pointer has a parent");
+    let key = key.replace("~1", "/").replace("~0", "~");
+    if object.pointer(parent).is_none() {
+        let (grand, field) = parent.rsplit_once('/').expect("parent has a parent");
+        object.pointer_mut(grand).expect("grandparent exists")[field] = json!({});
+    }
+    object.pointer_mut(parent).expect("parent exists")[key] = value;
+    object
+}
+
+fn dir() -> PathBuf {
+    root().join("requests")
+}
+
+fn text(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    text.push('\n');
+    text
+}
+
+#[test]
+fn sample_requests_match_the_fixtures() {
+    let regenerate = std::env::var_os("REGENERATE_REQUESTS").is_some();
+    let mut stale = Vec::new();
+    let mut files = BTreeMap::new();
+    for (name, (request, expected)) in samples() {
+        files.insert(dir().join(format!("{name}.json")), text(&request));
+        if let Some(expected) = expected {
+            files.insert(
+                dir().join("expected").join(format!("{name}.json")),
+                text(&expected),
+            );
+        }
+    }
+    for (path, content) in &files {
+        if std::fs::read_to_string(path).ok().as_deref() != Some(content.as_str()) {
+            if regenerate {
+                std::fs::create_dir_all(path.parent().expect("files live in a directory"))
+                    .expect("can create test_data/requests");
+                std::fs::write(path, content).expect("can write test_data/requests");
+            } else {
+                stale.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale or missing sample requests (run REGENERATE_REQUESTS=1 cargo test -p native-sidecar-host --test sample_requests): {stale:#?}"
+    );
+
+    // Files nobody generates any more would be tested by nothing.
+    for sub in [dir(), dir().join("expected")] {
+        for entry in std::fs::read_dir(&sub).expect("test_data/requests exists") {
+            let path = entry.expect("readable directory").path();
+            if path.extension().is_some_and(|ext| ext == "json") {
+                assert!(
+                    files.contains_key(&path),
+                    "{} is not generated by this test",
+                    path.display()
+                );
+            }
+        }
+    }
+}
