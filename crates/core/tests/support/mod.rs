@@ -1,0 +1,915 @@
+//! Generated pods and workloads for the property tests, and the properties themselves as checks on
+//! one input/output pair. Shared by `crates/core/tests/properties.rs`, the policy's
+//! `tests/properties.rs` and the `k8s-objects` example (each includes this file by path, so not
+//! every includer uses every item).
+#![allow(dead_code)]
+
+use native_sidecar_core::{ALL_KINDS, Kind, Mode, Settings, SidecarRule};
+use proptest::prelude::*;
+use proptest::sample::{select, subsequence};
+use serde_json::{Map, Value, json};
+
+pub const ISTIO_PROXY: &str = "istio-proxy";
+pub const ISTIO_SETUP: [&str; 2] = ["istio-init", "istio-validation"];
+pub const ENABLE_CORE_DUMP: &str = "enable-core-dump";
+/// The three annotations the rules name; the lossless property sets them aside.
+pub const RULE_ANNOTATIONS: [&str; 3] = [
+    "sidecar.istio.io/status",
+    "proxy.istio.io/overrides",
+    "sidecar.istio.io/nativeSidecar",
+];
+const VAULT: &str = "vault-agent";
+const VAULT_INIT: &str = "vault-agent-init";
+const SHIPPER: &str = "log-shipper";
+
+/// What kind of objects to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Only objects the API server would accept: unique names, no probes or lifecycle on regular
+    /// init containers, `restartPolicy` only `Always` and only on init containers.
+    pub valid: bool,
+    /// Add fields and annotations no Kubernetes version knows (off for the schema check).
+    pub unknown_fields: bool,
+}
+
+pub const ANY: Shape = Shape {
+    valid: false,
+    unknown_fields: true,
+};
+pub const VALID: Shape = Shape {
+    valid: true,
+    unknown_fields: true,
+};
+pub const SCHEMA: Shape = Shape {
+    valid: true,
+    unknown_fields: false,
+};
+
+/// One generated object and the settings to review it with.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub kind: Kind,
+    pub object: Value,
+    pub settings: Settings,
+}
+
+/// Where a proxy (Istio's or a declared sidecar) sits in the generated pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Absent,
+    Classic,
+    Native,
+    // The invalid placements below only appear when `Shape::valid` is false.
+    /// In both lists.
+    Both,
+    /// Twice in `initContainers`.
+    TwiceNative,
+    /// In `initContainers` without `restartPolicy: Always`.
+    NativeNotRestarting,
+}
+
+fn place(shape: Shape) -> BoxedStrategy<Place> {
+    let valid = prop_oneof![
+        2 => Just(Place::Absent),
+        3 => Just(Place::Classic),
+        3 => Just(Place::Native),
+    ];
+    if shape.valid {
+        valid.boxed()
+    } else {
+        prop_oneof![
+            8 => valid,
+            1 => Just(Place::Both),
+            1 => Just(Place::TwiceNative),
+            1 => Just(Place::NativeNotRestarting),
+        ]
+        .boxed()
+    }
+}
+
+/// A small JSON value of any type, for fields and annotations no rule names.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (-1e6f64..1e6).prop_map(Value::from),
+        "[ -~]{0,12}".prop_map(Value::String),
+        "\\PC{0,6}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 12, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec(("[a-zA-Z]{1,8}", inner), 0..4)
+                .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+        ]
+    })
+}
+
+/// Fields no Kubernetes version knows, with names that cannot collide with the ones rules read.
+fn unknown_fields(shape: Shape) -> BoxedStrategy<Vec<(String, Value)>> {
+    if shape.unknown_fields {
+        prop::collection::vec(("zz[A-Za-z]{0,6}", any_json()), 0..3).boxed()
+    } else {
+        Just(Vec::new()).boxed()
+    }
+}
+
+fn probe() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        (1u16..65535, "/[a-z]{0,8}")
+            .prop_map(|(port, path)| json!({"httpGet": {"path": path, "port": port}})),
+        (1u16..65535).prop_map(|port| json!({"tcpSocket": {"port": port}, "periodSeconds": 5})),
+    ]
+}
+
+fn lifecycle() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!({"preStop": {"exec": {"command": ["sleep", "5"]}}})),
+        Just(json!({"postStart": {"exec": {"command": ["sh", "-c", "echo started"]}}})),
+    ]
+}
+
+/// The fields of a container besides its name. `sidecar`: it runs for the pod's lifetime, so it
+/// may have probes and a lifecycle (a regular container or a native sidecar).
+fn container_fields(shape: Shape, sidecar: bool) -> BoxedStrategy<Map<String, Value>> {
+    let probes = !shape.valid || sidecar;
+    (
+        "[a-z]{1,8}(:[0-9]{1,2})?",
+        prop::option::of(prop::collection::vec(
+            ("[A-Z][A-Z_]{0,6}", "[ -~]{0,8}"),
+            1..3,
+        )),
+        prop::option::of((1u16..65535).prop_map(|port| json!([{"containerPort": port}]))),
+        prop::option::of(Just(
+            json!({"requests": {"cpu": "10m", "memory": "40Mi"}, "limits": {"memory": "1Gi"}}),
+        )),
+        maybe(probes, 0.4, probe()),
+        maybe(probes, 0.3, lifecycle()),
+        unknown_fields(shape),
+    )
+        .prop_map(
+            |(image, env, ports, resources, readiness, lifecycle, unknown)| {
+                let mut fields = Map::new();
+                fields.insert("image".into(), Value::from(image));
+                if let Some(env) = env {
+                    let env: Vec<Value> = env
+                        .into_iter()
+                        .map(|(name, value)| json!({"name": name, "value": value}))
+                        .collect();
+                    fields.insert("env".into(), Value::Array(env));
+                }
+                let optional = [
+                    ("ports", ports),
+                    ("resources", resources),
+                    ("readinessProbe", readiness),
+                    ("lifecycle", lifecycle),
+                ];
+                for (key, value) in optional {
+                    if let Some(value) = value {
+                        fields.insert(key.into(), value);
+                    }
+                }
+                fields.extend(unknown);
+                fields
+            },
+        )
+        .boxed()
+}
+
+/// `Some` of `value` with probability `chance` when `allowed`, else always `None`.
+fn maybe(
+    allowed: bool,
+    chance: f64,
+    value: impl Strategy<Value = Value> + 'static,
+) -> BoxedStrategy<Option<Value>> {
+    if allowed {
+        prop::option::weighted(chance, value).boxed()
+    } else {
+        Just(None).boxed()
+    }
+}
+
+fn container(name: &str, mut fields: Map<String, Value>) -> Value {
+    let mut container = Map::new();
+    container.insert("name".into(), Value::from(name));
+    container.append(&mut fields);
+    Value::Object(container)
+}
+
+fn with_restart(mut container: Value, policy: &str) -> Value {
+    container["restartPolicy"] = Value::from(policy);
+    container
+}
+
+/// Istio's proxy: a sidecar (usually `proxy sidecar`), sometimes a gateway (`proxy router`), with
+/// the lifecycles and probes Istio renders in either mode or a user's own.
+fn istio_proxy(shape: Shape) -> BoxedStrategy<Value> {
+    let args = prop_oneof![
+        4 => Just(Some(json!(["proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc.cluster.local"]))),
+        1 => Just(Some(json!(["proxy", "router"]))),
+        1 => Just(Some(json!(["--custom"]))),
+        1 => Just(None),
+    ];
+    let proxy_lifecycle = prop_oneof![
+        3 => Just(None),
+        2 => Just(Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}}))),
+        1 => Just(Some(json!({"preStop": {"exec": {"command": ["pilot-agent", "request", "--debug-port=15020", "POST", "drain"]}}}))),
+        1 => Just(Some(json!({}))),
+        1 => lifecycle().prop_map(Some),
+    ];
+    let probe = prop::option::of(Just(
+        json!({"httpGet": {"path": "/healthz/ready", "port": 15021}, "periodSeconds": 15}),
+    ));
+    (
+        args,
+        proxy_lifecycle,
+        probe,
+        container_fields(
+            Shape {
+                valid: true,
+                ..shape
+            },
+            false,
+        ),
+    )
+        .prop_map(|(args, lifecycle, probe, mut fields)| {
+            fields.insert(
+                "image".into(),
+                Value::from("docker.io/istio/proxyv2:1.27.0"),
+            );
+            for (key, value) in [
+                ("args", args),
+                ("lifecycle", lifecycle),
+                ("readinessProbe", probe),
+            ] {
+                if let Some(value) = value {
+                    fields.insert(key.into(), value);
+                }
+            }
+            container(ISTIO_PROXY, fields)
+        })
+        .boxed()
+}
+
+/// Places `proxy` as `place` says into the two lists.
+fn put(place: Place, proxy: Value, containers: &mut Vec<Value>, init: &mut Vec<Value>) {
+    let native = with_restart(proxy.clone(), "Always");
+    match place {
+        Place::Absent => {}
+        Place::Classic => containers.push(proxy),
+        Place::Native => init.push(native),
+        Place::Both => {
+            containers.push(proxy);
+            init.push(native);
+        }
+        Place::TwiceNative => {
+            init.push(native.clone());
+            init.push(native);
+        }
+        Place::NativeNotRestarting => init.push(proxy),
+    }
+}
+
+fn settings() -> impl Strategy<Value = Settings> {
+    let rules = vec![
+        SidecarRule {
+            name: VAULT.into(),
+            setup_containers: vec![VAULT_INIT.into()],
+        },
+        SidecarRule {
+            name: SHIPPER.into(),
+            setup_containers: Vec::new(),
+        },
+    ];
+    (
+        any::<bool>(),
+        subsequence(rules, 0..=2).prop_shuffle(),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(
+            |(request_native_injection, extra_sidecars, validate)| Settings {
+                mode: if validate {
+                    Mode::Validate
+                } else {
+                    Mode::Mutate
+                },
+                request_native_injection,
+                extra_sidecars,
+            },
+        )
+}
+
+/// Annotations, Istio's among them: the ones the rules read, with values that matter and junk.
+fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
+    let status = prop_oneof![
+        Just(r#"{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":["istio-envoy"],"imagePullSecrets":null,"revision":"default"}"#.to_owned()),
+        Just(r#"{"initContainers":["istio-validation","istio-proxy"],"containers":null,"volumes":["istio-envoy"],"imagePullSecrets":null,"revision":"default"}"#.to_owned()),
+        Just(r#"{"initContainers":null,"containers":["istio-proxy","other"],"volumes":null}"#.to_owned()),
+        "[ -~]{0,10}",
+    ];
+    let overrides = prop_oneof![
+        Just(r#"{"containers":[{"name":"istio-proxy","resources":{}}]}"#.to_owned()),
+        Just(r#"{"containers":[{"name":"app","resources":{}},{"name":"istio-proxy","args":["--x"]}],"initContainers":[{"name":"migrate"}]}"#.to_owned()),
+        "[ -~]{0,10}",
+    ];
+    let native = prop_oneof![
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        "[a-z]{0,5}"
+    ];
+    let inject = prop_oneof![
+        Just("false".to_owned()),
+        Just("true".to_owned()),
+        Just("no".to_owned())
+    ];
+    let port = prop_oneof![
+        Just("15020".to_owned()),
+        Just("0".to_owned()),
+        Just("1234".to_owned())
+    ];
+    let templates = prop_oneof![
+        Just("sidecar".to_owned()),
+        Just("gateway".to_owned()),
+        Just("sidecar,custom".to_owned())
+    ];
+    let excluded = prop_oneof![Just("123".to_owned()), Just("15020,4".to_owned())];
+    let user = prop::collection::vec(("example\\.com/[a-z]{1,6}", "[ -~]{0,12}"), 0..3);
+    let chance = 0.25;
+    (
+        (
+            prop::option::weighted(chance, status),
+            prop::option::weighted(chance, overrides),
+            prop::option::weighted(chance, native),
+            prop::option::weighted(0.15, inject),
+        ),
+        (
+            prop::option::weighted(chance, port),
+            prop::option::weighted(0.15, templates),
+            prop::option::weighted(chance, excluded),
+            user,
+        ),
+        unknown_fields(shape),
+    )
+        .prop_map(
+            move |(
+                (status, overrides, native, inject),
+                (port, templates, excluded, user),
+                junk,
+            )| {
+                let mut map = Map::new();
+                let istio = [
+                    ("sidecar.istio.io/status", status),
+                    ("proxy.istio.io/overrides", overrides),
+                    ("sidecar.istio.io/nativeSidecar", native),
+                    ("sidecar.istio.io/inject", inject),
+                    ("status.sidecar.istio.io/port", port),
+                    ("inject.istio.io/templates", templates),
+                    ("traffic.sidecar.istio.io/excludeInboundPorts", excluded),
+                ];
+                for (key, value) in istio {
+                    if let Some(value) = value {
+                        map.insert(key.into(), Value::from(value));
+                    }
+                }
+                for (key, value) in user {
+                    map.insert(key, Value::from(value));
+                }
+                // Annotation values are strings; unknown-typed ones only in invalid objects.
+                for (key, value) in junk {
+                    map.insert(
+                        key,
+                        match value {
+                            Value::String(s) => Value::String(s),
+                            other if !shape.valid => other,
+                            other => Value::String(other.to_string()),
+                        },
+                    );
+                }
+                map
+            },
+        )
+        .boxed()
+}
+
+/// A pod's `metadata` (or a template's). `None` leaves it out.
+fn metadata(shape: Shape) -> BoxedStrategy<Option<Value>> {
+    (
+        prop::option::weighted(0.9, annotations(shape)),
+        prop::option::weighted(0.1, Just("false")),
+        unknown_fields(shape),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(|(annotations, inject_label, unknown, absent)| {
+            if absent {
+                return None;
+            }
+            let mut meta = Map::new();
+            let mut labels = Map::new();
+            labels.insert("app".into(), Value::from("sample"));
+            if let Some(label) = inject_label {
+                labels.insert("sidecar.istio.io/inject".into(), Value::from(label));
+            }
+            meta.insert("labels".into(), Value::Object(labels));
+            if let Some(annotations) = annotations {
+                meta.insert("annotations".into(), Value::Object(annotations));
+            }
+            meta.extend(unknown);
+            Some(Value::Object(meta))
+        })
+        .boxed()
+}
+
+/// The containers of a pod spec: apps, Istio's proxy and setup containers, declared sidecars and
+/// their setup containers, user init containers (some of them native sidecars), in random order.
+fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
+    // A valid pod has a regular container; an invalid one may have none.
+    let apps = subsequence(
+        vec!["app", "web", "worker", "metrics"],
+        if shape.valid { 1..=4 } else { 0..=4 },
+    );
+    let user_init = subsequence(
+        vec!["migrate", "init-db", "check-traffic", "wait-db"],
+        0..=4,
+    );
+    let user_sidecars = subsequence(vec!["user-sidecar", "cache-warmer"], 0..=2);
+    let setup = prop_oneof![
+        Just(vec![]),
+        Just(vec!["istio-init"]),
+        Just(vec!["istio-validation"]),
+        Just(vec!["istio-init", ENABLE_CORE_DUMP]),
+        Just(vec!["istio-validation", ENABLE_CORE_DUMP]),
+    ];
+    let fields = prop::collection::vec(container_fields(shape, false), 12);
+    let sidecar_fields = prop::collection::vec(container_fields(shape, true), 12);
+    (
+        (apps, user_init, user_sidecars, setup),
+        (place(shape), istio_proxy(shape), place(shape), place(shape)),
+        (any::<bool>(), fields, sidecar_fields),
+        (any::<u64>(), prop::bool::weighted(0.1)),
+    )
+        .prop_map(
+            move |(
+                (apps, user_init, user_sidecars, setup),
+                (istio, proxy, vault, shipper),
+                (vault_init, mut fields, mut sidecar_fields),
+                (seed, duplicate),
+            )| {
+                let mut containers = Vec::new();
+                let mut init = Vec::new();
+                let mut next = |sidecar: bool| {
+                    let pool = if sidecar {
+                        &mut sidecar_fields
+                    } else {
+                        &mut fields
+                    };
+                    pool.pop().unwrap_or_default()
+                };
+                for name in apps {
+                    containers.push(container(name, next(true)));
+                }
+                for name in setup.into_iter().chain(user_init) {
+                    init.push(container(name, next(false)));
+                }
+                if vault_init {
+                    init.push(container(VAULT_INIT, next(false)));
+                }
+                for name in user_sidecars {
+                    init.push(with_restart(container(name, next(true)), "Always"));
+                }
+                put(istio, proxy, &mut containers, &mut init);
+                put(
+                    vault,
+                    container(VAULT, next(true)),
+                    &mut containers,
+                    &mut init,
+                );
+                put(
+                    shipper,
+                    container(SHIPPER, next(true)),
+                    &mut containers,
+                    &mut init,
+                );
+                if duplicate && !shape.valid && !containers.is_empty() {
+                    let copy = containers[0].clone();
+                    init.push(copy);
+                }
+                shuffle(&mut containers, seed);
+                shuffle(&mut init, seed.rotate_left(17));
+                (containers, init)
+            },
+        )
+        .boxed()
+}
+
+/// A deterministic shuffle (proptest shrinks the seed; the lists' contents shrink on their own).
+fn shuffle(items: &mut [Value], mut seed: u64) {
+    for i in (1..items.len()).rev() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let j = (seed >> 33) as usize % (i + 1);
+        items.swap(i, j);
+    }
+}
+
+fn pod_spec(shape: Shape) -> BoxedStrategy<Value> {
+    (
+        pod_lists(shape),
+        prop::bool::weighted(0.1),
+        prop::bool::weighted(0.2),
+        unknown_fields(shape),
+    )
+        .prop_map(
+            move |((containers, init), host_network, null_init, unknown)| {
+                let mut spec = Map::new();
+                spec.insert("containers".into(), Value::Array(containers));
+                if !init.is_empty() {
+                    spec.insert("initContainers".into(), Value::Array(init));
+                } else if null_init && !shape.valid {
+                    spec.insert("initContainers".into(), Value::Null);
+                }
+                if host_network {
+                    spec.insert("hostNetwork".into(), Value::Bool(true));
+                }
+                spec.insert("restartPolicy".into(), Value::from("Never"));
+                spec.insert(
+                    "volumes".into(),
+                    json!([{"name": "istio-envoy", "emptyDir": {"medium": "Memory"}}]),
+                );
+                spec.extend(unknown);
+                Value::Object(spec)
+            },
+        )
+        .boxed()
+}
+
+fn template(metadata: Option<Value>, spec: Value) -> Value {
+    let mut template = Map::new();
+    if let Some(metadata) = metadata {
+        template.insert("metadata".into(), metadata);
+    }
+    template.insert("spec".into(), spec);
+    Value::Object(template)
+}
+
+/// Builds an object of `kind` around a pod spec. Workload specs hold what the API server requires
+/// (selector, schedule) so that valid shapes pass the schema check.
+fn wrap(kind: Kind, pod_meta: Option<Value>, job_meta: Option<Value>, spec: Value) -> Value {
+    let api_version = match kind.group() {
+        "" => "v1".to_owned(),
+        group => format!("{group}/v1"),
+    };
+    let selector = json!({"matchLabels": {"app": "sample"}});
+    let mut object = json!({
+        "apiVersion": api_version,
+        "kind": kind.name(),
+        "metadata": {"name": "sample", "namespace": "default"},
+    });
+    // Job templates need restartPolicy Never or OnFailure; the others run forever.
+    let mut spec = spec;
+    if !matches!(kind, Kind::Pod | Kind::Job | Kind::CronJob) {
+        spec["restartPolicy"] = Value::from("Always");
+    }
+    object["spec"] = match kind {
+        Kind::Pod => {
+            if let Some(meta) = pod_meta {
+                object["metadata"] = merge_meta(&object["metadata"], meta);
+            }
+            spec
+        }
+        Kind::Job => json!({"backoffLimit": 2, "template": template(pod_meta, spec)}),
+        Kind::CronJob => {
+            let mut job_template = Map::new();
+            if let Some(meta) = job_meta {
+                job_template.insert("metadata".into(), meta);
+            }
+            job_template.insert("spec".into(), json!({"template": template(pod_meta, spec)}));
+            json!({"schedule": "*/5 * * * *", "jobTemplate": job_template})
+        }
+        Kind::StatefulSet => json!({
+            "selector": selector, "serviceName": "sample", "template": template(pod_meta, spec)
+        }),
+        Kind::ReplicationController => {
+            json!({"replicas": 1, "selector": {"app": "sample"}, "template": template(pod_meta, spec)})
+        }
+        _ => json!({"selector": selector, "template": template(pod_meta, spec)}),
+    };
+    object
+}
+
+fn merge_meta(base: &Value, extra: Value) -> Value {
+    let mut merged = base.as_object().cloned().unwrap_or_default();
+    if let Value::Object(extra) = extra {
+        merged.extend(extra);
+    }
+    Value::Object(merged)
+}
+
+/// Objects of the eight kinds with generated pod specs and settings.
+pub fn sample(shape: Shape) -> BoxedStrategy<Sample> {
+    (
+        select(ALL_KINDS.to_vec()),
+        metadata(shape),
+        metadata(shape),
+        pod_spec(shape),
+        settings(),
+    )
+        .prop_map(|(kind, pod_meta, job_meta, spec, settings)| Sample {
+            kind,
+            object: wrap(kind, pod_meta, job_meta, spec),
+            settings,
+        })
+        .boxed()
+}
+
+/// The settings with another mode.
+pub fn with_mode(settings: &Settings, mode: Mode) -> Settings {
+    Settings {
+        mode,
+        ..settings.clone()
+    }
+}
+
+// ---- Reading generated objects ----
+
+pub fn spec(kind: Kind, object: &Value) -> Option<&Value> {
+    object.pointer(kind.spec_pointer())
+}
+
+pub fn list<'v>(kind: Kind, object: &'v Value, key: &str) -> &'v [Value] {
+    spec(kind, object)
+        .and_then(|s| s.get(key))
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+pub fn name(container: &Value) -> Option<&str> {
+    container.get("name")?.as_str()
+}
+
+fn annotation<'v>(kind: Kind, object: &'v Value, key: &str) -> Option<&'v str> {
+    kind.metadata_pointers()
+        .iter()
+        .filter_map(|pointer| object.pointer(pointer))
+        .find_map(|meta| meta.get("annotations")?.get(key)?.as_str())
+}
+
+/// The proxies the rules apply to in `object`, in the order they must start: Istio's (unless the
+/// pod opts out or is a gateway), then the declared sidecars. Each with its setup containers and
+/// the containers allowed between them and the proxy.
+pub fn handled(kind: Kind, object: &Value, settings: &Settings) -> Vec<(String, Vec<String>)> {
+    let mut found = Vec::new();
+    let all: Vec<&Value> = list(kind, object, "containers")
+        .iter()
+        .chain(list(kind, object, "initContainers"))
+        .collect();
+    let istio: Vec<&&Value> = all
+        .iter()
+        .filter(|c| name(c) == Some(ISTIO_PROXY))
+        .collect();
+    let gateway = istio.iter().any(|c| {
+        let args = c.get("args").and_then(Value::as_array);
+        args.is_some_and(|a| a.len() >= 2 && a[0] == "proxy" && a[1] == "router")
+    }) || annotation(kind, object, "inject.istio.io/templates")
+        .is_some_and(|t| t.split(',').any(|t| t.trim() == "gateway"));
+    let opted_out = annotation(kind, object, "sidecar.istio.io/nativeSidecar") == Some("false");
+    if !istio.is_empty() && !gateway && !opted_out {
+        found.push((
+            ISTIO_PROXY.to_owned(),
+            ISTIO_SETUP.iter().map(|s| s.to_string()).collect(),
+        ));
+    }
+    for rule in &settings.extra_sidecars {
+        if all.iter().any(|c| name(c) == Some(rule.name.as_str())) {
+            found.push((rule.name.clone(), rule.setup_containers.clone()));
+        }
+    }
+    found
+}
+
+fn proxy_names(settings: &Settings) -> Vec<String> {
+    let mut names = vec![ISTIO_PROXY.to_owned()];
+    names.extend(settings.extra_sidecars.iter().map(|r| r.name.clone()));
+    names
+}
+
+// ---- The properties, each on one input/output pair; Err says what broke ----
+
+pub type Check = Result<(), String>;
+
+fn fail(what: &str, detail: impl std::fmt::Debug) -> Check {
+    Err(format!("{what}: {detail:?}"))
+}
+
+/// What the API server requires of the containers the rules touch (`pkg/apis/core/validation`).
+pub fn valid_for_kubernetes(kind: Kind, object: &Value) -> Check {
+    let containers = list(kind, object, "containers");
+    let init = list(kind, object, "initContainers");
+    if containers.is_empty() {
+        return fail("a pod needs a regular container", object);
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for container in containers.iter().chain(init) {
+        let Some(name) = name(container) else {
+            return fail("container without a name", container);
+        };
+        if names.contains(&name) {
+            return fail("container name used twice", name);
+        }
+        names.push(name);
+    }
+    for container in containers {
+        if container.get("restartPolicy").is_some() {
+            return fail("restartPolicy on a regular container", container);
+        }
+    }
+    for container in init {
+        match container.get("restartPolicy") {
+            None => {
+                for field in [
+                    "lifecycle",
+                    "livenessProbe",
+                    "readinessProbe",
+                    "startupProbe",
+                ] {
+                    if container.get(field).is_some() {
+                        return fail(&format!("{field} on a regular init container"), container);
+                    }
+                }
+            }
+            Some(policy) if policy == "Always" => {}
+            Some(policy) => return fail("init container restartPolicy", policy),
+        }
+    }
+    Ok(())
+}
+
+/// `object` with the container lists and the three annotations the rules name taken out.
+fn set_aside(kind: Kind, object: &Value) -> Value {
+    let mut rest = object.clone();
+    if let Some(spec) = rest
+        .pointer_mut(kind.spec_pointer())
+        .and_then(Value::as_object_mut)
+    {
+        spec.shift_remove("containers");
+        spec.shift_remove("initContainers");
+    }
+    for pointer in kind.metadata_pointers() {
+        if let Some(annotations) = rest
+            .pointer_mut(pointer)
+            .and_then(|m| m.get_mut("annotations"))
+            .and_then(Value::as_object_mut)
+        {
+            for key in RULE_ANNOTATIONS {
+                annotations.shift_remove(key);
+            }
+        }
+    }
+    rest
+}
+
+/// Only what the rules name changed: outside the container lists and the three annotations the
+/// object is identical; every container other than a proxy is identical and stays in its list
+/// (regular containers in their order); a proxy changes only its `restartPolicy` and, for Istio,
+/// its `lifecycle`; a proxy leaves `containers` only for `initContainers`.
+pub fn lossless(kind: Kind, input: &Value, output: &Value, settings: &Settings) -> Check {
+    let before = set_aside(kind, input);
+    let mut after = set_aside(kind, output);
+    // Requesting native injection may have created `metadata` or `annotations` to hold the
+    // annotation; once the annotation is set aside they are empty, which is no loss.
+    for pointer in ["/metadata/annotations", "/metadata"] {
+        let created = after.pointer(pointer).is_some_and(|v| v == &json!({}))
+            && before.pointer(pointer).is_none_or(|v| !v.is_object());
+        if created {
+            let (parent, key) = pointer.rsplit_once('/').unwrap_or_default();
+            let original = before.pointer(pointer).cloned();
+            let parent = if parent.is_empty() {
+                Some(&mut after)
+            } else {
+                after.pointer_mut(parent)
+            };
+            if let Some(Value::Object(parent)) = parent {
+                match original {
+                    Some(value) => {
+                        parent.insert(key.to_owned(), value);
+                    }
+                    None => {
+                        parent.shift_remove(key);
+                    }
+                }
+            }
+        }
+    }
+    if before != after {
+        return fail(
+            "a field outside the container lists and the rules' annotations changed",
+            (before, after),
+        );
+    }
+    let proxies = proxy_names(settings);
+    let is_proxy = |c: &&Value| name(c).is_some_and(|n| proxies.iter().any(|p| p == n));
+    for key in ["containers", "initContainers"] {
+        let others = |object: &Value| -> Vec<Value> {
+            list(kind, object, key)
+                .iter()
+                .filter(|c| !is_proxy(c))
+                .cloned()
+                .collect()
+        };
+        let (mut was, mut now) = (others(input), others(output));
+        if key == "initContainers" {
+            // Init containers are reordered: compare them as multisets.
+            let text = |v: &Value| v.to_string();
+            was.sort_by_key(text);
+            now.sort_by_key(text);
+        }
+        if was != now {
+            return fail(&format!("{key} other than the proxies changed"), (was, now));
+        }
+    }
+    for proxy in &proxies {
+        let find = |object: &Value, key: &str| -> Vec<Value> {
+            list(kind, object, key)
+                .iter()
+                .filter(|c| name(c) == Some(proxy.as_str()))
+                .cloned()
+                .collect()
+        };
+        let was: Vec<Value> = find(input, "containers")
+            .into_iter()
+            .chain(find(input, "initContainers"))
+            .collect();
+        let now: Vec<Value> = find(output, "containers")
+            .into_iter()
+            .chain(find(output, "initContainers"))
+            .collect();
+        if was.len() != now.len() {
+            return fail(&format!("{proxy} appeared or disappeared"), (was, now));
+        }
+        if find(output, "containers").len() > find(input, "containers").len() {
+            return fail(&format!("{proxy} moved into containers"), output);
+        }
+        let strip = |c: &Value| {
+            let mut c = c.clone();
+            if let Some(fields) = c.as_object_mut() {
+                fields.shift_remove("restartPolicy");
+                if proxy == ISTIO_PROXY {
+                    fields.shift_remove("lifecycle");
+                }
+            }
+            c
+        };
+        let mut was: Vec<Value> = was.iter().map(strip).collect();
+        let mut now: Vec<Value> = now.iter().map(strip).collect();
+        was.sort_by_key(Value::to_string);
+        now.sort_by_key(Value::to_string);
+        if was != now {
+            return fail(
+                &format!("{proxy} changed beyond restartPolicy and lifecycle"),
+                (was, now),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Every native proxy the rules handle starts after its setup containers and before every other
+/// init container, except those of a proxy that starts before it.
+pub fn proxies_in_place(kind: Kind, object: &Value, settings: &Settings) -> Check {
+    let init: Vec<Option<&str>> = list(kind, object, "initContainers")
+        .iter()
+        .map(name)
+        .collect();
+    let mut earlier: Vec<String> = Vec::new();
+    for (proxy, setup) in handled(kind, object, settings) {
+        let Some(at) = init.iter().position(|n| *n == Some(proxy.as_str())) else {
+            return fail("a handled proxy is not a native sidecar", (proxy, object));
+        };
+        if list(kind, object, "initContainers")[at].get("restartPolicy") != Some(&json!("Always")) {
+            return fail("a handled proxy does not restart Always", proxy);
+        }
+        for (position, other) in init.iter().enumerate() {
+            let Some(other) = *other else { continue };
+            let is_setup = setup.iter().any(|s| s == other);
+            if is_setup && position > at {
+                return fail(
+                    "a setup container starts after its proxy",
+                    (other, &proxy, &init),
+                );
+            }
+            if !is_setup && position < at && !earlier.iter().any(|e| e == other) {
+                return fail(
+                    "an init container starts before the proxy",
+                    (other, &proxy, &init),
+                );
+            }
+        }
+        earlier.push(proxy.clone());
+        earlier.extend(setup);
+        if proxy == ISTIO_PROXY {
+            earlier.push(ENABLE_CORE_DUMP.to_owned());
+        }
+    }
+    Ok(())
+}
