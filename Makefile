@@ -5,7 +5,7 @@ WASM_TARGET := wasm32-wasip1
 WASM_OUT := target/$(WASM_TARGET)/release/native_sidecar_policy.wasm
 SOURCES := $(shell find src crates/core/src -name '*.rs') Cargo.toml Cargo.lock crates/core/Cargo.toml
 
-.PHONY: all test unit-tests fmt lint clean
+.PHONY: all test unit-tests e2e-tests host run fmt lint clean
 
 all: policy.wasm
 
@@ -14,10 +14,29 @@ policy.wasm: $(SOURCES)
 	cp $(WASM_OUT) policy.wasm
 
 # The whole suite: unit, golden and entry-point tests, then the e2e tests against the built module.
-test: unit-tests
+test: unit-tests e2e-tests
 
 unit-tests:
 	$(CARGO) test --workspace --locked
+
+# The local kwctl-compatible host (crates/host). Compiling the module takes seconds in a debug
+# build, so compiled code is cached under target/ (wasmtime's cache, keyed by the module's bytes).
+POLICY_HOST := target/debug/policy-host
+export POLICY_HOST_CACHE_DIR ?= $(CURDIR)/target/policy-host-cache
+# A classic Istio-injected Pod whose proxy becomes a native sidecar.
+SAMPLE_REQUEST ?= test_data/requests/case-hold-application.json
+
+host:
+	$(CARGO) build --locked -p native-sidecar-host --bin policy-host
+
+# tests/e2e.bats against policy.wasm, run by policy-host; `KWCTL=kwctl bats tests/e2e.bats` runs
+# the same file under the real kwctl.
+e2e-tests: policy.wasm host
+	bats tests/e2e.bats
+
+# Quick start: the response to a sample request and the resulting object, as YAML.
+run: policy.wasm host
+	$(POLICY_HOST) run --show-result --request-path $(SAMPLE_REQUEST) policy.wasm
 
 fmt:
 	$(CARGO) fmt --all -- --check

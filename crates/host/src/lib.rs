@@ -130,8 +130,11 @@ impl Host {
     /// takes seconds in debug builds, loading from the cache milliseconds.
     pub fn load_cached(path: impl AsRef<Path>, cache_dir: impl AsRef<Path>) -> Result<Host> {
         let cache_dir = cache_dir.as_ref();
+        // wasmtime wants an absolute directory; a relative one is relative to where we run.
+        let absolute = std::path::absolute(cache_dir)
+            .map_err(|e| Error::Load(format!("cannot resolve {}: {e}", cache_dir.display())))?;
         let mut cache_config = wasmtime::CacheConfig::new();
-        cache_config.with_directory(cache_dir);
+        cache_config.with_directory(absolute);
         let cache = wasmtime::Cache::new(cache_config).map_err(|e| {
             Error::Load(format!(
                 "cannot use {} as a compilation cache: {e}",

@@ -2,6 +2,7 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
@@ -48,9 +49,18 @@ struct RunArgs {
     module: PathBuf,
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let outcome = match Cli::parse().command {
         Command::Run(args) => run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // kwctl's shape ("Error: " and the message) with the causes on the same line and
+            // without the backtrace anyhow appends when RUST_BACKTRACE is set.
+            eprintln!("Error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -80,11 +90,21 @@ fn run(args: &RunArgs) -> Result<()> {
     print_logs(&instance);
     let response = response?;
 
-    if args.show_result {
-        print_readable(&request, &response)
+    let text = if args.show_result {
+        readable(&request, &response)?
     } else {
-        println!("{}", serde_json::to_string(&response)?);
-        Ok(())
+        format!("{}\n", serde_json::to_string(&response)?)
+    };
+    emit(&text)
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error worth a message.
+fn emit(text: &str) -> Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow!("cannot write the response: {e}"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -97,13 +117,15 @@ fn print_logs(instance: &Instance) {
     }
 }
 
-fn print_readable(request: &Value, response: &AdmissionResponse) -> Result<()> {
+fn readable(request: &Value, response: &AdmissionResponse) -> Result<String> {
     let mut shown = serde_json::to_value(response)?;
     if let (Some(patch), Value::Object(fields)) = (response.patch_operations()?, &mut shown) {
         fields.insert("patch".to_owned(), serde_json::to_value(patch)?);
     }
-    println!("# response (patch decoded)");
-    print!("{}", serde_yaml::to_string(&shown)?);
+    let mut text = format!(
+        "# response (patch decoded)\n{}",
+        serde_yaml::to_string(&shown)?
+    );
     match request.get("object").filter(|object| !object.is_null()) {
         Some(object) if response.allowed => {
             let result = response
@@ -114,11 +136,13 @@ fn print_readable(request: &Value, response: &AdmissionResponse) -> Result<()> {
             } else {
                 "the object, unchanged"
             };
-            println!("---\n# {title}");
-            print!("{}", serde_yaml::to_string(&result)?);
+            text.push_str(&format!(
+                "---\n# {title}\n{}",
+                serde_yaml::to_string(&result)?
+            ));
         }
-        Some(_) => println!("# rejected: the object is not admitted"),
-        None => println!("# the request has no object"),
+        Some(_) => text.push_str("# rejected: the object is not admitted\n"),
+        None => text.push_str("# the request has no object\n"),
     }
-    Ok(())
+    Ok(text)
 }
