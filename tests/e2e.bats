@@ -328,3 +328,28 @@ assert_rejected() {
   evaluate istio-pod-classic
   [ "$review" = "$output" ]
 }
+
+# --- policy-host only ----------------------------------------------------------------------------
+
+is_policy_host() {
+  [[ "$("$KWCTL" --version 2>/dev/null)" == policy-host* ]]
+}
+
+@test "policy-host --show-result: the decoded patch and the resulting Pod, as YAML" {
+  is_policy_host || skip "--show-result is policy-host's"
+  evaluate case-hold-application --show-result
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "# response (patch decoded)" ]
+  [[ "$output" == *$'\n- op: remove\n  path: /spec/containers/1\n'* ]]
+  [[ "$output" == *$'\n---\n# the object after the patch\napiVersion: v1\nkind: Pod\n'* ]]
+}
+
+@test "a file that is not a WebAssembly module fails with an error, not a response" {
+  POLICY="$REQUESTS/configmap.json"
+  evaluate configmap
+  [ "$status" -ne 0 ]
+  [ -z "$output" ]
+  if is_policy_host; then
+    [[ "$stderr" == "Error: cannot load the policy module: "* ]]
+  fi
+}

@@ -141,15 +141,14 @@ impl Host {
                 cache_dir.display()
             ))
         })?;
-        let mut config = wasmtime::Config::default();
+        let mut config = engine_config();
         config.cache(Some(cache));
-        let engine = Engine::new(&config).map_err(|e| Error::Load(error_chain(e.as_ref())))?;
-        Host::compile(engine, &read_module(path.as_ref())?)
+        Host::compile(new_engine(&config)?, &read_module(path.as_ref())?)
     }
 
     /// Compiles a module (binary or WAT text) held in memory.
     pub fn from_bytes(module: &[u8]) -> Result<Host> {
-        Host::compile(Engine::default(), module)
+        Host::compile(new_engine(&engine_config())?, module)
     }
 
     /// The compiled code, for [`Host::from_precompiled`]: policy-server compiles each module
@@ -167,7 +166,7 @@ impl Host {
     /// `compiled` must come from [`Host::precompile`] of this crate's wasmtime: it is machine
     /// code that runs as is (wasmtime checks its version and settings, not its contents).
     pub unsafe fn from_precompiled(compiled: &[u8]) -> Result<Host> {
-        let engine = Engine::default();
+        let engine = new_engine(&engine_config())?;
         // SAFETY: the caller vouches that the bytes are wasmtime's own serialized module.
         let module = unsafe { Module::deserialize(&engine, compiled) }
             .map_err(|e| Error::Load(error_chain(e.as_ref())))?;
@@ -325,6 +324,20 @@ impl Instance {
             message: format!("{e}: {}", String::from_utf8_lossy(&answer)),
         })
     }
+}
+
+/// wasmtime's defaults, as Kubewarden runs modules, but without wasm backtraces: wapc keeps only
+/// the top message of a failure, and with a backtrace that message is "error while executing at
+/// wasm backtrace" (frames of a stripped module) instead of the trap itself ("wasm trap: wasm
+/// `unreachable` instruction executed", which is how a Rust policy's panic shows).
+fn engine_config() -> wasmtime::Config {
+    let mut config = wasmtime::Config::default();
+    config.wasm_backtrace_max_frames(None);
+    config
+}
+
+fn new_engine(config: &wasmtime::Config) -> Result<Engine> {
+    Engine::new(config).map_err(|e| Error::Load(error_chain(e.as_ref())))
 }
 
 fn read_module(path: &Path) -> Result<Vec<u8>> {
