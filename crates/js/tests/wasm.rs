@@ -1,0 +1,375 @@
+//! The core's behaviour, proven in wasm: Istio's golden pairs, the conversion cases and the
+//! article's two scenarios, run compiled to `wasm32-unknown-unknown` under Node
+//! (`make js-tests`), both through the core's functions and through the JavaScript exports.
+//! A wasm module cannot read files, so the fixtures are embedded; `fixtures.rs` checks on the host
+//! that every file of `test_data/` is listed here.
+#![cfg(target_arch = "wasm32")]
+
+use native_sidecar_core::{Settings, review_manifest};
+use serde_json::{Value, json};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+macro_rules! fixture {
+    ($path:literal) => {
+        ($path, include_str!(concat!("../../../test_data/", $path)))
+    };
+}
+
+/// An embedded file: its path under `test_data/` and its text.
+type Fixture = (&'static str, &'static str);
+
+/// Istio's injector output for the same workloads: classic, then native.
+const ISTIO_PAIRS: [(Fixture, Fixture); 5] = [
+    (
+        fixture!("istio/daemonset.classic.yaml"),
+        fixture!("istio/daemonset.native.yaml"),
+    ),
+    (
+        fixture!("istio/hello.classic.yaml"),
+        fixture!("istio/hello.native.yaml"),
+    ),
+    (
+        fixture!("istio/job.classic.yaml"),
+        fixture!("istio/job.native.yaml"),
+    ),
+    (
+        fixture!("istio/pod.classic.yaml"),
+        fixture!("istio/pod.native.yaml"),
+    ),
+    (
+        fixture!("istio/replicaset.classic.yaml"),
+        fixture!("istio/replicaset.native.yaml"),
+    ),
+];
+
+/// Two documents each: input, then Istio's native rendering of it.
+const CASES: [Fixture; 10] = [
+    fixture!("cases/check-traffic.yaml"),
+    fixture!("cases/cni.yaml"),
+    fixture!("cases/cronjob-kube-inject.yaml"),
+    fixture!("cases/custom-lifecycle.yaml"),
+    fixture!("cases/enable-core-dump.yaml"),
+    fixture!("cases/hold-application.yaml"),
+    fixture!("cases/interception-none.yaml"),
+    fixture!("cases/proxy-overrides.yaml"),
+    fixture!("cases/status-port-annotation.yaml"),
+    fixture!("cases/status-port-zero.yaml"),
+];
+
+const ARTICLE_JOB_POD: &str = include_str!("fixtures/article-job-pod.yaml");
+
+fn documents(name: &str, text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|doc| {
+            <Value as serde::Deserialize>::deserialize(doc)
+                .unwrap_or_else(|e| panic!("{name} is not valid YAML: {e}"))
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn single((name, text): (&str, &str)) -> Value {
+    let mut docs = documents(name, text);
+    assert_eq!(docs.len(), 1, "{name} must hold one document");
+    docs.remove(0)
+}
+
+/// Every pair: (name, before, after).
+fn pairs() -> Vec<(String, Value, Value)> {
+    let mut pairs: Vec<(String, Value, Value)> = ISTIO_PAIRS
+        .iter()
+        .map(|&(classic, native)| (classic.0.to_owned(), single(classic), single(native)))
+        .collect();
+    for &(name, text) in &CASES {
+        let mut docs = documents(name, text).into_iter();
+        let (Some(before), Some(after), None) = (docs.next(), docs.next(), docs.next()) else {
+            panic!("{name} must hold exactly two documents");
+        };
+        pairs.push((name.to_owned(), before, after));
+    }
+    pairs
+}
+
+fn core_convert(manifest: &Value, settings: &Settings) -> (Value, bool) {
+    let mut object = manifest.clone();
+    let outcome = review_manifest(&mut object, settings).expect("a kind with a pod spec");
+    assert_eq!(outcome.rejection, None);
+    (object, outcome.changed)
+}
+
+fn to_js(value: &Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_string()).expect("JSON the test wrote")
+}
+
+fn from_js(value: &JsValue) -> Value {
+    let text = js_sys::JSON::stringify(value)
+        .expect("a JSON value")
+        .as_string()
+        .expect("a string");
+    serde_json::from_str(&text).expect("JSON from JSON.stringify")
+}
+
+fn js_convert(manifest: &Value, settings: Value) -> Result<Value, String> {
+    native_sidecar_js::convert(to_js(manifest), to_js(&settings))
+        .map(|result| from_js(&result))
+        .map_err(error_message)
+}
+
+fn js_check(manifest: &Value, settings: Value) -> Result<Value, String> {
+    native_sidecar_js::check(to_js(manifest), to_js(&settings))
+        .map(|result| from_js(&result))
+        .map_err(error_message)
+}
+
+/// Errors must reach JavaScript as `Error` objects, so `catch (e) { e.message }` works.
+fn error_message(error: wasm_bindgen::JsError) -> String {
+    let value = JsValue::from(error);
+    let error = value
+        .dyn_ref::<js_sys::Error>()
+        .expect("thrown values are Error objects");
+    String::from(error.message())
+}
+
+fn init_names(manifest: &Value, spec: &str) -> Vec<String> {
+    manifest
+        .pointer(&format!("{spec}/initContainers"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn every_fixture_is_embedded_and_parses() {
+    let pairs = pairs();
+    assert_eq!(pairs.len(), 15);
+    for (name, before, after) in &pairs {
+        assert_ne!(before, after, "{name}: input and expected output are equal");
+    }
+}
+
+#[wasm_bindgen_test]
+fn the_core_converts_every_pair_exactly_and_leaves_native_output_alone() {
+    let settings = Settings::default();
+    for (name, before, after) in pairs() {
+        let (converted, changed) = core_convert(&before, &settings);
+        assert!(changed, "{name}: classic input reported unchanged");
+        assert_eq!(
+            converted, after,
+            "{name}: differs from Istio's native output"
+        );
+        let (again, changed) = core_convert(&after, &settings);
+        assert!(!changed, "{name}: native output reported changed");
+        assert_eq!(again, after, "{name}: native output was edited");
+    }
+}
+
+#[wasm_bindgen_test]
+fn convert_gives_istio_native_output_and_a_patch_that_makes_it() {
+    for (name, before, after) in pairs() {
+        let result = js_convert(&before, json!({})).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(result["changed"], true, "{name}");
+        assert_eq!(
+            result["manifest"], after,
+            "{name}: differs from Istio's native output"
+        );
+        let patch: json_patch::Patch =
+            serde_json::from_value(result["patch"].clone()).expect("an RFC 6902 patch");
+        assert!(!patch.0.is_empty(), "{name}: empty patch for a change");
+        let mut patched = before.clone();
+        json_patch::patch(&mut patched, &patch).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(patched, after, "{name}: the patch does not give the output");
+        let findings = result["findings"].as_array().expect("findings");
+        assert!(!findings.is_empty(), "{name}: a change without a finding");
+
+        let again = js_convert(&after, json!(null)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(again["changed"], false, "{name}");
+        assert_eq!(again["patch"], json!([]), "{name}");
+        assert_eq!(again["findings"], json!([]), "{name}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn check_accepts_istio_native_output_and_rejects_classic_output() {
+    for (name, before, after) in pairs() {
+        let verdict = js_check(&after, json!({})).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(verdict["valid"], true, "{name}: {}", verdict["message"]);
+        let verdict = js_check(&before, json!({})).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(verdict["valid"], false, "{name}");
+        let message = verdict["message"].as_str().expect("a rejection message");
+        for finding in verdict["findings"].as_array().expect("findings") {
+            let described = finding["message"].as_str().expect("a description");
+            assert!(
+                message.contains(described),
+                "{name}: {message} lacks {described}"
+            );
+        }
+    }
+}
+
+/// The article's first scenario: an init container that calls out through the mesh must start
+/// after the proxy, or its traffic bypasses (or is refused by) the mesh.
+#[wasm_bindgen_test]
+fn check_traffic_runs_after_the_proxy() {
+    let (_, text) = CASES[0];
+    let mut docs = documents("check-traffic", text).into_iter();
+    let before = docs.next().expect("input");
+    assert_eq!(
+        init_names(&before, "/spec"),
+        ["check-traffic", "istio-init", "istio-proxy"]
+    );
+
+    let verdict = js_check(&before, json!({})).expect("a report");
+    assert_eq!(verdict["valid"], false);
+    assert_eq!(
+        verdict["findings"],
+        json!([{
+            "container": "check-traffic",
+            "list": "initContainers",
+            "position": 0,
+            "problem": "beforeProxy",
+            "proxy": "istio-proxy",
+            "message": "check-traffic (initContainers[0]) runs before istio-proxy has started, outside the mesh",
+        }])
+    );
+    assert_eq!(
+        verdict["expectedInitOrder"],
+        json!(["istio-init", "istio-proxy", "check-traffic"])
+    );
+
+    let error = js_convert(&before, json!({"mode": "validate"})).expect_err("validate rejects");
+    assert_eq!(error, verdict["message"]);
+    assert!(
+        error.ends_with("Expected initContainers order: istio-init, istio-proxy, check-traffic"),
+        "{error}"
+    );
+
+    let result = js_convert(&before, json!({})).expect("converted");
+    assert_eq!(
+        init_names(&result["manifest"], "/spec"),
+        ["istio-init", "istio-proxy", "check-traffic"]
+    );
+    assert_eq!(
+        result["after"]["initContainers"],
+        json!([
+            {"name": "istio-init", "sidecar": false},
+            {"name": "istio-proxy", "sidecar": true},
+            {"name": "check-traffic", "sidecar": false},
+        ])
+    );
+}
+
+/// The article's second scenario: a Job's pod whose app exits. The proxy must be a native sidecar
+/// so that it stops after the app and the pod completes.
+#[wasm_bindgen_test]
+fn a_job_pod_completes_because_the_proxy_becomes_a_native_sidecar() {
+    let before = single(("article-job-pod.yaml", ARTICLE_JOB_POD));
+    let result = js_convert(&before, json!({})).expect("converted");
+    let pod = &result["manifest"];
+    assert_eq!(
+        pod["spec"]["restartPolicy"], "Never",
+        "the pod's policy stays"
+    );
+    let names: Vec<&str> = pod["spec"]["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["report"], "only the app is a regular container");
+    assert_eq!(init_names(pod, "/spec"), ["istio-init", "istio-proxy"]);
+    let proxy = &pod["spec"]["initContainers"][1];
+    assert_eq!(proxy["restartPolicy"], "Always");
+    assert_eq!(
+        proxy["lifecycle"]["preStop"]["exec"]["command"],
+        json!([
+            "pilot-agent",
+            "request",
+            "--debug-port=15020",
+            "POST",
+            "drain"
+        ])
+    );
+    assert_eq!(
+        proxy["readinessProbe"], before["spec"]["containers"][1]["readinessProbe"],
+        "the proxy keeps its probe"
+    );
+    let status = pod["metadata"]["annotations"]["sidecar.istio.io/status"]
+        .as_str()
+        .expect("status annotation");
+    assert!(
+        status.starts_with(r#"{"initContainers":["istio-init","istio-proxy"],"containers":null,"#),
+        "{status}"
+    );
+
+    // Istio's own Job golden: the same through a workload template.
+    let ((_, classic), (_, native)) = ISTIO_PAIRS[2];
+    let job = single(("job.classic.yaml", classic));
+    assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
+    let result = js_convert(&job, json!({})).expect("converted");
+    assert_eq!(result["manifest"], single(("job.native.yaml", native)));
+    assert_eq!(result["after"]["specPath"], "spec.template.spec");
+    assert_eq!(
+        result["after"]["initContainers"],
+        json!([
+            {"name": "istio-init", "sidecar": false},
+            {"name": "istio-proxy", "sidecar": true},
+        ])
+    );
+}
+
+#[wasm_bindgen_test]
+fn errors_are_javascript_errors_with_the_policy_messages() {
+    let pod = single(("article-job-pod.yaml", ARTICLE_JOB_POD));
+    let error = js_convert(&pod, json!({"mode": "enforce"})).expect_err("invalid settings");
+    assert!(error.starts_with("invalid policy settings: "), "{error}");
+    assert!(error.contains("enforce"), "{error}");
+
+    let error = js_convert(&json!({"apiVersion": "v1", "kind": "Service"}), json!({}))
+        .expect_err("unsupported kind");
+    assert!(
+        error.starts_with("Service (v1) has no pod spec the policy reviews"),
+        "{error}"
+    );
+
+    let mut two_proxies = pod.clone();
+    let proxy = two_proxies["spec"]["containers"][1].clone();
+    two_proxies["spec"]["containers"]
+        .as_array_mut()
+        .expect("containers")
+        .push(proxy);
+    let error = js_convert(&two_proxies, json!({})).expect_err("two proxies");
+    assert!(
+        error.starts_with("spec has 2 containers named \"istio-proxy\""),
+        "{error}"
+    );
+
+    let error = native_sidecar_js::convert(JsValue::from_str("{\"kind\":"), JsValue::UNDEFINED)
+        .map_err(error_message)
+        .expect_err("broken JSON text");
+    assert!(
+        error.starts_with("the manifest is not valid JSON"),
+        "{error}"
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_manifest_can_be_json_text_and_settings_can_be_left_out() {
+    let pod = single(("article-job-pod.yaml", ARTICLE_JOB_POD));
+    let from_text =
+        native_sidecar_js::convert(JsValue::from_str(&pod.to_string()), JsValue::UNDEFINED)
+            .map(|r| from_js(&r))
+            .map_err(error_message)
+            .expect("converted");
+    assert_eq!(from_text, js_convert(&pod, json!({})).expect("converted"));
+    let settings = native_sidecar_js::normalize_settings(JsValue::NULL)
+        .map(|r| from_js(&r))
+        .map_err(error_message)
+        .expect("defaults");
+    assert_eq!(
+        settings,
+        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": []})
+    );
+}

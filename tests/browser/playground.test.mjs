@@ -1,0 +1,199 @@
+// Browser test of the playground (web/): a tiny static server on 127.0.0.1, Debian's chromium
+// driven by playwright-core, the user's steps (paste, pick a sample, change a setting) and the page's
+// answers. Needs the page laid out first: make playground. Saves target/playground.png.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { extname, join, normalize, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { parse, parseAllDocuments } from "yaml";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const web = join(root, "web");
+const screenshot = join(root, "target", "playground.png");
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+};
+
+let server;
+let context;
+let base;
+const pageErrors = [];
+
+function serve(request, response) {
+  const path = decodeURIComponent(new URL(request.url, "http://127.0.0.1").pathname);
+  const file = normalize(join(web, path.endsWith("/") ? `${path}index.html` : path));
+  if (!file.startsWith(web + sep)) {
+    response.writeHead(403).end();
+    return;
+  }
+  readFile(file).then(
+    (body) => response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" }).end(body),
+    () => response.writeHead(404).end("not found"),
+  );
+}
+
+before(async () => {
+  server = createServer(serve);
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${server.address().port}/`;
+  const profile = await mkdtemp(join(tmpdir(), "playground-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  context.on("weberror", (error) => pageErrors.push(String(error.error())));
+  context.on("request", (request) => {
+    if (!request.url().startsWith(base)) pageErrors.push(`request off the page's server: ${request.url()}`);
+  });
+  after(() => rm(profile, { recursive: true, force: true }));
+});
+
+after(async () => {
+  await context?.close();
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
+  assert.deepEqual(pageErrors, [], "the page raised errors or left its server");
+});
+
+async function open() {
+  const page = await context.newPage();
+  page.on("console", (message) => {
+    if (message.type() === "error") pageErrors.push(message.text());
+  });
+  await page.goto(base);
+  await page.waitForSelector("body[data-ready=true]");
+  return page;
+}
+
+const fixture = (path) => readFile(join(root, path), "utf8");
+/** The one object of a YAML text (Istio's files end with a document marker). */
+const single = (text) => {
+  const objects = parseAllDocuments(text).map((d) => d.toJS()).filter((o) => o != null);
+  assert.equal(objects.length, 1);
+  return objects[0];
+};
+const firstDocument = async (path) => (await fixture(path)).split(/^---\s*$/m)[0];
+
+/** The pod spec of a manifest of any kind the policy handles. */
+function podSpec(manifest) {
+  if (manifest.kind === "Pod") return manifest.spec;
+  if (manifest.kind === "CronJob") return manifest.spec.jobTemplate.spec.template.spec;
+  return manifest.spec.template.spec;
+}
+
+async function paste(page, text) {
+  await page.fill("#input", text);
+  await page.waitForFunction(() => !/^(Loading|Paste)/.test(document.getElementById("status").textContent));
+}
+
+test("a pasted classic Istio pod becomes Istio's own native rendering", async () => {
+  const page = await open();
+  await paste(page, await fixture("test_data/istio/pod.classic.yaml"));
+  assert.equal(await page.textContent("#status"), "1 document: 1 changed.");
+  const output = parse(await page.textContent("#output"));
+  assert.deepEqual(output, single(await fixture("test_data/istio/pod.native.yaml")));
+  const proxy = podSpec(output).initContainers.find((c) => c.name === "istio-proxy");
+  assert.equal(proxy.restartPolicy, "Always");
+  assert.ok(!podSpec(output).containers.some((c) => c.name === "istio-proxy"));
+  const patch = JSON.parse(await page.textContent("#patch"));
+  assert.ok(patch.some((op) => op.op === "remove" && op.path === "/spec/containers/1"), JSON.stringify(patch));
+  await page.close();
+});
+
+test("the proxy becomes a native sidecar ahead of the user's init containers", async () => {
+  const page = await open();
+  await paste(page, await firstDocument("test_data/cases/cni.yaml"));
+  const output = parse(await page.textContent("#output"));
+  const init = podSpec(output).initContainers;
+  assert.deepEqual(init.map((c) => c.name), ["istio-validation", "istio-proxy", "migrate"]);
+  assert.equal(init[1].restartPolicy, "Always");
+  assert.equal(init[2].restartPolicy, undefined, "the user's init container stays a plain init container");
+  assert.deepEqual(podSpec(output).containers.map((c) => c.name), ["app"]);
+
+  const lanes = await page.$$eval(".order .lane", (rows) =>
+    rows.map((row) => [...row.querySelectorAll(".chip")].map((chip) => chip.textContent)),
+  );
+  assert.deepEqual(lanes, [
+    ["istio-validation", "migrate", "app", "istio-proxy"],
+    ["istio-validation", "istio-proxy", "migrate", "app"],
+  ]);
+  assert.equal(await page.textContent(".order .lane:nth-of-type(2) .chip.sidecar"), "istio-proxy");
+  assert.equal(
+    await page.textContent(".document .findings"),
+    "istio-proxy (containers[1]) runs in containers, not as a native sidecar in initContainers",
+  );
+
+  await mkdir(join(root, "target"), { recursive: true });
+  await page.screenshot({ path: screenshot, fullPage: true });
+  await page.close();
+});
+
+test("validate mode lists the init container that starts before the proxy", async () => {
+  const page = await open();
+  await page.selectOption("#mode", "validate");
+  await page.click('button[data-sample="article-check-traffic"]');
+  await page.waitForSelector(".document .verdict");
+  assert.equal(await page.textContent(".document .verdict"), "invalid");
+  assert.equal(await page.textContent("#status"), "1 document: 1 rejected by the policy.");
+  const findings = await page.$$eval(".findings li", (items) => items.map((li) => li.textContent));
+  assert.deepEqual(findings, [
+    "check-traffic (initContainers[0]) runs before istio-proxy has started, outside the mesh",
+  ]);
+  assert.match(
+    await page.textContent(".document .message"),
+    /Expected initContainers order: istio-init, istio-proxy, check-traffic$/,
+  );
+  assert.equal(await page.textContent("#patch"), "(no patch: nothing changed)");
+  assert.equal(await page.textContent(".chip.misplaced"), "check-traffic");
+  await page.close();
+});
+
+test("a YAML syntax error is shown with its place", async () => {
+  const page = await open();
+  await page.fill("#input", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n    {name: app\n");
+  await page.waitForSelector("#error:not([hidden])");
+  const error = await page.textContent("#error");
+  assert.match(error, /^YAML syntax error in document 1: /);
+  assert.match(error, /line \d+, column \d+/);
+  assert.equal(await page.textContent("#output"), "");
+  assert.equal(await page.$$eval(".document", (cards) => cards.length), 0);
+  await page.close();
+});
+
+test("several documents are reviewed one by one, with the policy's messages", async () => {
+  const page = await open();
+  const job = await fixture("test_data/istio/job.classic.yaml");
+  await paste(page, `${job}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n`);
+  const verdicts = await page.$$eval(".document .verdict", (items) => items.map((v) => v.textContent));
+  assert.equal(verdicts.length, 2);
+  assert.match(verdicts[0], /^changed/);
+  assert.equal(verdicts[1], "rejected");
+  assert.match(await page.textContent(".document .rejection"), /^Service \(v1\) has no pod spec the policy reviews/);
+  const outputs = parseAllDocuments(await page.textContent("#output")).map((d) => d.toJS());
+  assert.deepEqual(outputs[0], single(await fixture("test_data/istio/job.native.yaml")));
+  assert.equal(outputs[1].kind, "Service");
+
+  await page.fill("#extra-sidecars", "- name: vault-agent\n  setupContainers: vault-agent-init\n");
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /^invalid policy settings: /);
+  await page.close();
+});

@@ -1,0 +1,229 @@
+// The playground: parses the pasted YAML/JSON in the page, runs each document through the policy's
+// core (pkg/, built from crates/js) and shows the result. Everything runs locally.
+import init, { check, convert, normalizeSettings } from "./pkg/native_sidecar.js";
+import { parseAllDocuments, parse, stringify } from "./vendor/yaml/index.js";
+import { samples } from "./samples.js";
+
+const $ = (id) => document.getElementById(id);
+const input = $("input");
+
+// Names the diagram colours; the policy itself decides what is a proxy.
+const ISTIO_SETUP = ["istio-init", "istio-validation"];
+const ISTIO_PROXY = "istio-proxy";
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === "class") node.className = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+/** The settings from the form, as the policy reads them; throws with a message for the user. */
+function readSettings() {
+  const settings = {
+    mode: $("mode").value,
+    requestNativeInjection: $("request-native").checked,
+  };
+  const extra = $("extra-sidecars").value.trim();
+  if (extra) {
+    let parsed;
+    try {
+      parsed = parse(extra);
+    } catch (e) {
+      throw new Error(`extraSidecars is not valid YAML: ${e.message}`);
+    }
+    settings.extraSidecars = parsed;
+  }
+  return normalizeSettings(settings);
+}
+
+/** One document through the policy: validate mode reports, mutate mode converts. */
+function evaluate(manifest, settings) {
+  const name = `${manifest?.kind ?? "?"} ${manifest?.metadata?.name ?? ""}`.trim();
+  try {
+    if (settings.mode === "validate") {
+      return { name, manifest, settings, report: check(manifest, settings) };
+    }
+    return { name, manifest, settings, result: convert(manifest, settings) };
+  } catch (e) {
+    return { name, manifest, settings, rejection: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+function roles(settings) {
+  const proxies = new Set([ISTIO_PROXY, ...settings.extraSidecars.map((s) => s.name)]);
+  const setup = new Set([...ISTIO_SETUP, ...settings.extraSidecars.flatMap((s) => s.setupContainers)]);
+  return { proxies, setup };
+}
+
+/** One row of the diagram: init containers in start order, then the regular containers. */
+function lane(label, init, containers, { proxies, setup }, misplaced = new Set()) {
+  const row = element("div", { class: "lane" });
+  init.forEach((c, i) => {
+    if (i > 0) row.append(element("span", { class: "arrow" }, "→"));
+    const classes = ["chip"];
+    if (setup.has(c.name)) classes.push("setup");
+    if (proxies.has(c.name)) classes.push("proxy");
+    if (c.sidecar) classes.push("sidecar");
+    if (misplaced.has(c.name)) classes.push("misplaced");
+    row.append(element("span", { class: classes.join(" "), title: c.sidecar ? "native sidecar (restartPolicy: Always)" : "init container" }, c.name ?? "(unnamed)"));
+  });
+  if (containers) {
+    row.append(element("span", { class: "divider" }, init.length ? "then" : "containers:"));
+    containers.forEach((name) => {
+      const classes = ["chip", "app"];
+      if (proxies.has(name)) classes.push("proxy", "misplaced");
+      row.append(element("span", { class: classes.join(" "), title: "regular container" }, name ?? "(unnamed)"));
+    });
+  }
+  return [element("span", { class: "label" }, label), row];
+}
+
+function list(className, items) {
+  const ul = element("ul", { class: className });
+  for (const item of items) ul.append(element("li", {}, item));
+  return ul;
+}
+
+function renderDocument(doc, index, count) {
+  const card = element("article", { class: "document", "data-index": String(index) });
+  const heading = element("h2", {}, count > 1 ? `${index + 1}. ${doc.name}` : doc.name);
+  card.append(heading);
+  const known = roles(doc.settings);
+  const verdict = (word, cls) => heading.append(element("span", { class: `verdict ${cls}` }, word));
+
+  if (doc.rejection !== undefined) {
+    verdict("rejected", "rejected");
+    card.append(element("p", { class: "message rejection" }, doc.rejection));
+    return card;
+  }
+  if (doc.report) {
+    const r = doc.report;
+    verdict(r.valid ? "valid" : "invalid", r.valid ? "valid" : "invalid");
+    const misplaced = new Set(r.findings.filter((f) => f.list === "initContainers").map((f) => f.container));
+    const order = element("div", { class: "order" });
+    order.append(...lane("now", r.layout.initContainers, r.layout.containers, known, misplaced));
+    if (!r.valid && r.expectedInitOrder.length) {
+      const expected = r.expectedInitOrder.map((name) => ({ name, sidecar: known.proxies.has(name) }));
+      order.append(...lane("expected", expected, null, known));
+    }
+    card.append(order);
+    if (r.message) card.append(element("p", { class: "message" }, r.message));
+    if (r.findings.length) card.append(list("findings", r.findings.map((f) => f.message)));
+    if (r.warnings.length) card.append(list("warnings", r.warnings));
+    return card;
+  }
+  const r = doc.result;
+  verdict(r.changed ? `changed (${r.patch.length} patch operations)` : "unchanged", r.changed ? "changed" : "unchanged");
+  const misplaced = new Set(r.findings.filter((f) => f.list === "initContainers").map((f) => f.container));
+  const order = element("div", { class: "order" });
+  order.append(...lane("before", r.before.initContainers, r.before.containers, known, misplaced));
+  order.append(...lane("after", r.after.initContainers, r.after.containers, known));
+  card.append(order);
+  if (r.findings.length) {
+    card.append(element("div", { class: "heading" }, "Fixed"), list("findings", r.findings.map((f) => f.message)));
+  }
+  if (r.warnings.length) card.append(list("warnings", r.warnings));
+  return card;
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = false;
+  setStatus("Nothing to show until the input is fixed.", "bad");
+}
+
+function setStatus(text, tone = "") {
+  const status = $("status");
+  status.textContent = text;
+  status.className = `status ${tone}`;
+}
+
+function write(value, format) {
+  return format === "json" ? JSON.stringify(value, null, 2) : stringify(value, { lineWidth: 0 });
+}
+
+function run() {
+  $("error").hidden = true;
+  $("documents").replaceChildren();
+  $("output").textContent = "";
+  $("patch").textContent = "";
+
+  let settings;
+  try {
+    settings = readSettings();
+    $("settings-json").textContent = `settings: ${JSON.stringify(settings)}`;
+  } catch (e) {
+    showError(e.message);
+    return;
+  }
+  const text = input.value;
+  if (!text.trim()) {
+    setStatus("Paste a manifest or pick a sample.");
+    return;
+  }
+  const parsed = parseAllDocuments(text);
+  const documents = Array.isArray(parsed) ? parsed : [];
+  for (const [i, doc] of documents.entries()) {
+    if (doc.errors.length) {
+      showError(`YAML syntax error in document ${i + 1}: ${doc.errors[0].message}`);
+      return;
+    }
+  }
+  const manifests = documents.map((d) => d.toJS()).filter((m) => m !== null && m !== undefined);
+  if (!manifests.length) {
+    setStatus("The input holds no document.");
+    return;
+  }
+
+  const results = manifests.map((m) => evaluate(m, settings));
+  results.forEach((doc, i) => $("documents").append(renderDocument(doc, i, results.length)));
+
+  const format = $("format").value;
+  const outputs = results.map((doc) => doc.result?.manifest ?? doc.manifest);
+  $("output").textContent = format === "json"
+    ? JSON.stringify(outputs.length === 1 ? outputs[0] : outputs, null, 2)
+    : outputs.map((m) => write(m, "yaml")).join("---\n");
+  const patches = results.filter((doc) => doc.result?.changed);
+  $("patch").textContent = patches.length === 0
+    ? "(no patch: nothing changed)"
+    : patches.map((doc) => (results.length > 1 ? `# ${doc.name}\n` : "") + JSON.stringify(doc.result.patch, null, 2)).join("\n");
+
+  const rejected = results.filter((d) => d.rejection !== undefined || d.report?.valid === false).length;
+  const changed = results.filter((d) => d.result?.changed).length;
+  const noun = results.length === 1 ? "document" : "documents";
+  if (rejected) setStatus(`${results.length} ${noun}: ${rejected} rejected by the policy.`, "bad");
+  else if (settings.mode === "validate") setStatus(`${results.length} ${noun}: all valid.`, "good");
+  else setStatus(`${results.length} ${noun}: ${changed} changed.`, "good");
+}
+
+function showSamples() {
+  const box = $("samples");
+  for (const sample of samples) {
+    const button = element("button", { type: "button", "data-sample": sample.id, title: sample.about }, sample.title);
+    button.addEventListener("click", () => {
+      box.querySelectorAll("button").forEach((b) => b.classList.toggle("active", b === button));
+      input.value = sample.text;
+      run();
+    });
+    box.append(button);
+  }
+}
+
+let pending;
+function schedule() {
+  clearTimeout(pending);
+  pending = setTimeout(run, 120);
+}
+
+await init();
+showSamples();
+input.addEventListener("input", schedule);
+for (const id of ["mode", "request-native", "format"]) $(id).addEventListener("change", run);
+$("extra-sidecars").addEventListener("input", schedule);
+document.body.dataset.ready = "true";
+run();
