@@ -64,6 +64,38 @@ playground: js-package tests/browser/node_modules
 browser-tests: playground
 	cd tests/browser && npm test
 
+# Shipping (README: Publish). kwctl when installed, else crates/oci's policy-publish, which writes
+# the same metadata section, OCI layout and ArtifactHub package.
+KWCTL := $(shell command -v kwctl 2>/dev/null)
+POLICY_PUBLISH := $(CARGO) run --quiet --locked -p native-sidecar-oci --bin policy-publish --
+VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+OCI_TARGET ?= ghcr.io/native-sidecar-policy/policies/native-sidecar-policy
+
+.PHONY: push
+
+annotated-policy.wasm: policy.wasm metadata.yml README.md
+ifneq ($(KWCTL),)
+	$(KWCTL) annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+else
+	$(POLICY_PUBLISH) annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+endif
+
+# createdAt: kwctl stamps the time; policy-publish keeps the checked-in file's.
+artifacthub-pkg.yml: metadata.yml Cargo.toml
+ifneq ($(KWCTL),)
+	$(KWCTL) scaffold artifacthub --metadata-path metadata.yml --version $(VERSION) --output artifacthub-pkg.yml
+else
+	$(POLICY_PUBLISH) scaffold-artifacthub -m metadata.yml --version $(VERSION) -o artifacthub-pkg.yml
+endif
+
+# make push [OCI_TARGET=registry/repo] [PUSH_FLAGS=--plain-http]: prints the immutable reference.
+push: annotated-policy.wasm
+ifneq ($(KWCTL),)
+	$(KWCTL) push annotated-policy.wasm $(OCI_TARGET):v$(VERSION)
+else
+	$(POLICY_PUBLISH) push $(PUSH_FLAGS) annotated-policy.wasm $(OCI_TARGET):v$(VERSION)
+endif
+
 fmt:
 	$(CARGO) fmt --all -- --check
 

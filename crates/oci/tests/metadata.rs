@@ -1,0 +1,120 @@
+//! metadata.yml: the rules the policy handles, the Kubewarden flags, the annotations kwctl and
+//! ArtifactHub read, and its version held to Cargo.toml's.
+
+mod common;
+
+use native_sidecar_oci::Metadata;
+use native_sidecar_oci::artifacthub::parse_maintainers;
+use native_sidecar_oci::metadata::{
+    ANNOTATION_AUTHOR, ANNOTATION_CATEGORY, ANNOTATION_DESCRIPTION, ANNOTATION_DISPLAY_NAME,
+    ANNOTATION_KEYWORDS, ANNOTATION_LICENSE, ANNOTATION_OCI_URL, ANNOTATION_RESOURCES,
+    ANNOTATION_SEVERITY, ANNOTATION_SOURCE, ANNOTATION_TITLE, ANNOTATION_URL, ANNOTATION_VERSION,
+    Rule,
+};
+
+fn metadata() -> Metadata {
+    Metadata::from_yaml(&common::read("metadata.yml")).unwrap()
+}
+
+fn rule(group: &str, resources: &[&str], operations: &[&str]) -> Rule {
+    Rule {
+        api_groups: vec![group.to_owned()],
+        api_versions: vec!["v1".to_owned()],
+        resources: resources.iter().map(|r| r.to_string()).collect(),
+        operations: operations.iter().map(|o| o.to_string()).collect(),
+    }
+}
+
+#[test]
+fn version_equals_the_cargo_package_version() {
+    assert_eq!(
+        metadata().annotation(ANNOTATION_VERSION),
+        Some(common::cargo_version().as_str()),
+        "io.kubewarden.policy.version in metadata.yml must equal the version in Cargo.toml"
+    );
+}
+
+#[test]
+fn rules_are_pods_on_create_and_the_seven_workloads_on_create_and_update() {
+    let both = ["CREATE", "UPDATE"];
+    assert_eq!(
+        metadata().rules,
+        vec![
+            rule("", &["pods"], &["CREATE"]),
+            rule("", &["replicationcontrollers"], &both),
+            rule(
+                "apps",
+                &["deployments", "replicasets", "statefulsets", "daemonsets"],
+                &both
+            ),
+            rule("batch", &["jobs", "cronjobs"], &both),
+        ]
+    );
+}
+
+#[test]
+fn flags_match_a_mutating_wapc_policy_with_audit() {
+    let metadata = metadata();
+    assert!(metadata.mutating);
+    assert!(metadata.background_audit);
+    assert_eq!(metadata.execution_mode, "kubewarden-wapc");
+    assert_eq!(metadata.policy_type, "kubernetes");
+    assert!(metadata.context_aware_resources.is_empty());
+    assert_eq!(metadata.protocol_version, None, "annotate sets it");
+    let mut with_protocol = metadata;
+    with_protocol.protocol_version = Some("v1".into());
+    with_protocol.validate().unwrap();
+}
+
+#[test]
+fn carries_every_annotation_kwctl_and_artifacthub_read() {
+    let metadata = metadata();
+    for key in [
+        ANNOTATION_TITLE,
+        ANNOTATION_VERSION,
+        ANNOTATION_DESCRIPTION,
+        ANNOTATION_AUTHOR,
+        ANNOTATION_URL,
+        ANNOTATION_SOURCE,
+        ANNOTATION_LICENSE,
+        ANNOTATION_OCI_URL,
+        ANNOTATION_SEVERITY,
+        ANNOTATION_CATEGORY,
+        ANNOTATION_DISPLAY_NAME,
+        ANNOTATION_RESOURCES,
+        ANNOTATION_KEYWORDS,
+    ] {
+        let value = metadata.annotation(key).unwrap_or_default();
+        assert!(!value.trim().is_empty(), "annotation {key} is missing");
+        assert_eq!(value.lines().count(), 1, "{key} must be one line");
+    }
+    assert_eq!(metadata.annotation(ANNOTATION_LICENSE), Some("Apache-2.0"));
+    assert_eq!(
+        metadata.annotation(ANNOTATION_RESOURCES),
+        Some(
+            "Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController"
+        )
+    );
+    assert!(
+        ["low", "medium", "high", "critical"]
+            .contains(&metadata.annotation(ANNOTATION_SEVERITY).unwrap_or_default())
+    );
+    // kwctl scaffold artifacthub refuses an author that is not "Name <email>".
+    let maintainers = parse_maintainers(metadata.annotation(ANNOTATION_AUTHOR).unwrap()).unwrap();
+    assert_eq!(maintainers.len(), 1);
+    // The usage text is the README, added by annotate; a copy here would go stale.
+    assert_eq!(metadata.annotation("io.kubewarden.policy.usage"), None);
+}
+
+#[test]
+fn unknown_keys_are_refused() {
+    let error =
+        Metadata::from_yaml("rules: []\nmutating: true\nbackgroundAduit: true\n").unwrap_err();
+    let message = format!("{error:#}");
+    assert!(
+        message.starts_with(
+            "metadata.yml is not valid policy metadata: unknown field `backgroundAduit`"
+        ),
+        "{message}"
+    );
+}
