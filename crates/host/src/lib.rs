@@ -223,8 +223,8 @@ impl Host {
                         .push(record);
                     Ok(Vec::new())
                 }
-                // The policy needs no cluster context, signatures or network: answering these
-                // with an error is what kwctl does for capabilities it is not given.
+                // Cluster lookups, sigstore, DNS, crypto: this policy needs none of them, and a
+                // module that asks must learn it got nothing rather than read an empty answer.
                 _ => Err(format!(
                     "host capability not available in this host: {binding}/{namespace}/{operation}"
                 )

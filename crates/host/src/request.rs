@@ -13,9 +13,17 @@ pub fn read_request(path: &Path) -> Result<Value> {
         .map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))?;
     let document = parse_document(&text)
         .map_err(|e| Error::Input(format!("cannot parse {}: {e}", path.display())))?;
+    // kwctl's test: a document of kind AdmissionReview holds the request, anything else is one.
     let request = match document {
-        Value::Object(mut review) if review.contains_key("request") => {
-            review.remove("request").unwrap_or(Value::Null)
+        Value::Object(mut review)
+            if review.get("kind").and_then(Value::as_str) == Some("AdmissionReview") =>
+        {
+            review.remove("request").ok_or_else(|| {
+                Error::Input(format!(
+                    "{}: invalid admission review object: it has no request",
+                    path.display()
+                ))
+            })?
         }
         other => other,
     };
@@ -95,6 +103,13 @@ mod tests {
     fn bare_request_is_kept_and_non_objects_are_refused() {
         let path = file("request.json", r#"{"uid": "x", "operation": "DELETE"}"#);
         assert_eq!(read_request(&path).unwrap()["uid"], "x");
+        let path = file("empty-review.json", r#"{"kind": "AdmissionReview"}"#);
+        assert!(
+            read_request(&path)
+                .unwrap_err()
+                .to_string()
+                .ends_with("invalid admission review object: it has no request")
+        );
         let path = file("list.json", "[1, 2]");
         assert!(
             read_request(&path)
