@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bindgen_version=$(scripts/wasm-bindgen-cli.sh)
 cargo build --release --locked --target wasm32-unknown-unknown -p native-sidecar-js
-module=target/wasm32-unknown-unknown/release/native_sidecar_js.wasm
+module=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/native_sidecar_js.wasm
 version=$(awk -F'"' '/^version = / { print $2; exit }' crates/js/Cargo.toml)
 
 package_json() { # TARGET MAIN TYPE

@@ -1,6 +1,7 @@
 // Browser test of the playground (web/): a tiny static server on 127.0.0.1, Debian's chromium
 // driven by playwright-core, the user's steps (paste, pick a sample, change a setting) and the page's
-// answers. Needs the page laid out first: make playground. Saves target/playground.png.
+// answers. Needs the page laid out first: make playground. Saves target/playground.png (mutate
+// mode) and target/playground-validate.png.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
@@ -25,6 +26,7 @@ const TYPES = {
 
 let server;
 let context;
+let profile;
 let base;
 const pageErrors = [];
 
@@ -45,7 +47,7 @@ before(async () => {
   server = createServer(serve);
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${server.address().port}/`;
-  const profile = await mkdtemp(join(tmpdir(), "playground-chromium-"));
+  profile = await mkdtemp(join(tmpdir(), "playground-chromium-"));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
@@ -65,12 +67,12 @@ before(async () => {
   context.on("request", (request) => {
     if (!request.url().startsWith(base)) pageErrors.push(`request off the page's server: ${request.url()}`);
   });
-  after(() => rm(profile, { recursive: true, force: true }));
 });
 
 after(async () => {
   await context?.close();
   await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
+  if (profile) await rm(profile, { recursive: true, force: true, maxRetries: 5 });
   assert.deepEqual(pageErrors, [], "the page raised errors or left its server");
 });
 
@@ -164,6 +166,8 @@ test("validate mode lists the init container that starts before the proxy", asyn
   );
   assert.equal(await page.textContent("#patch"), "(no patch: nothing changed)");
   assert.equal(await page.textContent(".chip.misplaced"), "check-traffic");
+  await mkdir(join(root, "target"), { recursive: true });
+  await page.screenshot({ path: join(root, "target", "playground-validate.png"), fullPage: true });
   await page.close();
 });
 
