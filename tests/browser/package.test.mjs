@@ -1,0 +1,69 @@
+// The Node package (pkg/node, built by make js-package) as a user loads it: require() by path, plain
+// objects in and out, Error objects thrown, and a .d.ts that declares what the module exports.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const require = createRequire(import.meta.url);
+const pkg = join(root, "pkg/node");
+const sidecar = require(pkg);
+
+const single = async (path) => {
+  const objects = parseAllDocuments(await readFile(join(root, path), "utf8"))
+    .map((d) => d.toJS())
+    .filter((o) => o != null);
+  assert.equal(objects.length, 1, path);
+  return objects[0];
+};
+
+test("package.json names the module and its types", async () => {
+  const manifest = JSON.parse(await readFile(join(pkg, "package.json"), "utf8"));
+  assert.equal(manifest.name, "native-sidecar");
+  assert.equal(manifest.type, "commonjs");
+  for (const file of [manifest.main, manifest.types, ...manifest.files]) {
+    await readFile(join(pkg, file));
+  }
+});
+
+test("the .d.ts declares exactly the functions the module exports", async () => {
+  const types = await readFile(join(pkg, "native_sidecar.d.ts"), "utf8");
+  const declared = [...types.matchAll(/^export function (\w+)\(/gm)].map((m) => m[1]).sort();
+  const exported = Object.keys(sidecar).filter((k) => typeof sidecar[k] === "function").sort();
+  assert.deepEqual(declared, exported);
+  assert.deepEqual(exported, ["check", "convert", "kinds", "normalizeSettings"]);
+  for (const shape of ["Settings", "Manifest", "Finding", "PatchOperation", "PodLayout", "ConvertResult", "CheckResult"]) {
+    assert.match(types, new RegExp(`export (interface|type) ${shape}\\b`), shape);
+  }
+  assert.match(types, /export function convert\(manifest: Manifest \| string, settings: Settings \| null \| undefined\): ConvertResult;/);
+});
+
+test("Istio's classic Job becomes its native rendering, and the input is left alone", async () => {
+  const job = await single("test_data/istio/job.classic.yaml");
+  const copy = structuredClone(job);
+  const result = sidecar.convert(job, {});
+  assert.deepEqual(result.manifest, await single("test_data/istio/job.native.yaml"));
+  assert.deepEqual(job, copy, "convert does not edit its argument");
+  assert.equal(result.changed, true);
+  assert.deepEqual(result.after.initContainers, [
+    { name: "istio-init", sidecar: false },
+    { name: "istio-proxy", sidecar: true },
+  ]);
+  assert.equal(result.manifest.spec.template.spec.restartPolicy, "Never");
+});
+
+test("rejections are Error objects with the policy's message", async () => {
+  const job = await single("test_data/istio/job.classic.yaml");
+  assert.throws(
+    () => sidecar.convert(job, { mode: "validate" }),
+    (e) => e instanceof Error && e.message.startsWith("spec.template.spec: istio-proxy must run as a native sidecar"),
+  );
+  assert.throws(() => sidecar.check(job, { mode: "strict" }), (e) => e instanceof Error && /^invalid policy settings: /.test(e.message));
+  const report = sidecar.check(job, undefined);
+  assert.equal(report.valid, false);
+  assert.equal(report.findings[0].problem, "notNative");
+});
