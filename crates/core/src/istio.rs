@@ -220,7 +220,10 @@ fn move_in_status(status: &mut Map<String, Value>) -> bool {
     if containers.is_empty() {
         status["containers"] = Value::Null;
     }
-    let init = &mut status["initContainers"];
+    // `Map` indexing panics on a missing key; an annotation edited by hand may lack the list.
+    let init = status
+        .entry("initContainers")
+        .or_insert_with(|| Value::Array(Vec::new()));
     if !init.is_array() {
         *init = Value::Array(Vec::new());
     }

@@ -48,3 +48,21 @@ fn floats_in_rewritten_annotations_are_kept() {
         r#"{"initContainers":[{"name":"istio-proxy","x":950757.7065291745}]}"#
     );
 }
+
+/// Found by the `review` fuzzer (minimized input below): a `sidecar.istio.io/status` annotation
+/// without an `initContainers` key made the conversion panic (`serde_json::Map` indexing on a
+/// missing key), which in the module is a trap and a 500 for the user's request.
+#[test]
+fn status_annotation_without_init_containers() {
+    let minimized = r#"{"request":{"u":"-639300002","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"zero","annotations":{"sidecar.istio.io/status":"{\"rs\":[\"isi\"],\"containers\":[\"istio-proxy\"],\"etsevision\":\"defaul\"}"}},"spec":{"containers":[{"nae":"app:1"},{"name":"istio-proxy","imag":["p021"]}]}},"oltions":{"apiVersiod":"Crns"}},"settings":{}}"#;
+    let payload: Value = serde_json::from_str(minimized).expect("the fuzzer's input is JSON");
+    let mut pod = payload["request"]["object"].clone();
+    let outcome = review_manifest(&mut pod, &Settings::default()).expect("a Pod");
+    assert_eq!(outcome.rejection, None);
+    assert!(outcome.changed);
+    assert_eq!(
+        pod["metadata"]["annotations"]["sidecar.istio.io/status"],
+        r#"{"rs":["isi"],"containers":null,"etsevision":"defaul","initContainers":["istio-proxy"]}"#
+    );
+    assert_eq!(pod["spec"]["initContainers"][0]["name"], "istio-proxy");
+}
