@@ -39,7 +39,7 @@ test("the .d.ts declares exactly the functions the module exports", async () => 
   for (const shape of ["Settings", "Manifest", "Finding", "PatchOperation", "PodLayout", "ConvertResult", "CheckResult"]) {
     assert.match(types, new RegExp(`export (interface|type) ${shape}\\b`), shape);
   }
-  assert.match(types, /export function convert\(manifest: Manifest \| string, settings: Settings \| null \| undefined\): ConvertResult;/);
+  assert.match(types, /export function convert\(manifest: Manifest \| string, settings\?: Settings \| null\): ConvertResult;/);
 });
 
 test("Istio's classic Job becomes its native rendering, and the input is left alone", async () => {
@@ -63,7 +63,7 @@ test("rejections are Error objects with the policy's message", async () => {
     (e) => e instanceof Error && e.message.startsWith("spec.template.spec: istio-proxy must run as a native sidecar"),
   );
   assert.throws(() => sidecar.check(job, { mode: "strict" }), (e) => e instanceof Error && /^invalid policy settings: /.test(e.message));
-  const report = sidecar.check(job, undefined);
+  const report = sidecar.check(job);
   assert.equal(report.valid, false);
   assert.equal(report.findings[0].problem, "notNative");
 });

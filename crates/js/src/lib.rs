@@ -90,10 +90,10 @@ export interface CheckResult {
 #[wasm_bindgen(unchecked_return_type = "ConvertResult")]
 pub fn convert(
     #[wasm_bindgen(unchecked_param_type = "Manifest | string")] manifest: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "Settings | null | undefined")] settings: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "Settings | null")] settings: Option<JsValue>,
 ) -> Result<JsValue, JsError> {
     let manifest = manifest_from(&manifest)?;
-    let settings = settings_from(&settings)?;
+    let settings = settings_from(settings)?;
     to_js(&report::convert(&manifest, &settings).map_err(fail)?)
 }
 
@@ -103,10 +103,10 @@ pub fn convert(
 #[wasm_bindgen(unchecked_return_type = "CheckResult")]
 pub fn check(
     #[wasm_bindgen(unchecked_param_type = "Manifest | string")] manifest: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "Settings | null | undefined")] settings: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "Settings | null")] settings: Option<JsValue>,
 ) -> Result<JsValue, JsError> {
     let manifest = manifest_from(&manifest)?;
-    let settings = settings_from(&settings)?;
+    let settings = settings_from(settings)?;
     to_js(&report::check(&manifest, &settings).map_err(fail)?)
 }
 
@@ -114,9 +114,9 @@ pub fn check(
 /// are invalid.
 #[wasm_bindgen(js_name = normalizeSettings, unchecked_return_type = "Required<Settings>")]
 pub fn normalize_settings(
-    #[wasm_bindgen(unchecked_param_type = "Settings | null | undefined")] settings: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "Settings | null")] settings: Option<JsValue>,
 ) -> Result<JsValue, JsError> {
-    let settings = settings_from(&settings)?;
+    let settings = settings_from(settings)?;
     to_js(&report::normalized_settings(&settings).map_err(fail)?)
 }
 
@@ -139,8 +139,12 @@ fn manifest_from(value: &JsValue) -> Result<Value, JsError> {
     from_js(value).map_err(|e| fail(format!("cannot read the manifest: {e}")))
 }
 
-fn settings_from(value: &JsValue) -> Result<Value, JsError> {
-    from_js(value).map_err(|e| fail(format!("invalid policy settings: {e}")))
+/// Left out, `undefined` and `null` all mean the defaults, as `{}` does.
+fn settings_from(value: Option<JsValue>) -> Result<Value, JsError> {
+    match value {
+        None => Ok(Value::Null),
+        Some(value) => from_js(&value).map_err(|e| fail(format!("invalid policy settings: {e}"))),
+    }
 }
 
 fn from_js(value: &JsValue) -> Result<Value, String> {

@@ -111,13 +111,13 @@ fn from_js(value: &JsValue) -> Value {
 }
 
 fn js_convert(manifest: &Value, settings: Value) -> Result<Value, String> {
-    native_sidecar_js::convert(to_js(manifest), to_js(&settings))
+    native_sidecar_js::convert(to_js(manifest), Some(to_js(&settings)))
         .map(|result| from_js(&result))
         .map_err(error_message)
 }
 
 fn js_check(manifest: &Value, settings: Value) -> Result<Value, String> {
-    native_sidecar_js::check(to_js(manifest), to_js(&settings))
+    native_sidecar_js::check(to_js(manifest), Some(to_js(&settings)))
         .map(|result| from_js(&result))
         .map_err(error_message)
 }
@@ -346,7 +346,7 @@ fn errors_are_javascript_errors_with_the_policy_messages() {
         "{error}"
     );
 
-    let error = native_sidecar_js::convert(JsValue::from_str("{\"kind\":"), JsValue::UNDEFINED)
+    let error = native_sidecar_js::convert(JsValue::from_str("{\"kind\":"), None)
         .map_err(error_message)
         .expect_err("broken JSON text");
     assert!(
@@ -358,13 +358,15 @@ fn errors_are_javascript_errors_with_the_policy_messages() {
 #[wasm_bindgen_test]
 fn a_manifest_can_be_json_text_and_settings_can_be_left_out() {
     let pod = single(("article-job-pod.yaml", ARTICLE_JOB_POD));
-    let from_text =
-        native_sidecar_js::convert(JsValue::from_str(&pod.to_string()), JsValue::UNDEFINED)
-            .map(|r| from_js(&r))
-            .map_err(error_message)
-            .expect("converted");
+    let from_text = native_sidecar_js::convert(
+        JsValue::from_str(&pod.to_string()),
+        Some(JsValue::UNDEFINED),
+    )
+    .map(|r| from_js(&r))
+    .map_err(error_message)
+    .expect("converted");
     assert_eq!(from_text, js_convert(&pod, json!({})).expect("converted"));
-    let settings = native_sidecar_js::normalize_settings(JsValue::NULL)
+    let settings = native_sidecar_js::normalize_settings(Some(JsValue::NULL))
         .map(|r| from_js(&r))
         .map_err(error_message)
         .expect("defaults");
