@@ -59,10 +59,15 @@ pub(crate) fn misplaced(
 pub(crate) fn canonical(names: &[Option<&str>], profiles: &[&Profile]) -> Vec<usize> {
     let mut placed = vec![false; names.len()];
     let mut order = Vec::with_capacity(names.len());
+    // Every copy of a name: with one copy left behind (duplicate names are invalid, but reach the
+    // policy before the API server rejects them) the layout would stay misplaced and every review
+    // would report a change.
     let mut place = |name: &str, order: &mut Vec<usize>| {
-        if let Some(at) = (0..names.len()).find(|&at| !placed[at] && names[at] == Some(name)) {
-            placed[at] = true;
-            order.push(at);
+        for at in 0..names.len() {
+            if !placed[at] && names[at] == Some(name) {
+                placed[at] = true;
+                order.push(at);
+            }
         }
     };
     for profile in profiles {

@@ -66,3 +66,26 @@ fn status_annotation_without_init_containers() {
     );
     assert_eq!(pod["spec"]["initContainers"][0]["name"], "istio-proxy");
 }
+
+/// Found by the `review` fuzzer's idempotence check (minimized input below): with two init
+/// containers named `istio-validation` (invalid, but admission runs before the API server's
+/// validation) only the first moved before the proxy, the layout stayed misplaced, and every
+/// review reported a change. Every copy of a setup container now goes before its proxy.
+#[test]
+fn duplicate_setup_containers_are_all_placed_before_the_proxy() {
+    let minimized = r#"{"request":{"u":{"erions":["systed"]},"object":{"apiVersion":"apps/v1","kind":"Deployment","met":{"nce":"lt"},"spec":{"template":{"metadata":{"ls":{"statuMn":{}},"z":{}},"spec":{"i":[{"n":[]}],"initContainers":[{"name":"istio-proxy","be":{"htts":15},"restartPolicy":"Always"},{"name":"istio-validation"},{"name":"istio-validation","mZ":{}}],"hosk":true,"sf":{"kfBFmB":null}}}}},"ols":[{}]}}"#;
+    let payload: Value = serde_json::from_str(minimized).expect("the fuzzer's input is JSON");
+    let mut deployment = payload["request"]["object"].clone();
+    let first = review_manifest(&mut deployment, &Settings::default()).expect("a Deployment");
+    assert_eq!(first.rejection, None);
+    assert!(first.changed);
+    let init = &deployment["spec"]["template"]["spec"]["initContainers"];
+    assert_eq!(init[0], json!({"name": "istio-validation"}));
+    assert_eq!(init[1], json!({"name": "istio-validation", "mZ": {}}));
+    assert_eq!(init[2]["name"], "istio-proxy");
+    let output = deployment.clone();
+    let second = review_manifest(&mut deployment, &Settings::default()).expect("a Deployment");
+    assert_eq!(second.rejection, None);
+    assert!(!second.changed, "a second review changed {output}");
+    assert_eq!(deployment, output);
+}
