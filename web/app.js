@@ -130,6 +130,36 @@ function renderDocument(doc, index, count) {
   return card;
 }
 
+/** The objects of the input: YAML documents or JSON, with `kubectl get -o yaml` lists unpacked. */
+function readManifests(text) {
+  let values;
+  if (/^\s*[[{]/.test(text)) {
+    try {
+      values = [JSON.parse(text)];
+    } catch {
+      // Not JSON after all: flow-style YAML also starts with a bracket.
+    }
+  }
+  if (!values) {
+    const parsed = parseAllDocuments(text);
+    const documents = Array.isArray(parsed) ? parsed : [];
+    for (const [i, doc] of documents.entries()) {
+      if (doc.errors.length) {
+        throw new Error(`YAML syntax error in document ${i + 1}: ${doc.errors[0].message}`);
+      }
+    }
+    values = documents.map((d) => d.toJS());
+  }
+  const unpack = (value) => {
+    if (Array.isArray(value)) return value.flatMap(unpack);
+    if (value && typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items)) {
+      return value.items.flatMap(unpack);
+    }
+    return value === null || value === undefined ? [] : [value];
+  };
+  return values.flatMap(unpack);
+}
+
 function showError(message) {
   const box = $("error");
   box.textContent = message;
@@ -166,15 +196,13 @@ function run() {
     setStatus("Paste a manifest or pick a sample.");
     return;
   }
-  const parsed = parseAllDocuments(text);
-  const documents = Array.isArray(parsed) ? parsed : [];
-  for (const [i, doc] of documents.entries()) {
-    if (doc.errors.length) {
-      showError(`YAML syntax error in document ${i + 1}: ${doc.errors[0].message}`);
-      return;
-    }
+  let manifests;
+  try {
+    manifests = readManifests(text);
+  } catch (e) {
+    showError(e.message);
+    return;
   }
-  const manifests = documents.map((d) => d.toJS()).filter((m) => m !== null && m !== undefined);
   if (!manifests.length) {
     setStatus("The input holds no document.");
     return;

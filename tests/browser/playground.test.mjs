@@ -201,3 +201,19 @@ test("several documents are reviewed one by one, with the policy's messages", as
   assert.match(await page.textContent("#error"), /^invalid policy settings: /);
   await page.close();
 });
+
+test("JSON input and kubectl's List are read too", async () => {
+  const page = await open();
+  const pod = single(await fixture("test_data/istio/pod.classic.yaml"));
+  await paste(page, JSON.stringify(pod, null, "\t"));
+  assert.equal(await page.textContent("#status"), "1 document: 1 changed.");
+
+  await page.selectOption("#format", "json");
+  const list = { apiVersion: "v1", kind: "List", items: [pod, single(await fixture("test_data/istio/pod.native.yaml"))] };
+  await paste(page, JSON.stringify(list));
+  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("2 documents"));
+  assert.equal(await page.textContent("#status"), "2 documents: 1 changed.");
+  const native = single(await fixture("test_data/istio/pod.native.yaml"));
+  assert.deepEqual(JSON.parse(await page.textContent("#output")), [native, native]);
+  await page.close();
+});
