@@ -124,7 +124,7 @@ function renderDocument(doc, index, count) {
   order.append(...lane("after", r.after.initContainers, r.after.containers, known));
   card.append(order);
   if (r.findings.length) {
-    card.append(element("div", { class: "heading" }, "Fixed"), list("findings", r.findings.map((f) => f.message)));
+    card.append(element("div", { class: "heading" }, "Fixed"), list("findings fixed", r.findings.map((f) => f.message)));
   }
   if (r.warnings.length) card.append(list("warnings", r.warnings));
   return card;
