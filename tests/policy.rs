@@ -46,10 +46,17 @@ fn mutate_mode_converts_every_kind() {
         let pair = pair_of_kind(kind);
         let response = call(admission_request(&pair.before, "CREATE"), json!({}));
         assert!(response.accepted, "{kind}: {:?}", response.message);
-        assert_eq!(response.mutated_object.as_ref(), Some(&pair.after), "{kind}");
+        assert_eq!(
+            response.mutated_object.as_ref(),
+            Some(&pair.after),
+            "{kind}"
+        );
         let again = call(admission_request(&pair.after, "CREATE"), json!({}));
         assert!(again.accepted);
-        assert_eq!(again.mutated_object, None, "{kind}: native output must not change");
+        assert_eq!(
+            again.mutated_object, None,
+            "{kind}: native output must not change"
+        );
     }
 }
 

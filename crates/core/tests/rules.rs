@@ -80,9 +80,9 @@ fn validate_mode() -> Settings {
 /// started before it runs.
 #[test]
 fn article_init_container_traffic_goes_through_the_proxy() {
-    let check_traffic =
-        json!({"name": "check-traffic", "image": "istio/base", "command": ["curl", "httpbin.org/get"]});
-    let sleep = json!({"name": "sleep", "image": "istio/base", "command": ["/bin/sleep", "infinity"]});
+    let check_traffic = json!({"name": "check-traffic", "image": "istio/base", "command": ["curl", "httpbin.org/get"]});
+    let sleep =
+        json!({"name": "sleep", "image": "istio/base", "command": ["/bin/sleep", "infinity"]});
     // As Istio injects it in classic mode: the user's init container, then istio-init; proxy in containers.
     let mut object = pod(
         vec![check_traffic.clone(), istio_init()],
@@ -137,7 +137,11 @@ fn article_job_pod_completes_with_a_native_proxy() {
         .flatten()
         .filter_map(|c| c["name"].as_str())
         .collect();
-    assert_eq!(regular, ["sleep"], "only the app decides when the pod completes");
+    assert_eq!(
+        regular,
+        ["sleep"],
+        "only the app decides when the pod completes"
+    );
     assert_eq!(spec["initContainers"][1]["name"], "istio-proxy");
     assert_eq!(spec["initContainers"][1]["restartPolicy"], "Always");
     assert_eq!(spec["restartPolicy"], "Never");
@@ -186,10 +190,20 @@ fn reorders_native_proxies(#[case] init: Vec<Value>, #[case] expected: &[&str]) 
 #[case::core_dump_late(vec![istio_init(), native_proxy(), init("a"), init("enable-core-dump")])]
 #[case::no_proxy(vec![init("a")])]
 fn leaves_correct_pods_alone(#[case] init: Vec<Value>) {
-    let before = with_annotation(pod(init, vec![app("app")]), "sidecar.istio.io/nativeSidecar", "true");
+    let before = with_annotation(
+        pod(init, vec![app("app")]),
+        "sidecar.istio.io/nativeSidecar",
+        "true",
+    );
     let mut object = before.clone();
     let outcome = mutate(&mut object);
-    assert_eq!(outcome, Outcome { expected_init_order: outcome.expected_init_order.clone(), ..Outcome::default() });
+    assert_eq!(
+        outcome,
+        Outcome {
+            expected_init_order: outcome.expected_init_order.clone(),
+            ..Outcome::default()
+        }
+    );
     assert_eq!(object, before);
 }
 
@@ -245,7 +259,9 @@ fn opt_out_keeps_the_pod_classic_with_a_warning() {
         assert!(!outcome.changed);
         assert_eq!(
             outcome.warnings,
-            ["sidecar.istio.io/nativeSidecar: \"false\" leaves istio-proxy as Istio renders it in classic mode; remove the annotation to run the proxy as a native sidecar"]
+            [
+                "sidecar.istio.io/nativeSidecar: \"false\" leaves istio-proxy as Istio renders it in classic mode; remove the annotation to run the proxy as a native sidecar"
+            ]
         );
         assert_eq!(object, before);
     }
@@ -322,7 +338,12 @@ fn validate_mode_lists_what_is_out_of_place() {
         vec![init("check-traffic"), istio_init(), native_proxy()],
         vec![app("sleep")],
     );
-    let outcome = review(Kind::Pod, Operation::Create, &mut misplaced, &validate_mode());
+    let outcome = review(
+        Kind::Pod,
+        Operation::Create,
+        &mut misplaced,
+        &validate_mode(),
+    );
     assert_eq!(
         outcome.rejection.as_deref(),
         Some(
@@ -371,7 +392,13 @@ fn declared_sidecars_become_native_after_istio() {
     assert_eq!(outcome.rejection, None);
     assert_eq!(
         names(&object, "initContainers"),
-        ["istio-init", "istio-proxy", "vault-agent-init", "vault-agent", "migrate"]
+        [
+            "istio-init",
+            "istio-proxy",
+            "vault-agent-init",
+            "vault-agent",
+            "migrate"
+        ]
     );
     let mut expected_vault = vault;
     expected_vault["restartPolicy"] = json!("Always");
