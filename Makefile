@@ -9,9 +9,10 @@ SOURCES := $(shell find src crates/core/src -name '*.rs') Cargo.toml Cargo.lock 
 
 all: policy.wasm
 
-policy.wasm: $(SOURCES)
+# The cargo output through wasm-opt -Oz when binaryen is installed (a sixth smaller), else as is.
+policy.wasm: $(SOURCES) scripts/wasm-shrink.sh
 	$(CARGO) build --release --locked --target $(WASM_TARGET) -p native-sidecar-policy
-	cp $(WASM_OUT) policy.wasm
+	scripts/wasm-shrink.sh $(WASM_OUT) policy.wasm
 
 # The whole suite: unit, golden and entry-point tests, then the e2e tests against the built module.
 test: unit-tests e2e-tests
@@ -95,6 +96,67 @@ ifneq ($(KWCTL),)
 else
 	$(POLICY_PUBLISH) push $(PUSH_FLAGS) annotated-policy.wasm $(OCI_TARGET):v$(VERSION)
 endif
+
+# Performance (BENCHMARKS.md): the policy as policy-server runs it, against two floor baselines on
+# the same SDK (benches/baselines, their own workspace and target dir), and the module's size at
+# each build stage. The harness is crates/bench, built with wasmtime optimised (profile bench-host).
+BASELINES_DIR := target/baselines
+BENCH_BIN := target/bench-host/policy-bench
+BENCH_MODULES = --policy policy.wasm --policy-cargo $(WASM_OUT) \
+	--accept $(BASELINES_DIR)/accept.wasm --echo $(BASELINES_DIR)/echo.wasm
+
+.PHONY: bench bench-smoke bench-host baselines sizes check-size
+
+baselines:
+	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	CARGO_TARGET_DIR=$(BASELINES_DIR) $(CARGO) build --release --locked --target $(WASM_TARGET) \
+		--manifest-path benches/baselines/Cargo.toml
+	scripts/wasm-shrink.sh $(BASELINES_DIR)/$(WASM_TARGET)/release/baseline_accept.wasm $(BASELINES_DIR)/accept.wasm
+	scripts/wasm-shrink.sh $(BASELINES_DIR)/$(WASM_TARGET)/release/baseline_echo.wasm $(BASELINES_DIR)/echo.wasm
+
+sizes: policy.wasm baselines
+	scripts/module-sizes.sh target/module-sizes.tsv
+
+bench-host:
+	$(CARGO) build --locked --profile bench-host -p native-sidecar-bench
+
+# Prints the tables and writes BENCHMARKS.md (about a minute of measurement).
+bench: policy.wasm baselines sizes bench-host
+	$(BENCH_BIN) $(BENCH_MODULES) --sizes target/module-sizes.tsv --out BENCHMARKS.md
+
+# A few seconds: checks that the harness runs, figures not worth quoting.
+bench-smoke: policy.wasm baselines bench-host
+	$(BENCH_BIN) $(BENCH_MODULES) --quick
+
+# Fails when the shipped module grows past the budget in policy.wasm.budget.
+check-size: policy.wasm
+	scripts/check-size.sh policy.wasm
+
+# The core for JavaScript (crates/js, README: Playground and JavaScript package): pkg/web and
+# pkg/node, the core's tests in wasm under Node, the playground in web/ and its browser test.
+.PHONY: js-package js-tests playground browser-tests
+JS_TARGET := wasm32-unknown-unknown
+
+js-package:
+	@rustup target list --installed 2>/dev/null | grep -qx $(JS_TARGET) || rustup target add $(JS_TARGET)
+	scripts/js-package.sh
+
+js-tests:
+	@rustup target list --installed 2>/dev/null | grep -qx $(JS_TARGET) || rustup target add $(JS_TARGET)
+	scripts/wasm-bindgen-cli.sh >/dev/null
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  $(CARGO) test --locked --target $(JS_TARGET) -p native-sidecar-js --test wasm
+
+tests/browser/node_modules: tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+	touch $@
+
+playground: js-package tests/browser/node_modules
+	node scripts/playground.mjs
+
+# Needs chromium (Debian: apt-get install chromium; CHROMIUM=path for another build).
+browser-tests: playground
+	cd tests/browser && npm test
 
 fmt:
 	$(CARGO) fmt --all -- --check

@@ -1,0 +1,537 @@
+//! `make bench`: measures the policy module the way policy-server runs it, next to two floor
+//! baselines on the same SDK (`benches/baselines`), prints a table and writes `BENCHMARKS.md`.
+//!
+//! Two costs per request:
+//! - **fresh instance**: what policy-server pays per request: a new instance of the precompiled
+//!   module (`wapc_init` included), one `validate`, the instance dropped;
+//! - **warm**: `validate` alone on an instance kept between calls, as `kwctl bench` reports.
+//!
+//! Absolute times move with whatever else runs on the machine, so every module is measured in
+//! the same rounds, interleaved, and the figures to quote are the ratios between modules.
+
+mod inputs;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use native_sidecar_host::Host;
+use serde_json::{Value, json};
+
+use inputs::Case;
+
+const USAGE: &str = "usage: policy-bench --policy FILE --accept FILE --echo FILE \
+[--policy-cargo FILE] [--sizes FILE] [--out FILE] [--command TEXT] [--quick]";
+
+/// The goals of issue 6.
+const ECHO_RATIO_GOAL: f64 = 1.3;
+const SIZE_GOAL: u64 = 350_000;
+const GOAL_CASE: &str = "hello Deployment (classic to native)";
+
+struct Options {
+    policy: PathBuf,
+    policy_cargo: Option<PathBuf>,
+    accept: PathBuf,
+    echo: PathBuf,
+    sizes: Option<PathBuf>,
+    out: Option<PathBuf>,
+    command: String,
+    quick: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut args = std::env::args().skip(1);
+    let (mut policy, mut policy_cargo, mut accept, mut echo) = (None, None, None, None);
+    let (mut sizes, mut out, mut command, mut quick) = (None, None, None, false);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "--policy" => policy = Some(PathBuf::from(value()?)),
+            "--policy-cargo" => policy_cargo = Some(PathBuf::from(value()?)),
+            "--accept" => accept = Some(PathBuf::from(value()?)),
+            "--echo" => echo = Some(PathBuf::from(value()?)),
+            "--sizes" => sizes = Some(PathBuf::from(value()?)),
+            "--out" => out = Some(PathBuf::from(value()?)),
+            "--command" => command = Some(value()?),
+            "--quick" => quick = true,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    let need = |v: Option<PathBuf>, name: &str| v.ok_or(format!("{name} is required\n{USAGE}"));
+    Ok(Options {
+        policy: need(policy, "--policy")?,
+        policy_cargo,
+        accept: need(accept, "--accept")?,
+        echo: need(echo, "--echo")?,
+        sizes,
+        out,
+        command: command.unwrap_or_else(|| "make bench".to_owned()),
+        quick,
+    })
+}
+
+/// A module under test: compiled once, then loaded from its precompiled code as policy-server
+/// does, so compilation is never part of a measurement.
+struct Module {
+    label: String,
+    path: PathBuf,
+    bytes: u64,
+    host: Host,
+}
+
+fn load(label: &str, path: PathBuf) -> Result<Module, String> {
+    let bytes = std::fs::metadata(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .len();
+    let compiled = Host::load(&path)
+        .and_then(|host| host.precompile())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: `compiled` was made just above by this crate's own wasmtime.
+    let host = unsafe { Host::from_precompiled(&compiled) }
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Module {
+        label: label.to_owned(),
+        path,
+        bytes,
+        host,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fresh,
+    Warm,
+}
+
+/// Nanoseconds per request, one entry per sample.
+#[derive(Default)]
+struct Series(Vec<f64>);
+
+impl Series {
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+    fn quantile(&self, q: f64) -> f64 {
+        let v = self.sorted();
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        let index = ((v.len() - 1) as f64 * q).round() as usize;
+        v[index.min(v.len() - 1)]
+    }
+    fn median(&self) -> f64 {
+        self.quantile(0.5)
+    }
+}
+
+struct Measured {
+    case: usize,
+    module: usize,
+    mode: Mode,
+    series: Series,
+}
+
+fn payload(case: &Case) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(&json!({"request": case.request, "settings": case.settings}))
+        .map_err(|e| format!("{}: cannot serialize the request: {e}", case.name))
+}
+
+/// What a module answered, in a few words, so the table shows the runs did the expected work.
+fn verdict(module: &Module, payload: &[u8]) -> Result<String, String> {
+    let instance = module.host.instantiate().map_err(|e| e.to_string())?;
+    let answer = instance
+        .call("validate", payload)
+        .map_err(|e| format!("{}: {e}", module.label))?;
+    let response: Value = serde_json::from_slice(&answer)
+        .map_err(|e| format!("{}: the response is not JSON: {e}", module.label))?;
+    let accepted = response["accepted"].as_bool().unwrap_or(false);
+    let mutated = !response["mutated_object"].is_null();
+    Ok(match (accepted, mutated) {
+        (true, true) => "accepted, mutated",
+        (true, false) => "accepted",
+        (false, _) => "rejected",
+    }
+    .to_owned())
+}
+
+fn time_one(
+    module: &Module,
+    warm: &native_sidecar_host::Instance,
+    mode: Mode,
+    payload: &[u8],
+) -> Result<f64, String> {
+    let start = Instant::now();
+    match mode {
+        Mode::Fresh => {
+            let instance = module.host.instantiate().map_err(|e| e.to_string())?;
+            instance
+                .call("validate", payload)
+                .map_err(|e| format!("{}: {e}", module.label))?;
+            drop(instance);
+        }
+        Mode::Warm => {
+            warm.call("validate", payload)
+                .map_err(|e| format!("{}: {e}", module.label))?;
+        }
+    }
+    Ok(start.elapsed().as_nanos() as f64)
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let mut modules = vec![load("policy", options.policy.clone())?];
+    if let Some(path) = &options.policy_cargo {
+        modules.push(load(
+            "policy (cargo output, before wasm-opt)",
+            path.clone(),
+        )?);
+    }
+    modules.push(load("accept baseline", options.accept.clone())?);
+    modules.push(load("echo baseline", options.echo.clone())?);
+    let (policy, accept, echo) = (0, modules.len() - 2, modules.len() - 1);
+
+    let cases = inputs::cases()?;
+    let payloads = cases.iter().map(payload).collect::<Result<Vec<_>, _>>()?;
+    let verdicts = modules
+        .iter()
+        .map(|m| {
+            payloads
+                .iter()
+                .map(|p| verdict(m, p))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let (rounds, batch_target) = if options.quick {
+        (2, Duration::from_millis(2))
+    } else {
+        (25, Duration::from_millis(20))
+    };
+    let load_before = load_average();
+    let started = Instant::now();
+    let warm = modules
+        .iter()
+        .map(|m| m.host.instantiate().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut measured = Vec::new();
+    for (c, payload) in payloads.iter().enumerate() {
+        for m in 0..modules.len() {
+            for mode in [Mode::Fresh, Mode::Warm] {
+                measured.push(Measured {
+                    case: c,
+                    module: m,
+                    mode,
+                    series: Series::default(),
+                });
+            }
+            // Warm-up: the first calls fault in memory and grow the warm instance's heap.
+            for _ in 0..3 {
+                time_one(&modules[m], &warm[m], Mode::Warm, payload)?;
+            }
+        }
+    }
+    // The same number of samples for every module in a batch, sized on the policy's fresh cost.
+    let batches = payloads
+        .iter()
+        .map(|p| {
+            let one = time_one(&modules[policy], &warm[policy], Mode::Fresh, p)?;
+            Ok((batch_target.as_nanos() as f64 / one.max(1.0)).clamp(1.0, 2000.0) as usize)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    for round in 0..rounds {
+        eprint!("\rround {}/{rounds}", round + 1);
+        for entry in 0..measured.len() {
+            // Rotate which module goes first, so none always runs on the coldest cache.
+            let index = (entry + round * 2) % measured.len();
+            let Measured {
+                case, module, mode, ..
+            } = measured[index];
+            for _ in 0..batches[case] {
+                let ns = time_one(&modules[module], &warm[module], mode, &payloads[case])?;
+                measured[index].series.0.push(ns);
+            }
+        }
+    }
+    eprintln!();
+    let elapsed = started.elapsed();
+    let load_after = load_average();
+
+    let find = |case: usize, module: usize, mode: Mode| -> &Series {
+        measured
+            .iter()
+            .find(|m| m.case == case && m.module == module && m.mode == mode)
+            .map(|m| &m.series)
+            .unwrap_or_else(|| unreachable!("every case, module and mode is measured"))
+    };
+    let ratio = |case: usize, base: usize, mode: Mode| {
+        find(case, policy, mode).median() / find(case, base, mode).median()
+    };
+
+    let mut report = String::new();
+    let w = &mut report;
+    let _ = writeln!(w, "# Benchmarks\n");
+    let _ = writeln!(
+        w,
+        "Written by `{}` ({}). Reproduce with `{}` on a clone of the repository.\n",
+        options.command,
+        if options.quick {
+            "quick run: too few samples to quote"
+        } else {
+            "full run"
+        },
+        options.command
+    );
+    let _ = writeln!(w, "## Machine\n");
+    let _ = writeln!(w, "| | |\n|---|---|");
+    let _ = writeln!(w, "| CPU | {} |", cpu_model());
+    let _ = writeln!(
+        w,
+        "| cores | {} |",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let _ = writeln!(w, "| rustc | {} |", command_line("rustc", &["--version"]));
+    let _ = writeln!(
+        w,
+        "| date | {} |",
+        command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+    );
+    let _ = writeln!(
+        w,
+        "| load average (1 min) | {load_before} before, {load_after} after the {:.0} s of measurement |",
+        elapsed.as_secs_f64()
+    );
+    let _ = writeln!(
+        w,
+        "\nThe machine is shared: other builds may run during the measurement and move absolute \
+         times by tens of percent. Every module is measured in the same {rounds} rounds, \
+         interleaved, so the **ratios** between modules measured in one run are the figures to \
+         quote; absolute times are indications only.\n"
+    );
+    let _ = writeln!(w, "## Modules\n");
+    let _ = writeln!(w, "| module | file | bytes |\n|---|---|---:|");
+    for m in &modules {
+        let _ = writeln!(w, "| {} | `{}` | {} |", m.label, m.path.display(), m.bytes);
+    }
+    let _ = writeln!(
+        w,
+        "\n- **accept**: parses the request with the same SDK (`ValidationRequest<serde_json::Value>`) \
+         and accepts.\n- **echo**: the same, and returns the object unchanged as `mutated_object`: \
+         the floor for a mutating policy (parse the request, write the object back).\n\
+         Both use the policy's serde_json features and release profile, and go through the same \
+         `wasm-opt` step as the shipped module when it runs.\n"
+    );
+
+    for mode in [Mode::Fresh, Mode::Warm] {
+        let _ = match mode {
+            Mode::Fresh => writeln!(
+                w,
+                "## Per request, fresh instance (as policy-server pays it)\n\n\
+                 A new instance of the precompiled module (`wapc_init` included), one `validate`, \
+                 the instance dropped. Times in µs: median (p10–p90).\n"
+            ),
+            Mode::Warm => writeln!(
+                w,
+                "## Warm `validate` (as `kwctl bench` reports)\n\n\
+                 `validate` alone on an instance kept between calls. Times in µs: median (p10–p90).\n"
+            ),
+        };
+        let _ = write!(w, "| request | policy answers |");
+        for m in &modules {
+            let _ = write!(w, " {} |", m.label);
+        }
+        let _ = writeln!(w, " **policy / accept** | **policy / echo** |");
+        let _ = writeln!(w, "|---|---|{}---:|---:|", "---:|".repeat(modules.len()));
+        for (c, case) in cases.iter().enumerate() {
+            let _ = write!(w, "| {} | {} |", case.name, verdicts[policy][c]);
+            for m in 0..modules.len() {
+                let s = find(c, m, mode);
+                let _ = write!(
+                    w,
+                    " {} ({}–{}) |",
+                    micros(s.median()),
+                    micros(s.quantile(0.1)),
+                    micros(s.quantile(0.9))
+                );
+            }
+            let _ = writeln!(
+                w,
+                " **{:.2}x** | **{:.2}x** |",
+                ratio(c, accept, mode),
+                ratio(c, echo, mode)
+            );
+        }
+        let _ = writeln!(w);
+    }
+
+    let _ = writeln!(
+        w,
+        "## Growth with containers\n\n\
+         Fresh-instance medians of the synthetic Pods (the classic Istio Pod with its app container \
+         repeated). Linear growth shows as a constant cost per added container and a constant \
+         ratio to echo, whose work (parse, write back) is linear in the request.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| app containers | request bytes | policy µs | echo µs | policy / echo | policy µs per added container |\n|---:|---:|---:|---:|---:|---:|"
+    );
+    let synthetic: Vec<(usize, usize)> = cases
+        .iter()
+        .enumerate()
+        .filter_map(|(c, case)| case.containers.map(|n| (c, n)))
+        .collect();
+    let mut previous: Option<(usize, f64)> = None;
+    let mut marginals = Vec::new();
+    for &(c, n) in &synthetic {
+        let ours = find(c, policy, Mode::Fresh).median();
+        let marginal = previous.map(|(pn, pt)| (ours - pt) / (n - pn) as f64);
+        if let Some(m) = marginal {
+            marginals.push((n, m));
+        }
+        let _ = writeln!(
+            w,
+            "| {n} | {} | {} | {} | {:.2}x | {} |",
+            payloads[c].len(),
+            micros(ours),
+            micros(find(c, echo, Mode::Fresh).median()),
+            ratio(c, echo, Mode::Fresh),
+            marginal.map_or("".to_owned(), |m| format!("{:.2}", m / 1000.0)),
+        );
+        previous = Some((n, ours));
+    }
+    let _ = writeln!(w);
+
+    let sizes = match &options.sizes {
+        Some(path) => read_sizes(path)?,
+        None => Vec::new(),
+    };
+    if !sizes.is_empty() {
+        let _ = writeln!(
+            w,
+            "## Module size\n\n| build | bytes | KB |\n|---|---:|---:|"
+        );
+        for (label, bytes) in &sizes {
+            let _ = writeln!(w, "| {label} | {bytes} | {:.1} |", *bytes as f64 / 1000.0);
+        }
+        let _ = writeln!(w);
+    }
+
+    let hello = cases
+        .iter()
+        .position(|c| c.name == GOAL_CASE)
+        .ok_or("the hello Deployment case is missing")?;
+    let echo_ratio = ratio(hello, echo, Mode::Fresh);
+    let shipped = modules[policy].bytes;
+    let last_ratio = synthetic
+        .last()
+        .map_or(f64::NAN, |&(c, _)| ratio(c, echo, Mode::Fresh));
+    let (first_marginal, last_marginal) = (
+        marginals.first().map_or(f64::NAN, |m| m.1),
+        marginals.last().map_or(f64::NAN, |m| m.1),
+    );
+    let linear = last_marginal <= 2.0 * first_marginal.max(0.0) + 1000.0;
+    let _ = writeln!(
+        w,
+        "## Goals\n\n| goal | measured | reached |\n|---|---|---|"
+    );
+    let _ = writeln!(
+        w,
+        "| per request within {ECHO_RATIO_GOAL}x of echo on the hello Deployment (fresh instance) | {echo_ratio:.2}x (warm {:.2}x) | {} |",
+        ratio(hello, echo, Mode::Warm),
+        yes_no(echo_ratio <= ECHO_RATIO_GOAL)
+    );
+    let _ = writeln!(
+        w,
+        "| shipped module under {} KB | {:.1} KB | {} |",
+        SIZE_GOAL / 1000,
+        shipped as f64 / 1000.0,
+        yes_no(shipped < SIZE_GOAL)
+    );
+    let _ = writeln!(
+        w,
+        "| linear growth with containers | {:.2} µs per container from 1 to 10, {:.2} µs from 100 to 1,000; {last_ratio:.2}x echo at 1,000 | {} |",
+        first_marginal / 1000.0,
+        last_marginal / 1000.0,
+        yes_no(linear)
+    );
+
+    print!("{report}");
+    if let Some(out) = &options.out {
+        std::fs::write(out, &report).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn yes_no(ok: bool) -> &'static str {
+    if ok { "yes" } else { "**no**" }
+}
+
+fn micros(ns: f64) -> String {
+    let us = ns / 1000.0;
+    if us >= 100.0 {
+        format!("{us:.0}")
+    } else {
+        format!("{us:.1}")
+    }
+}
+
+/// `label<TAB>bytes` lines, written by scripts/module-sizes.sh.
+fn read_sizes(path: &PathBuf) -> Result<Vec<(String, u64)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let (label, bytes) = line
+                .rsplit_once('\t')
+                .ok_or(format!("{}: not `label<TAB>bytes`: {line}", path.display()))?;
+            let bytes = bytes
+                .trim()
+                .parse()
+                .map_err(|e| format!("{}: {line}: {e}", path.display()))?;
+            Ok((label.to_owned(), bytes))
+        })
+        .collect()
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+fn command_line(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn main() -> ExitCode {
+    match parse_args().and_then(|options| run(&options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("policy-bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
