@@ -1,0 +1,59 @@
+//! Writes the fuzzers' seed corpus: policy payloads `{"request": AdmissionRequest, "settings": ...}`
+//! built from test_data (each fixture before and after conversion, under several operations and
+//! settings) and from the property tests' generator, one JSON file each.
+//!
+//! `cargo run -p native-sidecar-core --example fuzz_seeds -- fuzz/seeds`
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+
+use native_sidecar_testdata::{admission_request, all_pairs};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+use serde_json::{Value, json};
+
+const GENERATED: usize = 64;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: fuzz_seeds DIR")?);
+    std::fs::create_dir_all(&dir)?;
+    let settings = [
+        json!({}),
+        json!({"mode": "validate"}),
+        json!({"requestNativeInjection": false, "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}]}),
+    ];
+    let mut written = 0;
+    let mut write = |name: String, payload: Value| -> std::io::Result<()> {
+        written += 1;
+        std::fs::write(dir.join(format!("{name}.json")), payload.to_string())
+    };
+    for pair in all_pairs() {
+        for (side, object) in [("before", &pair.before), ("after", &pair.after)] {
+            for (at, settings) in settings.iter().enumerate() {
+                let operation = ["CREATE", "UPDATE", "DELETE"][at];
+                let request = admission_request(object, operation);
+                write(
+                    format!("{}-{side}-{at}", pair.name),
+                    json!({"request": request, "settings": settings}),
+                )?;
+            }
+        }
+    }
+    let mut runner = TestRunner::deterministic();
+    let strategy = support::sample(support::ANY);
+    for at in 0..GENERATED {
+        let sample = strategy
+            .new_tree(&mut runner)
+            .map_err(|e| format!("generator: {e}"))?
+            .current();
+        let request = admission_request(&sample.object, "CREATE");
+        write(
+            format!("generated-{at}"),
+            json!({"request": request, "settings": sample.settings.to_json()}),
+        )?;
+    }
+    eprintln!("wrote {written} seeds to {}", dir.display());
+    Ok(())
+}
