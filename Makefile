@@ -158,6 +158,17 @@ playground: js-package tests/browser/node_modules
 browser-tests: playground
 	cd tests/browser && npm test
 
+# Reliability (README: Reliability). The property tests run with the unit tests (PROPTEST_CASES
+# sets the cases per property); these need cargo-fuzz and kubernetes-validate.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz schema-check
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+schema-check:
+	scripts/k8s-schema-check.sh
+
 fmt:
 	$(CARGO) fmt --all -- --check
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Checks every object the test suites produce against the Kubernetes OpenAPI schema, strictly
+# (unknown fields are errors), with kubernetes-validate: the policy's output for every fixture and
+# the fixtures' expected objects, the e2e tests' expected outputs (test_data/requests/expected),
+# and the mutate-mode outputs of SCHEMA_SAMPLES generated valid pods and workloads.
+#
+#   scripts/k8s-schema-check.sh                           # Kubernetes 1.34.0, 300 samples
+#   K8S_VERSION=1.35.0 SCHEMA_SAMPLES=2000 scripts/k8s-schema-check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version=${K8S_VERSION:-1.34.0}
+samples=${SCHEMA_SAMPLES:-300}
+dir=target/k8s-objects
+
+if ! command -v kubernetes-validate >/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
+fi
+
+rm -rf "$dir"
+mkdir -p "$dir"
+cargo run -q --locked -p native-sidecar-core --example k8s_objects -- "$dir" "$samples"
+for expected in test_data/requests/expected/*.json; do
+  cp "$expected" "$dir/e2e-$(basename "$expected")"
+done
+count=$(find "$dir" -name '*.json' | wc -l)
+# --quiet prints only the objects that fail; the exit code says whether any did.
+kubernetes-validate --strict --quiet -k "$version" "$dir"/*.json
+echo "schema check: $count objects valid for Kubernetes $version (strict)"
