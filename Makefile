@@ -17,7 +17,8 @@ policy.wasm: $(SOURCES) scripts/wasm-shrink.sh
 # The whole suite: unit, golden and entry-point tests, then the e2e tests against the built module.
 test: unit-tests e2e-tests
 
-unit-tests:
+# policy.wasm first: crates/host/tests/bad_input.rs runs the built module.
+unit-tests: policy.wasm
 	$(CARGO) test --workspace --locked
 
 # The local kwctl-compatible host (crates/host). Compiling the module takes seconds in a debug
