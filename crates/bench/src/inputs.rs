@@ -60,7 +60,10 @@ pub fn cases() -> Result<Vec<Case>, String> {
     let classic = load("istio-pod-classic.json")?;
     for size in SYNTHETIC_SIZES {
         cases.push(Case {
-            name: format!("Pod, {size} app containers + proxy"),
+            name: format!(
+                "Pod, {size} app container{} + proxy",
+                if size == 1 { "" } else { "s" }
+            ),
             request: synthetic(&classic, size)?,
             settings: json!({}),
             containers: Some(size),

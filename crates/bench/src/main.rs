@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use inputs::Case;
 
 const USAGE: &str = "usage: policy-bench --policy FILE --accept FILE --echo FILE \
-[--policy-cargo FILE] [--sizes FILE] [--out FILE] [--command TEXT] [--quick]";
+[--policy-cargo FILE] [--extra LABEL=FILE]... [--sizes FILE] [--out FILE] [--command TEXT] [--quick]";
 
 /// The goals of issue 6.
 const ECHO_RATIO_GOAL: f64 = 1.3;
@@ -32,6 +32,8 @@ const GOAL_CASE: &str = "hello Deployment (classic to native)";
 struct Options {
     policy: PathBuf,
     policy_cargo: Option<PathBuf>,
+    /// More builds of the policy to compare (other profiles), measured like the shipped one.
+    extra: Vec<(String, PathBuf)>,
     accept: PathBuf,
     echo: PathBuf,
     sizes: Option<PathBuf>,
@@ -44,11 +46,19 @@ fn parse_args() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     let (mut policy, mut policy_cargo, mut accept, mut echo) = (None, None, None, None);
     let (mut sizes, mut out, mut command, mut quick) = (None, None, None, false);
+    let mut extra = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
         match arg.as_str() {
             "--policy" => policy = Some(PathBuf::from(value()?)),
             "--policy-cargo" => policy_cargo = Some(PathBuf::from(value()?)),
+            "--extra" => {
+                let spec = value()?;
+                let (label, path) = spec
+                    .split_once('=')
+                    .ok_or(format!("--extra takes LABEL=FILE, not {spec}"))?;
+                extra.push((label.to_owned(), PathBuf::from(path)));
+            }
             "--accept" => accept = Some(PathBuf::from(value()?)),
             "--echo" => echo = Some(PathBuf::from(value()?)),
             "--sizes" => sizes = Some(PathBuf::from(value()?)),
@@ -63,6 +73,7 @@ fn parse_args() -> Result<Options, String> {
     Ok(Options {
         policy: need(policy, "--policy")?,
         policy_cargo,
+        extra,
         accept: need(accept, "--accept")?,
         echo: need(echo, "--echo")?,
         sizes,
@@ -189,6 +200,9 @@ fn run(options: &Options) -> Result<(), String> {
             path.clone(),
         )?);
     }
+    for (label, path) in &options.extra {
+        modules.push(load(label, path.clone())?);
+    }
     modules.push(load("accept baseline", options.accept.clone())?);
     modules.push(load("echo baseline", options.echo.clone())?);
     let (policy, accept, echo) = (0, modules.len() - 2, modules.len() - 1);
@@ -208,7 +222,7 @@ fn run(options: &Options) -> Result<(), String> {
     let (rounds, batch_target) = if options.quick {
         (2, Duration::from_millis(2))
     } else {
-        (25, Duration::from_millis(20))
+        (40, Duration::from_millis(20))
     };
     let load_before = load_average();
     let started = Instant::now();
