@@ -59,10 +59,12 @@ pub(crate) fn wants_native_request(pod: &Value) -> bool {
     pod.pointer("/spec/hostNetwork") != Some(&Value::Bool(true))
 }
 
-/// Sets the annotation that makes Istio's injector render native mode.
-pub(crate) fn request_native(pod: &mut Value) {
+/// Sets the annotation that makes Istio's injector render native mode. Returns whether it did:
+/// `metadata` that is not an object (the API server refuses such a pod) is left alone, and the
+/// review must then not report a change it did not make.
+pub(crate) fn request_native(pod: &mut Value) -> bool {
     let Some(pod) = pod.as_object_mut() else {
-        return;
+        return false;
     };
     let metadata = pod
         .entry("metadata")
@@ -71,13 +73,14 @@ pub(crate) fn request_native(pod: &mut Value) {
         *metadata = Value::Object(Map::new());
     }
     if !metadata.is_object() {
-        return;
+        return false;
     }
     let annotations = &mut metadata["annotations"];
     if !annotations.is_object() {
         *annotations = Value::Object(Map::new());
     }
     annotations[NATIVE_SIDECAR] = Value::String("true".to_owned());
+    true
 }
 
 /// Istio's status port, which the native preStop hook calls. The injector writes it only into the

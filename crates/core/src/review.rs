@@ -75,8 +75,7 @@ pub fn review(
                 && !plan.has_istio_proxy
                 && istio::wants_native_request(object)
             {
-                istio::request_native(object);
-                outcome.changed = true;
+                outcome.changed |= istio::request_native(object);
             }
         }
     }

@@ -89,3 +89,28 @@ fn duplicate_setup_containers_are_all_placed_before_the_proxy() {
     assert!(!second.changed, "a second review changed {output}");
     assert_eq!(deployment, output);
 }
+
+/// Found by probing the `review` fuzzer's invariant "reported changed, yet identical": a Pod
+/// whose `metadata` is not an object cannot hold the native-injection annotation, yet the review
+/// reported a change, so the policy returned a "mutated" object identical to the request's.
+#[test]
+fn metadata_that_is_not_an_object_is_no_change() {
+    for metadata in [json!("x"), json!(7), json!([])] {
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+                             "spec": {"containers": [{"name": "app"}]}});
+        let before = pod.clone();
+        let outcome = review_manifest(&mut pod, &Settings::default()).expect("a Pod");
+        assert_eq!(outcome.rejection, None);
+        assert!(!outcome.changed, "reported a change for {before}");
+        assert_eq!(pod, before);
+    }
+    // Missing or null metadata is created to hold the annotation, as before.
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": null,
+                         "spec": {"containers": [{"name": "app"}]}});
+    let outcome = review_manifest(&mut pod, &Settings::default()).expect("a Pod");
+    assert!(outcome.changed);
+    assert_eq!(
+        pod["metadata"],
+        json!({"annotations": {"sidecar.istio.io/nativeSidecar": "true"}})
+    );
+}
