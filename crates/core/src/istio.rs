@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::path;
 use crate::profile::ISTIO_PROXY;
 use crate::workload::Kind;
 
@@ -18,7 +19,7 @@ const DEFAULT_STATUS_PORT: &str = "15020";
 pub(crate) fn annotation<'v>(object: &'v Value, kind: Kind, key: &str) -> Option<&'v str> {
     kind.metadata_pointers()
         .iter()
-        .filter_map(|pointer| object.pointer(pointer))
+        .filter_map(|pointer| path::at(object, pointer))
         .find_map(|meta| meta.get("annotations")?.get(key)?.as_str())
 }
 
@@ -56,7 +57,7 @@ pub(crate) fn wants_native_request(pod: &Value) -> bool {
     {
         return false;
     }
-    pod.pointer("/spec/hostNetwork") != Some(&Value::Bool(true))
+    path::at(pod, "/spec/hostNetwork") != Some(&Value::Bool(true))
 }
 
 /// Sets the annotation that makes Istio's injector render native mode. Returns whether it did:
@@ -173,8 +174,7 @@ fn holds_application(lifecycle: &Value) -> bool {
 pub(crate) fn move_proxy_in_annotations(object: &mut Value, kind: Kind) -> bool {
     let mut changed = false;
     for pointer in kind.metadata_pointers() {
-        let Some(annotations) = object
-            .pointer_mut(pointer)
+        let Some(annotations) = path::at_mut(object, pointer)
             .and_then(|meta| meta.get_mut("annotations"))
             .and_then(Value::as_object_mut)
         else {

@@ -9,6 +9,7 @@
 mod convert;
 mod istio;
 mod order;
+mod path;
 mod profile;
 mod review;
 mod settings;
@@ -27,7 +28,7 @@ use serde_json::Value;
 /// `request["object"]` is edited in place. Kinds the policy does not handle, subresources and
 /// operations other than CREATE and UPDATE are accepted untouched.
 pub fn review_request(request: &mut Value, settings: &Settings) -> Outcome {
-    let text = |pointer: &str| request.pointer(pointer).and_then(Value::as_str);
+    let text = |pointer: &str| path::at(request, pointer).and_then(Value::as_str);
     if text("/subResource").is_some_and(|s| !s.is_empty()) {
         return Outcome::default();
     }

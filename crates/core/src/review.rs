@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::convert;
 use crate::istio;
 use crate::order::{self, Misplacement};
+use crate::path;
 use crate::profile::Profile;
 use crate::settings::{Mode, Settings, describe};
 use crate::validate::{self, Finding, Problem};
@@ -110,7 +111,7 @@ struct Plan<'s> {
 impl<'s> Plan<'s> {
     fn new(kind: Kind, object: &Value, settings: &'s Settings) -> Result<Plan<'s>, String> {
         let path = kind.spec_path();
-        let spec = object.pointer(kind.spec_pointer());
+        let spec = path::at(object, kind.spec_pointer());
         let containers = list(spec, "containers", path)?;
         let init = list(spec, "initContainers", path)?;
         let mut plan = Plan {
@@ -261,9 +262,7 @@ impl<'s> Plan<'s> {
         if !converts && self.misplaced.is_empty() {
             return false;
         }
-        let Some(spec) = object
-            .pointer_mut(kind.spec_pointer())
-            .and_then(Value::as_object_mut)
+        let Some(spec) = path::at_mut(object, kind.spec_pointer()).and_then(Value::as_object_mut)
         else {
             return false;
         };
