@@ -399,10 +399,19 @@ fn metadata(shape: Shape) -> BoxedStrategy<Option<Value>> {
         prop::option::weighted(0.1, Just("false")),
         unknown_fields(shape),
         prop::bool::weighted(0.1),
+        // Metadata the API server would refuse, in invalid shapes only.
+        maybe(
+            !shape.valid,
+            0.05,
+            prop_oneof![Just(Value::Null), Just(json!("meta")), Just(json!([]))],
+        ),
     )
-        .prop_map(|(annotations, inject_label, unknown, absent)| {
+        .prop_map(move |(annotations, inject_label, unknown, absent, junk)| {
             if absent {
                 return None;
+            }
+            if let Some(junk) = junk {
+                return Some(junk);
             }
             let mut meta = Map::new();
             let mut labels = Map::new();
@@ -446,14 +455,18 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
         (apps, user_init, user_sidecars, setup),
         (place(shape), istio_proxy(shape), place(shape), place(shape)),
         (any::<bool>(), fields, sidecar_fields),
-        (any::<u64>(), prop::bool::weighted(0.1)),
+        (
+            any::<u64>(),
+            prop::bool::weighted(0.1),
+            prop::collection::vec(junk_entry(), 0..=if shape.valid { 0 } else { 2 }),
+        ),
     )
         .prop_map(
             move |(
                 (apps, user_init, user_sidecars, setup),
                 (istio, proxy, vault, shipper),
                 (vault_init, mut fields, mut sidecar_fields),
-                (seed, duplicate),
+                (seed, duplicate, junk),
             )| {
                 let mut containers = Vec::new();
                 let mut init = Vec::new();
@@ -490,6 +503,13 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
                     &mut containers,
                     &mut init,
                 );
+                for (entry, in_init) in junk {
+                    if in_init {
+                        init.push(entry);
+                    } else {
+                        containers.push(entry);
+                    }
+                }
                 if duplicate && !shape.valid && !containers.is_empty() {
                     let copy = containers[0].clone();
                     init.push(copy);
@@ -500,6 +520,21 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
             },
         )
         .boxed()
+}
+
+/// List entries the API server would refuse (no name, not an object), and which list to put them in.
+fn junk_entry() -> impl Strategy<Value = (Value, bool)> {
+    (
+        prop_oneof![
+            Just(json!({"image": "nameless"})),
+            Just(json!({"name": null})),
+            Just(json!({"name": 7})),
+            Just(Value::Null),
+            Just(json!("istio-proxy")),
+            Just(json!([])),
+        ],
+        any::<bool>(),
+    )
 }
 
 /// A deterministic shuffle (proptest shrinks the seed; the lists' contents shrink on their own).
@@ -573,8 +608,13 @@ fn wrap(kind: Kind, pod_meta: Option<Value>, job_meta: Option<Value>, spec: Valu
     }
     object["spec"] = match kind {
         Kind::Pod => {
-            if let Some(meta) = pod_meta {
-                object["metadata"] = merge_meta(&object["metadata"], meta);
+            match pod_meta {
+                Some(meta) if meta.is_object() => {
+                    object["metadata"] = merge_meta(&object["metadata"], meta)
+                }
+                // Invalid shapes: metadata that is not an object replaces the name too.
+                Some(junk) => object["metadata"] = junk,
+                None => {}
             }
             spec
         }
