@@ -44,6 +44,12 @@ fn request(kind: Kind, object: &Value, operation: &str) -> Value {
     let mut request = admission_request(object, operation);
     // The generated objects carry their own kind; make sure the request names the same one.
     request["kind"]["kind"] = json!(kind.name());
+    // The API server omits `name` when the object has none (generated metadata may be missing).
+    if let Some(fields) = request.as_object_mut()
+        && fields.get("name").is_some_and(Value::is_null)
+    {
+        fields.shift_remove("name");
+    }
     request
 }
 
