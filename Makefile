@@ -121,9 +121,10 @@ sizes: policy.wasm baselines
 bench-host:
 	$(CARGO) build --locked --profile bench-host -p native-sidecar-bench
 
-# Prints the tables and writes BENCHMARKS.md (about a minute of measurement).
+# Prints the tables and writes BENCHMARKS.md (about a minute of measurement). With valgrind
+# installed, also instructions per request (callgrind), which do not move with the machine's load.
 bench: policy.wasm baselines sizes bench-host
-	$(BENCH_BIN) $(BENCH_MODULES) --sizes target/module-sizes.tsv --out BENCHMARKS.md \
+	$(BENCH_BIN) $(BENCH_MODULES) --sizes target/module-sizes.tsv --out BENCHMARKS.md --instructions \
 		--extra 'policy, opt-level "z"=target/size-variants/release-z-shrunk.wasm'
 
 # A few seconds: checks that the harness runs, figures not worth quoting.

@@ -10,6 +10,7 @@
 //! the same rounds, interleaved, and the figures to quote are the ratios between modules.
 
 mod inputs;
+mod instructions;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 use inputs::Case;
 
 const USAGE: &str = "usage: policy-bench --policy FILE --accept FILE --echo FILE \
-[--policy-cargo FILE] [--extra LABEL=FILE]... [--sizes FILE] [--out FILE] [--command TEXT] [--quick]";
+[--policy-cargo FILE] [--extra LABEL=FILE]... [--sizes FILE] [--out FILE] [--command TEXT] [--quick] [--instructions]";
 
 /// The goals of issue 6.
 const ECHO_RATIO_GOAL: f64 = 1.3;
@@ -40,12 +41,16 @@ struct Options {
     out: Option<PathBuf>,
     command: String,
     quick: bool,
+    /// Also count instructions per request under callgrind (valgrind).
+    instructions: bool,
+    count_child: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     let (mut policy, mut policy_cargo, mut accept, mut echo) = (None, None, None, None);
     let (mut sizes, mut out, mut command, mut quick) = (None, None, None, false);
+    let (mut instructions, mut count_child) = (false, false);
     let mut extra = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
@@ -65,6 +70,8 @@ fn parse_args() -> Result<Options, String> {
             "--out" => out = Some(PathBuf::from(value()?)),
             "--command" => command = Some(value()?),
             "--quick" => quick = true,
+            "--instructions" => instructions = true,
+            instructions::CHILD_FLAG => count_child = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -80,6 +87,8 @@ fn parse_args() -> Result<Options, String> {
         out,
         command: command.unwrap_or_else(|| "make bench".to_owned()),
         quick,
+        instructions,
+        count_child,
     })
 }
 
@@ -190,6 +199,24 @@ fn time_one(
         }
     }
     Ok(start.elapsed().as_nanos() as f64)
+}
+
+/// The modules counted under callgrind: the shipped policy and the two baselines.
+fn counted_modules(options: &Options) -> Result<Vec<Module>, String> {
+    Ok(vec![
+        load("policy", options.policy.clone())?,
+        load("accept baseline", options.accept.clone())?,
+        load("echo baseline", options.echo.clone())?,
+    ])
+}
+
+fn run_count_child(options: &Options) -> Result<(), String> {
+    let modules = counted_modules(options)?;
+    let payloads = inputs::cases()?
+        .iter()
+        .map(payload)
+        .collect::<Result<Vec<_>, _>>()?;
+    instructions::child(&modules, &payloads)
 }
 
 fn run(options: &Options) -> Result<(), String> {
@@ -331,7 +358,9 @@ fn run(options: &Options) -> Result<(), String> {
     }
     let _ = writeln!(
         w,
-        "\n- **accept**: parses the request with the same SDK (`ValidationRequest<serde_json::Value>`) \
+        "\nWhen nothing changes the policy returns no object, so on those requests it can cost \
+         less than echo, which always writes the object back.\n\
+         \n- **accept**: parses the request with the same SDK (`ValidationRequest<serde_json::Value>`) \
          and accepts.\n- **echo**: the same, and returns the object unchanged as `mutated_object`: \
          the floor for a mutating policy (parse the request, write the object back).\n\
          Both use the policy's serde_json features and release profile, and go through the same \
@@ -417,6 +446,77 @@ fn run(options: &Options) -> Result<(), String> {
     }
     let _ = writeln!(w);
 
+    let counts = if options.instructions {
+        let args: Vec<String> = [
+            ("--policy", &options.policy),
+            ("--accept", &options.accept),
+            ("--echo", &options.echo),
+        ]
+        .iter()
+        .flat_map(|(flag, path)| [flag.to_string(), path.display().to_string()])
+        .collect();
+        eprintln!("counting instructions under callgrind");
+        Some(instructions::count(&args, cases.len() * 3 * 2))
+    } else {
+        None
+    };
+    // Index of (case, counted module 0..3, mode) in the child's order.
+    let counted = |case: usize, module: usize, mode: Mode| -> f64 {
+        let at = instructions::order(cases.len(), 3)
+            .iter()
+            .position(|&(c, m, md)| c == case && m == module && md == mode);
+        match (&counts, at) {
+            (Some(Ok(counts)), Some(at)) => counts.get(at).map_or(f64::NAN, |&n| n as f64),
+            _ => f64::NAN,
+        }
+    };
+    match &counts {
+        Some(Ok(_)) => {
+            let _ = writeln!(
+                w,
+                "## Instructions per request (callgrind)\n\n\
+                 Counted by `valgrind --tool=callgrind` in the same run: machine instructions \
+                 executed (wasmtime's and the module's), thousands. They do not move with the \
+                 machine's load, so these ratios are the steadiest figures here. They leave out \
+                 the kernel's share of a fresh instance (mapping and faulting in its memory), \
+                 which is most of the gap between fresh and warm times.\n"
+            );
+            let _ = writeln!(
+                w,
+                "| request | fresh: policy | accept | echo | **policy / accept** | **policy / echo** | warm: policy | accept | echo | **policy / accept** | **policy / echo** |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            );
+            for (c, case) in cases.iter().enumerate() {
+                let _ = write!(w, "| {} |", case.name);
+                for mode in [Mode::Fresh, Mode::Warm] {
+                    let (p, a, e) = (
+                        counted(c, 0, mode),
+                        counted(c, 1, mode),
+                        counted(c, 2, mode),
+                    );
+                    let _ = write!(
+                        w,
+                        " {:.0} | {:.0} | {:.0} | **{:.2}x** | **{:.2}x** |",
+                        p / 1000.0,
+                        a / 1000.0,
+                        e / 1000.0,
+                        p / a,
+                        p / e
+                    );
+                }
+                let _ = writeln!(w);
+            }
+            let _ = writeln!(w);
+        }
+        Some(Err(message)) => {
+            eprintln!("instruction counts skipped: {message}");
+            let _ = writeln!(
+                w,
+                "## Instructions per request (callgrind)\n\nNot counted in this run: {message}.\n"
+            );
+        }
+        None => {}
+    }
+
     let sizes = match &options.sizes {
         Some(path) => read_sizes(path)?,
         None => Vec::new(),
@@ -452,8 +552,10 @@ fn run(options: &Options) -> Result<(), String> {
     );
     let _ = writeln!(
         w,
-        "| per request within {ECHO_RATIO_GOAL}x of echo on the hello Deployment (fresh instance) | {echo_ratio:.2}x (warm {:.2}x) | {} |",
+        "| per request within {ECHO_RATIO_GOAL}x of echo on the hello Deployment (fresh instance) | {echo_ratio:.2}x in time, {} in instructions (warm: {:.2}x, {}) | {} |",
+        times(counted(hello, 0, Mode::Fresh) / counted(hello, 2, Mode::Fresh)),
         ratio(hello, echo, Mode::Warm),
+        times(counted(hello, 0, Mode::Warm) / counted(hello, 2, Mode::Warm)),
         yes_no(echo_ratio <= ECHO_RATIO_GOAL)
     );
     let _ = writeln!(
@@ -477,6 +579,15 @@ fn run(options: &Options) -> Result<(), String> {
         eprintln!("wrote {}", out.display());
     }
     Ok(())
+}
+
+/// A ratio, or "not counted" when callgrind did not run.
+fn times(ratio: f64) -> String {
+    if ratio.is_finite() {
+        format!("{ratio:.2}x")
+    } else {
+        "not counted".to_owned()
+    }
 }
 
 fn yes_no(ok: bool) -> &'static str {
@@ -541,7 +652,14 @@ fn command_line(program: &str, args: &[&str]) -> String {
 }
 
 fn main() -> ExitCode {
-    match parse_args().and_then(|options| run(&options)) {
+    let outcome = parse_args().and_then(|options| {
+        if options.count_child {
+            run_count_child(&options)
+        } else {
+            run(&options)
+        }
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("policy-bench: {message}");
