@@ -11,6 +11,7 @@ all: policy.wasm
 
 # The cargo output through wasm-opt -Oz when binaryen is installed (a sixth smaller), else as is.
 policy.wasm: $(SOURCES) scripts/wasm-shrink.sh
+	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	$(CARGO) build --release --locked --target $(WASM_TARGET) -p native-sidecar-policy
 	scripts/wasm-shrink.sh $(WASM_OUT) policy.wasm
 
@@ -68,7 +69,7 @@ browser-tests: playground
 
 # Shipping (README: Publish). kwctl when installed, else crates/oci's policy-publish, which writes
 # the same metadata section, OCI layout and ArtifactHub package.
-KWCTL := $(shell command -v kwctl 2>/dev/null)
+KWCTL ?= $(shell command -v kwctl 2>/dev/null)
 POLICY_PUBLISH := $(CARGO) run --quiet --locked -p native-sidecar-oci --bin policy-publish --
 VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 OCI_TARGET ?= ghcr.io/native-sidecar-policy/policies/native-sidecar-policy
