@@ -12,7 +12,8 @@ version=${K8S_VERSION:-1.34.0}
 samples=${SCHEMA_SAMPLES:-300}
 dir=target/k8s-objects
 
-if ! command -v kubernetes-validate >/dev/null; then
+# Run as a module: a console script pip just installed may not be on PATH yet (pyenv shims).
+if ! python3 -c "import kubernetes_validate" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
 fi
 
@@ -24,5 +25,5 @@ for expected in test_data/requests/expected/*.json; do
 done
 count=$(find "$dir" -name '*.json' | wc -l)
 # --quiet prints only the objects that fail; the exit code says whether any did.
-kubernetes-validate --strict --quiet -k "$version" "$dir"/*.json
+python3 -m kubernetes_validate --strict --quiet -k "$version" "$dir"/*.json
 echo "schema check: $count objects valid for Kubernetes $version (strict)"
