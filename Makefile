@@ -136,32 +136,6 @@ bench-smoke: policy.wasm baselines bench-host
 check-size: policy.wasm
 	scripts/check-size.sh policy.wasm
 
-# The core for JavaScript (crates/js, README: Playground and JavaScript package): pkg/web and
-# pkg/node, the core's tests in wasm under Node, the playground in web/ and its browser test.
-.PHONY: js-package js-tests playground browser-tests
-JS_TARGET := wasm32-unknown-unknown
-
-js-package:
-	@rustup target list --installed 2>/dev/null | grep -qx $(JS_TARGET) || rustup target add $(JS_TARGET)
-	scripts/js-package.sh
-
-js-tests:
-	@rustup target list --installed 2>/dev/null | grep -qx $(JS_TARGET) || rustup target add $(JS_TARGET)
-	scripts/wasm-bindgen-cli.sh >/dev/null
-	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  $(CARGO) test --locked --target $(JS_TARGET) -p native-sidecar-js --test wasm
-
-tests/browser/node_modules: tests/browser/package.json tests/browser/package-lock.json
-	cd tests/browser && npm ci --no-audit --no-fund
-	touch $@
-
-playground: js-package tests/browser/node_modules
-	node scripts/playground.mjs
-
-# Needs chromium (Debian: apt-get install chromium; CHROMIUM=path for another build).
-browser-tests: playground
-	cd tests/browser && npm test
-
 # Reliability (README: Reliability). The property tests run with the unit tests (PROPTEST_CASES
 # sets the cases per property); these need cargo-fuzz and kubernetes-validate.
 FUZZ_SECONDS ?= 60
