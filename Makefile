@@ -5,7 +5,7 @@ WASM_TARGET := wasm32-wasip1
 WASM_OUT := target/$(WASM_TARGET)/release/native_sidecar_policy.wasm
 SOURCES := $(shell find src crates/core/src -name '*.rs') Cargo.toml Cargo.lock crates/core/Cargo.toml
 
-.PHONY: all test unit-tests e2e-tests host run fmt lint clean
+.PHONY: all test unit-tests e2e-tests e2e-tools host run fmt lint clean
 
 all: policy.wasm
 
@@ -34,8 +34,18 @@ host:
 
 # tests/e2e.bats against policy.wasm, run by policy-host; `KWCTL=kwctl bats tests/e2e.bats` runs
 # the same file under the real kwctl.
-e2e-tests: policy.wasm host
+e2e-tests: policy.wasm host e2e-tools
 	bats tests/e2e.bats
+
+# bats and jq run the e2e tests: installed from Debian's packages when missing, so that `make test`
+# works on a fresh machine.
+e2e-tools:
+	@missing=; for tool in bats jq; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian packages)"; \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || \
+	  { echo "the e2e tests need$$missing: install them (Debian/Ubuntu: apt-get install$$missing)"; exit 1; }; \
+	fi
 
 # Quick start: the response to a sample request and the resulting object, as YAML.
 run: policy.wasm host
