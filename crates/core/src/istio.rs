@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::path;
 use crate::profile::ISTIO_PROXY;
+use crate::review::name;
 use crate::workload::Kind;
 
 pub const NATIVE_SIDECAR: &str = "sidecar.istio.io/nativeSidecar";
@@ -126,10 +127,6 @@ fn iptables_excluded_ports(container: &Value) -> Option<&str> {
     args.get(at + 1)?.as_str()
 }
 
-fn name(container: &Value) -> Option<&str> {
-    container.get("name")?.as_str()
-}
-
 /// Native mode's hooks: the `pilot-agent wait` hook that held the application becomes the drain
 /// hook (native ordering already holds the application); a custom lifecycle stays as it is.
 pub(crate) fn set_native_lifecycle(proxy: &mut Map<String, Value>, status_port: &str) {
@@ -153,17 +150,22 @@ fn is_empty(value: &Value) -> bool {
     value.is_null() || value.as_object().is_some_and(Map::is_empty)
 }
 
-/// `postStart: exec [pilot-agent, wait, ...]` and nothing else: what holdApplicationUntilProxyStarts renders.
+/// `postStart: exec [pilot-agent, wait, ...]` and nothing else: what holdApplicationUntilProxyStarts
+/// renders. Null members count as absent: manifest renderers write them.
 fn holds_application(lifecycle: &Value) -> bool {
-    let only = |value: &Value, key: &str| -> Option<Value> {
+    fn only<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
         let map = value.as_object()?;
-        (map.len() == 1).then(|| map.get(key).cloned()).flatten()
-    };
+        let mut present = map.iter().filter(|(_, v)| !v.is_null());
+        match (present.next(), present.next()) {
+            (Some((k, v)), None) if k == key => Some(v),
+            _ => None,
+        }
+    }
     let command = only(lifecycle, "postStart")
-        .and_then(|hook| only(&hook, "exec"))
-        .and_then(|exec| only(&exec, "command"));
+        .and_then(|hook| only(hook, "exec"))
+        .and_then(|exec| only(exec, "command"));
     matches!(
-        command.as_ref().and_then(Value::as_array).map(Vec::as_slice),
+        command.and_then(Value::as_array).map(Vec::as_slice),
         Some([first, second, ..]) if first == "pilot-agent" && second == "wait"
     )
 }
@@ -305,6 +307,7 @@ mod tests {
     #[case::empty(Some(json!({})), drain("15020"))]
     #[case::hold(Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}})), drain("15020"))]
     #[case::hold_timeout(Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait", "--timeoutSeconds", "100"]}}})), drain("15020"))]
+    #[case::hold_with_nulls(Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait"]}, "httpGet": null}, "preStop": null})), drain("15020"))]
     #[case::custom(Some(json!({"preStop": {"exec": {"command": ["sleep", "10"]}}})), json!({"preStop": {"exec": {"command": ["sleep", "10"]}}}))]
     #[case::hold_and_custom(
         Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}, "preStop": {"exec": {"command": ["sleep", "5"]}}})),

@@ -164,13 +164,6 @@ impl<'s> Plan<'s> {
                             hint = opt_out_hint(&profile)
                         ));
                     }
-                    if containers.len() == 1 {
-                        return Err(format!(
-                            "{path}.containers[{at}] \"{proxy_name}\" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or {hint}",
-                            proxy_name = profile.proxy,
-                            hint = opt_out_hint(&profile)
-                        ));
-                    }
                     let status_port = profile
                         .istio
                         .then(|| istio::status_port(object, kind, proxy, init));
@@ -206,6 +199,33 @@ impl<'s> Plan<'s> {
                 }
             };
             plan.handled.push(Handled { profile, state });
+        }
+        // Converting every regular container would leave none, which the API server refuses.
+        let classic: Vec<(usize, &Profile)> = plan
+            .handled
+            .iter()
+            .filter_map(|h| match h.state {
+                State::Classic { at, .. } => Some((at, &h.profile)),
+                State::Native => None,
+            })
+            .collect();
+        if !containers.is_empty() && classic.len() == containers.len() {
+            let message = match classic.as_slice() {
+                [(at, profile)] => format!(
+                    "{path}.containers[{at}] \"{proxy}\" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or {hint}",
+                    proxy = profile.proxy,
+                    hint = opt_out_hint(profile)
+                ),
+                many => format!(
+                    "{path}.containers holds only sidecars ({names}), and a pod needs a regular container besides its native sidecars; add the application container, or keep one of them a regular container",
+                    names = many
+                        .iter()
+                        .map(|(_, p)| p.proxy)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Err(message);
         }
         let natives: Vec<&Profile> = plan
             .handled

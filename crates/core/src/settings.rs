@@ -180,6 +180,11 @@ fn parse_rule(index: usize, item: &Value) -> Result<SidecarRule, String> {
             "extraSidecars[{index}].name \"{ISTIO_PROXY}\" is Istio's proxy, which the policy already handles; remove this entry"
         ));
     }
+    if Profile::istio().is_member(&name) {
+        return Err(format!(
+            "extraSidecars[{index}].name \"{name}\" is one of Istio's own init containers, which the policy places itself; remove this entry"
+        ));
+    }
     let setup_containers = match map.get("setupContainers") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(names)) => {
@@ -193,6 +198,11 @@ fn parse_rule(index: usize, item: &Value) -> Result<SidecarRule, String> {
                     ));
                 };
                 let setup_name = container_name(setup_name, &field)?;
+                if setup_name == ISTIO_PROXY {
+                    return Err(format!(
+                        "{field} \"{ISTIO_PROXY}\" is Istio's proxy, which starts before every declared sidecar already; remove it from setupContainers"
+                    ));
+                }
                 if setup_name == name {
                     return Err(format!(
                         "{field} \"{setup_name}\" is the sidecar itself; list only the init containers that must run before it"
@@ -319,6 +329,8 @@ mod tests {
     #[case::bad_name(json!({"extraSidecars": [{"name": "Vault_Agent"}]}), "extraSidecars[0].name must be a container name (lowercase letters, digits and '-', at most 63 characters, starting and ending with a letter or digit), found \"Vault_Agent\"")]
     #[case::name_type(json!({"extraSidecars": [{"name": null}]}), "extraSidecars[0].name must be a container name, found null")]
     #[case::istio(json!({"extraSidecars": [{"name": "istio-proxy"}]}), "extraSidecars[0].name \"istio-proxy\" is Istio's proxy, which the policy already handles; remove this entry")]
+    #[case::istio_init(json!({"extraSidecars": [{"name": "istio-init"}]}), "extraSidecars[0].name \"istio-init\" is one of Istio's own init containers, which the policy places itself; remove this entry")]
+    #[case::setup_proxy(json!({"extraSidecars": [{"name": "a", "setupContainers": ["istio-proxy"]}]}), "extraSidecars[0].setupContainers[0] \"istio-proxy\" is Istio's proxy, which starts before every declared sidecar already; remove it from setupContainers")]
     #[case::duplicate(json!({"extraSidecars": [{"name": "a"}, {"name": "a"}]}), "extraSidecars[1].name \"a\" is already declared by extraSidecars[0]; keep one entry per sidecar")]
     #[case::crossed(json!({"extraSidecars": [{"name": "a", "setupContainers": ["b"]}, {"name": "b"}]}), "extraSidecars[1] and extraSidecars[0] use the same container both as a sidecar and as a setup container; a container is one or the other")]
     #[case::setup_self(json!({"extraSidecars": [{"name": "a", "setupContainers": ["a"]}]}), "extraSidecars[0].setupContainers[0] \"a\" is the sidecar itself; list only the init containers that must run before it")]

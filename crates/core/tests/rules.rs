@@ -436,3 +436,29 @@ fn workload_updates_are_converted() {
         "istio-proxy"
     );
 }
+
+/// Every regular container a sidecar: converting them all would leave `containers` empty, which the
+/// API server refuses.
+#[test]
+fn refuses_to_leave_no_regular_container() {
+    let settings = Settings {
+        extra_sidecars: vec![SidecarRule {
+            name: "vault-agent".into(),
+            setup_containers: vec![],
+        }],
+        ..Settings::default()
+    };
+    let before = pod(
+        vec![istio_init()],
+        vec![proxy(), json!({"name": "vault-agent", "image": "vault"})],
+    );
+    let mut object = before.clone();
+    let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+    assert_eq!(
+        outcome.rejection.as_deref(),
+        Some(
+            "spec.containers holds only sidecars (istio-proxy, vault-agent), and a pod needs a regular container besides its native sidecars; add the application container, or keep one of them a regular container"
+        )
+    );
+    assert_eq!(object, before);
+}
