@@ -2,6 +2,7 @@
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+use native_sidecar_core::ALL_KINDS;
 use native_sidecar_policy::{validate, validate_settings};
 use native_sidecar_testdata::{Pair, admission_request, all_pairs};
 use rstest::rstest;
@@ -22,27 +23,20 @@ fn pair_of_kind(kind: &str) -> Pair {
 }
 
 fn spec_path(kind: &str) -> &'static str {
-    match kind {
-        "Pod" => "spec",
-        "CronJob" => "spec.jobTemplate.spec.template.spec",
-        _ => "spec.template.spec",
-    }
+    ALL_KINDS
+        .iter()
+        .find(|k| k.name() == kind)
+        .map_or("(unknown kind)", |k| k.spec_path())
 }
 
-const KINDS: [&str; 8] = [
-    "Pod",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "ReplicationController",
-];
+/// Every kind the policy handles, by name as requests carry it.
+fn kinds() -> [&'static str; 8] {
+    ALL_KINDS.map(|k| k.name())
+}
 
 #[test]
 fn mutate_mode_converts_every_kind() {
-    for kind in KINDS {
+    for kind in kinds() {
         let pair = pair_of_kind(kind);
         let response = call(admission_request(&pair.before, "CREATE"), json!({}));
         assert!(response.accepted, "{kind}: {:?}", response.message);
@@ -62,7 +56,7 @@ fn mutate_mode_converts_every_kind() {
 
 #[test]
 fn validate_mode_rejects_classic_proxies_of_every_kind() {
-    for kind in KINDS {
+    for kind in kinds() {
         let pair = pair_of_kind(kind);
         let response = call(
             admission_request(&pair.before, "CREATE"),
