@@ -12,9 +12,13 @@ version=${K8S_VERSION:-1.34.0}
 samples=${SCHEMA_SAMPLES:-300}
 dir=target/k8s-objects
 
-# Run as a module: a console script pip just installed may not be on PATH yet (pyenv shims).
-if ! python3 -c "import kubernetes_validate" 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
+# A virtual environment of its own: a system Python may refuse pip installs (PEP 668), and a
+# console script pip just installed may not be on PATH yet (pyenv shims), so it runs as a module.
+venv=target/k8s-validate-venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+python="$venv/bin/python"
+if ! "$python" -c "import kubernetes_validate" 2>/dev/null; then
+  "$python" -m pip install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
 fi
 
 rm -rf "$dir"
@@ -25,5 +29,5 @@ for expected in test_data/requests/expected/*.json; do
 done
 count=$(find "$dir" -name '*.json' | wc -l)
 # --quiet prints only the objects that fail; the exit code says whether any did.
-python3 -m kubernetes_validate --strict --quiet -k "$version" "$dir"/*.json
+"$python" -m kubernetes_validate --strict --quiet -k "$version" "$dir"/*.json
 echo "schema check: $count objects valid for Kubernetes $version (strict)"
