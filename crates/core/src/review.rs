@@ -46,12 +46,12 @@ pub fn review(
     if !kind.mutable_on(operation) || !object.is_object() {
         return Outcome::default();
     }
-    let plan = match Plan::new(kind, object, settings) {
+    let mut plan = match Plan::new(kind, object, settings) {
         Ok(plan) => plan,
         Err(message) => return Outcome::reject(message),
     };
     let mut outcome = Outcome {
-        warnings: plan.warnings.clone(),
+        warnings: std::mem::take(&mut plan.warnings),
         findings: plan.findings(),
         expected_init_order: plan.expected_order(),
         ..Outcome::default()

@@ -2,7 +2,7 @@
 //! the host: the wasm glue in `lib.rs` only moves values across the JavaScript boundary.
 
 use native_sidecar_core::{
-    ALL_KINDS, Finding, Kind, Misplacement, Mode, Outcome, Problem, Settings, review_manifest,
+    ALL_KINDS, Finding, Kind, Misplacement, Mode, Operation, Problem, Settings, review,
 };
 use serde_json::{Map, Value, json};
 
@@ -24,7 +24,7 @@ pub fn convert(manifest: &Value, settings_json: &Value) -> Result<Value, String>
     let settings = settings(settings_json)?;
     let kind = kind_of(manifest)?;
     let mut converted = manifest.clone();
-    let outcome = reviewed(&mut converted, &settings)?;
+    let outcome = review(kind, Operation::Create, &mut converted, &settings);
     if let Some(message) = outcome.rejection {
         return Err(message);
     }
@@ -54,7 +54,7 @@ pub fn check(manifest: &Value, settings_json: &Value) -> Result<Value, String> {
     settings.mode = Mode::Validate;
     let kind = kind_of(manifest)?;
     let mut copy = manifest.clone();
-    let outcome = reviewed(&mut copy, &settings)?;
+    let outcome = review(kind, Operation::Create, &mut copy, &settings);
     if let (Some(message), true) = (&outcome.rejection, outcome.findings.is_empty()) {
         return Err(message.clone());
     }
@@ -83,10 +83,6 @@ fn api_version(kind: Kind) -> String {
         "" => "v1".to_owned(),
         group => format!("{group}/v1"),
     }
-}
-
-fn reviewed(manifest: &mut Value, settings: &Settings) -> Result<Outcome, String> {
-    review_manifest(manifest, settings).ok_or_else(|| unsupported(manifest))
 }
 
 fn kind_of(manifest: &Value) -> Result<Kind, String> {
