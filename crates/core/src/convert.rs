@@ -1,17 +1,17 @@
 //! Moves classic proxies into `initContainers` as native sidecars and lays the init containers out
-//! the way Istio renders native mode.
+//! the way the meshes render native mode.
 
 use serde_json::{Map, Value};
 
-use crate::istio;
+use crate::mesh::{LifecycleEdit, NativeEdit};
 use crate::order;
 use crate::profile::Profile;
 use crate::review::name;
 
-/// A proxy to convert: its index in `containers`, and for Istio the status port its drain hook calls.
+/// A proxy to convert: its index in `containers`, and how its fields change.
 pub(crate) struct Conversion<'a> {
     pub at: usize,
-    pub status_port: Option<&'a str>,
+    pub edit: &'a NativeEdit,
 }
 
 /// Edits the pod spec: the proxies of `conversions` leave `containers` and join `initContainers`
@@ -31,9 +31,7 @@ pub(crate) fn to_native(
                 let mut proxy = containers.remove(conversion.at);
                 if let Some(fields) = proxy.as_object_mut() {
                     fields.insert("restartPolicy".to_owned(), Value::from("Always"));
-                    if let Some(port) = conversion.status_port {
-                        istio::set_native_lifecycle(fields, port);
-                    }
+                    apply(fields, conversion.edit);
                 }
                 moved.push(proxy);
             }
@@ -53,4 +51,23 @@ pub(crate) fn to_native(
     let layout = order::canonical(&names, profiles);
     let mut slots: Vec<Option<Value>> = std::mem::take(init).into_iter().map(Some).collect();
     init.extend(layout.into_iter().filter_map(|at| slots[at].take()));
+}
+
+/// Edits an existing field in place (its position in the object kept); adds missing ones last.
+fn apply(proxy: &mut Map<String, Value>, edit: &NativeEdit) {
+    match &edit.lifecycle {
+        LifecycleEdit::Keep => {}
+        LifecycleEdit::Remove => {
+            proxy.shift_remove("lifecycle");
+        }
+        LifecycleEdit::Set(lifecycle) => {
+            proxy.insert("lifecycle".to_owned(), lifecycle.clone());
+        }
+    }
+    if let Some(probe) = &edit.startup_probe {
+        let slot = proxy.entry("startupProbe").or_insert(Value::Null);
+        if slot.is_null() {
+            *slot = probe.clone();
+        }
+    }
 }

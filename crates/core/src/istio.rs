@@ -1,13 +1,14 @@
-//! What Istio renders differently in native mode, and the annotations it keeps in step.
+//! Istio: what its injector renders differently in native mode, the annotations it keeps in step,
+//! and its opt-out and gateway rules (`../shared/SPEC.md` sections 2, 3 and 5).
 
 use serde_json::{Map, Value, json};
 
-use crate::path;
-use crate::profile::ISTIO_PROXY;
+use crate::mesh::{self, Injection, LifecycleEdit, Mesh, NativeEdit};
 use crate::review::name;
 use crate::workload::Kind;
 
-pub const NATIVE_SIDECAR: &str = "sidecar.istio.io/nativeSidecar";
+const PROXY: &str = "istio-proxy";
+pub(crate) const NATIVE_SIDECAR: &str = "sidecar.istio.io/nativeSidecar";
 const INJECT: &str = "sidecar.istio.io/inject";
 const STATUS: &str = "sidecar.istio.io/status";
 const OVERRIDES: &str = "proxy.istio.io/overrides";
@@ -16,86 +17,116 @@ const EXCLUDE_INBOUND_PORTS: &str = "traffic.sidecar.istio.io/excludeInboundPort
 const TEMPLATES: &str = "inject.istio.io/templates";
 const DEFAULT_STATUS_PORT: &str = "15020";
 
-/// The first value of an annotation found on the pod's metadata (most specific first).
-pub(crate) fn annotation<'v>(object: &'v Value, kind: Kind, key: &str) -> Option<&'v str> {
-    kind.metadata_pointers()
-        .iter()
-        .filter_map(|pointer| path::at(object, pointer))
-        .find_map(|meta| meta.get("annotations")?.get(key)?.as_str())
-}
+pub(crate) struct Istio;
 
-/// Istio's template renders native mode unless the annotation is exactly "false".
-pub(crate) fn opts_out_of_native(object: &Value, kind: Kind) -> bool {
-    annotation(object, kind, NATIVE_SIDECAR) == Some("false")
-}
+impl Mesh for Istio {
+    fn id(&self) -> &'static str {
+        "istio"
+    }
+    fn title(&self) -> &'static str {
+        "Istio"
+    }
+    fn proxy(&self) -> &'static str {
+        PROXY
+    }
+    fn setup(&self) -> &'static [&'static str] {
+        &["istio-init", "istio-validation"]
+    }
+    /// Older Istio releases add `enable-core-dump`; native mode renders it right after the proxy.
+    fn trailing(&self) -> &'static [&'static str] {
+        &["enable-core-dump"]
+    }
 
-/// Pods injected from Istio's gateway template run the proxy as their workload.
-pub(crate) fn uses_gateway_template(object: &Value, kind: Kind) -> bool {
-    annotation(object, kind, TEMPLATES)
-        .is_some_and(|templates| templates.split(',').any(|t| t.trim() == "gateway"))
-}
+    fn native_annotation(&self) -> &'static str {
+        NATIVE_SIDECAR
+    }
+    /// Istio's template renders native mode unless the annotation is exactly "false".
+    fn opt_out(&self, object: &Value, kind: Kind) -> Option<&'static str> {
+        (kind.annotation(object, NATIVE_SIDECAR) == Some("false")).then_some(NATIVE_SIDECAR)
+    }
+    fn states_mode(&self, pod: &Value) -> bool {
+        mesh::pod_annotation(pod, NATIVE_SIDECAR).is_some()
+    }
+    fn request_native(&self, annotations: &mut Map<String, Value>) {
+        annotations.insert(NATIVE_SIDECAR.to_owned(), Value::from("true"));
+    }
+    /// Istio prefers the label over the annotation and injects only for y, yes, true or on; it
+    /// never injects host-network pods.
+    fn injection(&self, pod: &Value) -> Injection {
+        let metadata = pod.get("metadata");
+        let inject = metadata
+            .and_then(|m| m.get("labels"))
+            .and_then(|l| l.get(INJECT))
+            .or_else(|| {
+                metadata
+                    .and_then(|m| m.get("annotations"))
+                    .and_then(|a| a.get(INJECT))
+            })
+            .and_then(Value::as_str)
+            .filter(|inject| !inject.is_empty());
+        match inject {
+            _ if mesh::host_network(pod) => Injection::Refused,
+            Some(inject)
+                if matches!(
+                    inject.to_ascii_lowercase().as_str(),
+                    "y" | "yes" | "true" | "on"
+                ) =>
+            {
+                Injection::Requested
+            }
+            Some(_) => Injection::Refused,
+            None => Injection::Unstated,
+        }
+    }
 
-/// Whether a Pod without a proxy should ask the injector for native mode: not when it already
-/// says which mode it wants, opts out of injection, or uses the host network (never injected).
-pub(crate) fn wants_native_request(pod: &Value) -> bool {
-    let metadata = pod.get("metadata");
-    let annotations = metadata.and_then(|m| m.get("annotations"));
-    let labels = metadata.and_then(|m| m.get("labels"));
-    if annotations.and_then(|a| a.get(NATIVE_SIDECAR)).is_some() {
-        return false;
+    /// Gateways run `istio-proxy` as the main workload (`proxy router`, or pods injected from the
+    /// `gateway` template): they are not sidecars.
+    fn leaves_alone(&self, object: &Value, kind: Kind, proxy: &Value) -> bool {
+        let args = proxy.get("args").and_then(Value::as_array);
+        let router = matches!(
+            args.map(|a| a.iter().take(2).map(Value::as_str).collect::<Vec<_>>())
+                .as_deref(),
+            Some([Some("proxy"), Some("router")])
+        );
+        router
+            || kind
+                .annotation(object, TEMPLATES)
+                .is_some_and(|templates| templates.split(',').any(|t| t.trim() == "gateway"))
     }
-    // Istio prefers the label over the annotation and injects only for y, yes, true or on.
-    let inject = labels
-        .and_then(|l| l.get(INJECT))
-        .or_else(|| annotations.and_then(|a| a.get(INJECT)))
-        .and_then(Value::as_str);
-    if let Some(inject) = inject
-        && !inject.is_empty()
-        && !matches!(
-            inject.to_ascii_lowercase().as_str(),
-            "y" | "yes" | "true" | "on"
-        )
-    {
-        return false;
-    }
-    path::at(pod, "/spec/hostNetwork") != Some(&Value::Bool(true))
-}
 
-/// Sets the annotation that makes Istio's injector render native mode. Returns whether it did:
-/// `metadata` that is not an object (the API server refuses such a pod) is left alone, and the
-/// review must then not report a change it did not make.
-pub(crate) fn request_native(pod: &mut Value) -> bool {
-    let Some(pod) = pod.as_object_mut() else {
-        return false;
-    };
-    let metadata = pod
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if metadata.is_null() {
-        *metadata = Value::Object(Map::new());
+    /// The `pilot-agent wait` hook that held the application becomes the drain hook (native
+    /// ordering already holds the application), as does a missing lifecycle; a custom lifecycle
+    /// stays as it is.
+    fn native_edit(&self, object: &Value, kind: Kind, proxy: &Value, init: &[Value]) -> NativeEdit {
+        let lifecycle = match proxy.get("lifecycle") {
+            Some(lifecycle) if !is_empty(lifecycle) && !holds_application(lifecycle) => {
+                LifecycleEdit::Keep
+            }
+            _ => LifecycleEdit::Set(drain(&status_port(object, kind, proxy, init))),
+        };
+        NativeEdit {
+            lifecycle,
+            ..NativeEdit::default()
+        }
     }
-    if !metadata.is_object() {
-        return false;
+
+    fn after_conversion(&self, object: &mut Value, kind: Kind) {
+        move_proxy_in_annotations(object, kind);
     }
-    let annotations = &mut metadata["annotations"];
-    if !annotations.is_object() {
-        *annotations = Value::Object(Map::new());
-    }
-    annotations[NATIVE_SIDECAR] = Value::String("true".to_owned());
-    true
 }
 
 /// Istio's status port, which the native preStop hook calls. The injector writes it only into the
 /// annotation, the probes' presence and the iptables exclusions, so it is read back from those.
-pub(crate) fn status_port(object: &Value, kind: Kind, proxy: &Value, init: &[Value]) -> String {
-    if let Some(port) = annotation(object, kind, STATUS_PORT) {
+fn status_port(object: &Value, kind: Kind, proxy: &Value, init: &[Value]) -> String {
+    if let Some(port) = kind.annotation(object, STATUS_PORT) {
         return port.to_owned();
     }
     // Istio renders the readiness probe only when the status port is not 0.
     if proxy.get("readinessProbe").is_none_or(Value::is_null) {
         return "0".to_owned();
     }
-    let excluded: Vec<&str> = annotation(object, kind, EXCLUDE_INBOUND_PORTS)
+    let excluded: Vec<&str> = kind
+        .annotation(object, EXCLUDE_INBOUND_PORTS)
         .map(|ports| ports.split(',').map(str::trim).collect())
         .unwrap_or_default();
     let ports = init
@@ -127,23 +158,13 @@ fn iptables_excluded_ports(container: &Value) -> Option<&str> {
     args.get(at + 1)?.as_str()
 }
 
-/// Native mode's hooks: the `pilot-agent wait` hook that held the application becomes the drain
-/// hook (native ordering already holds the application); a custom lifecycle stays as it is.
-pub(crate) fn set_native_lifecycle(proxy: &mut Map<String, Value>, status_port: &str) {
-    let drain = json!({
+/// Istio's native drain hook on its status port.
+fn drain(status_port: &str) -> Value {
+    json!({
         "preStop": {"exec": {"command": [
             "pilot-agent", "request", format!("--debug-port={status_port}"), "POST", "drain"
         ]}}
-    });
-    match proxy.get_mut("lifecycle") {
-        Some(lifecycle) if is_empty(lifecycle) || holds_application(lifecycle) => {
-            *lifecycle = drain
-        }
-        Some(_) => {}
-        None => {
-            proxy.insert("lifecycle".to_owned(), drain);
-        }
-    }
+    })
 }
 
 fn is_empty(value: &Value) -> bool {
@@ -173,10 +194,10 @@ fn holds_application(lifecycle: &Value) -> bool {
 /// Moves `istio-proxy` from `containers` to `initContainers` in the injection annotations, wherever
 /// Istio wrote them. Istio's re-injection strips what the status lists, so it must stay true.
 /// Returns whether an annotation changed.
-pub(crate) fn move_proxy_in_annotations(object: &mut Value, kind: Kind) -> bool {
+fn move_proxy_in_annotations(object: &mut Value, kind: Kind) -> bool {
     let mut changed = false;
     for pointer in kind.metadata_pointers() {
-        let Some(annotations) = path::at_mut(object, pointer)
+        let Some(annotations) = crate::path::at_mut(object, pointer)
             .and_then(|meta| meta.get_mut("annotations"))
             .and_then(Value::as_object_mut)
         else {
@@ -218,7 +239,7 @@ fn move_in_status(status: &mut Map<String, Value>) -> bool {
         return false;
     };
     let before = containers.len();
-    containers.retain(|c| c.as_str() != Some(ISTIO_PROXY));
+    containers.retain(|c| c.as_str() != Some(PROXY));
     if containers.len() == before {
         return false;
     }
@@ -233,9 +254,9 @@ fn move_in_status(status: &mut Map<String, Value>) -> bool {
         *init = Value::Array(Vec::new());
     }
     if let Some(init) = init.as_array_mut()
-        && !init.iter().any(|c| c.as_str() == Some(ISTIO_PROXY))
+        && !init.iter().any(|c| c.as_str() == Some(PROXY))
     {
-        init.push(Value::String(ISTIO_PROXY.to_owned()));
+        init.push(Value::String(PROXY.to_owned()));
     }
     true
 }
@@ -245,7 +266,7 @@ fn move_in_overrides(overrides: &mut Map<String, Value>) -> bool {
     let Some(Value::Array(containers)) = overrides.get_mut("containers") else {
         return false;
     };
-    let Some(at) = containers.iter().position(|c| name(c) == Some(ISTIO_PROXY)) else {
+    let Some(at) = containers.iter().position(|c| name(c) == Some(PROXY)) else {
         return false;
     };
     let entry = containers.remove(at);
@@ -303,24 +324,31 @@ mod tests {
     }
 
     #[rstest]
-    #[case::none(None, drain("15020"))]
-    #[case::empty(Some(json!({})), drain("15020"))]
-    #[case::hold(Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}})), drain("15020"))]
-    #[case::hold_timeout(Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait", "--timeoutSeconds", "100"]}}})), drain("15020"))]
-    #[case::hold_with_nulls(Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait"]}, "httpGet": null}, "preStop": null})), drain("15020"))]
-    #[case::custom(Some(json!({"preStop": {"exec": {"command": ["sleep", "10"]}}})), json!({"preStop": {"exec": {"command": ["sleep", "10"]}}}))]
+    #[case::none(None, LifecycleEdit::Set(drain("15020")))]
+    #[case::empty(Some(json!({})), LifecycleEdit::Set(drain("15020")))]
+    #[case::hold(Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}})), LifecycleEdit::Set(drain("15020")))]
+    #[case::hold_timeout(Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait", "--timeoutSeconds", "100"]}}})), LifecycleEdit::Set(drain("15020")))]
+    #[case::hold_with_nulls(Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait"]}, "httpGet": null}, "preStop": null})), LifecycleEdit::Set(drain("15020")))]
+    #[case::custom(Some(json!({"preStop": {"exec": {"command": ["sleep", "10"]}}})), LifecycleEdit::Keep)]
     #[case::hold_and_custom(
         Some(json!({"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}, "preStop": {"exec": {"command": ["sleep", "5"]}}})),
-        json!({"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}, "preStop": {"exec": {"command": ["sleep", "5"]}}})
+        LifecycleEdit::Keep
     )]
-    fn lifecycles(#[case] lifecycle: Option<Value>, #[case] expected: Value) {
-        let mut proxy = Map::new();
-        proxy.insert("name".into(), json!("istio-proxy"));
+    fn lifecycles(#[case] lifecycle: Option<Value>, #[case] expected: LifecycleEdit) {
+        let mut proxy = ready_proxy();
         if let Some(lifecycle) = lifecycle {
-            proxy.insert("lifecycle".into(), lifecycle);
+            proxy["lifecycle"] = lifecycle;
         }
-        set_native_lifecycle(&mut proxy, "15020");
-        assert_eq!(proxy["lifecycle"], expected);
+        let object = pod(json!({}), json!({}));
+        let init = init_with_ports("15090,15021,15020");
+        let edit = Istio.native_edit(&object, Kind::Pod, &proxy, &init);
+        assert_eq!(
+            edit,
+            NativeEdit {
+                lifecycle: expected,
+                ..NativeEdit::default()
+            }
+        );
     }
 
     #[rstest]
@@ -377,33 +405,42 @@ mod tests {
     }
 
     #[rstest]
-    #[case::plain(json!({"metadata": {"name": "p"}, "spec": {}}), true)]
-    #[case::already_true(json!({"metadata": {"annotations": {NATIVE_SIDECAR: "true"}}}), false)]
-    #[case::already_false(json!({"metadata": {"annotations": {NATIVE_SIDECAR: "false"}}}), false)]
-    #[case::inject_false_label(json!({"metadata": {"labels": {INJECT: "false"}}}), false)]
-    #[case::inject_false_annotation(json!({"metadata": {"annotations": {INJECT: "false"}}}), false)]
-    #[case::inject_no(json!({"metadata": {"annotations": {INJECT: "no"}}}), false)]
-    #[case::inject_true(json!({"metadata": {"annotations": {INJECT: "true"}}}), true)]
-    #[case::label_wins(json!({"metadata": {"labels": {INJECT: "true"}, "annotations": {INJECT: "false"}}}), true)]
-    #[case::host_network(json!({"spec": {"hostNetwork": true}}), false)]
-    #[case::no_metadata(json!({"spec": {"hostNetwork": false}}), true)]
-    fn native_requests(#[case] pod: Value, #[case] expected: bool) {
-        assert_eq!(wants_native_request(&pod), expected);
+    #[case::plain(json!({"metadata": {"name": "p"}, "spec": {}}), Injection::Unstated)]
+    #[case::inject_false_label(json!({"metadata": {"labels": {INJECT: "false"}}}), Injection::Refused)]
+    #[case::inject_false_annotation(json!({"metadata": {"annotations": {INJECT: "false"}}}), Injection::Refused)]
+    #[case::inject_no(json!({"metadata": {"annotations": {INJECT: "no"}}}), Injection::Refused)]
+    #[case::inject_true(json!({"metadata": {"annotations": {INJECT: "true"}}}), Injection::Requested)]
+    #[case::inject_on(json!({"metadata": {"annotations": {INJECT: "On"}}}), Injection::Requested)]
+    #[case::inject_empty(json!({"metadata": {"annotations": {INJECT: ""}}}), Injection::Unstated)]
+    #[case::label_wins(json!({"metadata": {"labels": {INJECT: "true"}, "annotations": {INJECT: "false"}}}), Injection::Requested)]
+    #[case::host_network(json!({"metadata": {"labels": {INJECT: "true"}}, "spec": {"hostNetwork": true}}), Injection::Refused)]
+    #[case::no_metadata(json!({"spec": {"hostNetwork": false}}), Injection::Unstated)]
+    fn injection(#[case] pod: Value, #[case] expected: Injection) {
+        assert_eq!(Istio.injection(&pod), expected);
     }
 
-    #[test]
-    fn request_native_creates_annotations() {
-        let mut pod = json!({"kind": "Pod", "metadata": {"name": "p", "annotations": null}});
-        request_native(&mut pod);
+    #[rstest]
+    #[case::absent(json!({"metadata": {"name": "p"}}), false, None)]
+    #[case::native(json!({"metadata": {"annotations": {NATIVE_SIDECAR: "true"}}}), true, None)]
+    #[case::classic(json!({"metadata": {"annotations": {NATIVE_SIDECAR: "false"}}}), true, Some(NATIVE_SIDECAR))]
+    #[case::other_value(json!({"metadata": {"annotations": {NATIVE_SIDECAR: "False"}}}), true, None)]
+    fn native_switch(#[case] pod: Value, #[case] states: bool, #[case] opt_out: Option<&str>) {
+        assert_eq!(Istio.states_mode(&pod), states);
+        assert_eq!(Istio.opt_out(&pod, Kind::Pod), opt_out);
+    }
+
+    #[rstest]
+    #[case::sidecar(json!({"name": "istio-proxy", "args": ["proxy", "sidecar", "--domain", "x"]}), false)]
+    #[case::overridden_args(json!({"name": "istio-proxy", "args": ["--custom"]}), false)]
+    #[case::no_args(json!({"name": "istio-proxy"}), false)]
+    #[case::gateway(json!({"name": "istio-proxy", "args": ["proxy", "router", "--domain", "x"]}), true)]
+    fn gateways_are_left_alone(#[case] container: Value, #[case] left_alone: bool) {
+        let object = pod(json!({}), json!({}));
         assert_eq!(
-            pod["metadata"],
-            json!({"name": "p", "annotations": {NATIVE_SIDECAR: "true"}})
+            Istio.leaves_alone(&object, Kind::Pod, &container),
+            left_alone
         );
-        let mut bare = json!({"kind": "Pod"});
-        request_native(&mut bare);
-        assert_eq!(
-            bare["metadata"],
-            json!({"annotations": {NATIVE_SIDECAR: "true"}})
-        );
+        let gateway = pod(json!({TEMPLATES: "sidecar, gateway"}), json!({}));
+        assert!(Istio.leaves_alone(&gateway, Kind::Pod, &container));
     }
 }

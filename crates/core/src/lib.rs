@@ -8,6 +8,8 @@
 
 mod convert;
 mod istio;
+mod linkerd;
+mod mesh;
 mod order;
 mod path;
 mod profile;

@@ -90,8 +90,14 @@ fn position(names: &[Option<&str>], name: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::istio::Istio;
+    use crate::linkerd::Linkerd;
     use crate::settings::SidecarRule;
     use rstest::rstest;
+
+    fn istio() -> Profile<'static> {
+        Profile::of_mesh(&Istio)
+    }
 
     fn names<'a>(list: &[&'a str]) -> Vec<Option<&'a str>> {
         list.iter().map(|n| Some(*n)).collect()
@@ -113,7 +119,18 @@ mod tests {
     #[case(&["istio-proxy"], &["istio-proxy"])]
     #[case(&["istio-init", "istio-validation", "istio-proxy"], &["istio-init", "istio-validation", "istio-proxy"])]
     fn istio_layout(#[case] input: &[&str], #[case] expected: &[&str]) {
-        assert_eq!(reorder(input, &[&Profile::istio()]), expected);
+        assert_eq!(reorder(input, &[&istio()]), expected);
+    }
+
+    #[rstest]
+    // Linkerd's classic order: the user's init containers, then linkerd-init appended last.
+    #[case(&["migrate", "linkerd-init", "linkerd-proxy"], &["linkerd-init", "linkerd-proxy", "migrate"])]
+    #[case(&["a", "b", "linkerd-network-validator", "linkerd-proxy"], &["linkerd-network-validator", "linkerd-proxy", "a", "b"])]
+    #[case(&["linkerd-proxy", "linkerd-init", "a"], &["linkerd-init", "linkerd-proxy", "a"])]
+    fn linkerd_layout(#[case] input: &[&str], #[case] expected: &[&str]) {
+        let linkerd = Profile::of_mesh(&Linkerd);
+        assert_eq!(reorder(input, &[&linkerd]), expected);
+        assert_eq!(misplaced(&names(expected), &[&linkerd]), vec![]);
     }
 
     #[test]
@@ -122,8 +139,8 @@ mod tests {
             name: "vault-agent".into(),
             setup_containers: vec!["vault-agent-init".into()],
         };
-        let vault = Profile::generic(&rule);
-        let istio = Profile::istio();
+        let vault = Profile::declared(&rule);
+        let istio = istio();
         let input = &[
             "app-init",
             "vault-agent",
@@ -153,12 +170,12 @@ mod tests {
     #[case(&["istio-proxy", "istio-init"], vec![(1, Misplacement::SetupAfterProxy { proxy: "istio-proxy".into() })])]
     #[case(&["enable-core-dump", "istio-proxy"], vec![(0, Misplacement::BeforeProxy { proxy: "istio-proxy".into() })])]
     fn istio_misplacements(#[case] input: &[&str], #[case] expected: Vec<(usize, Misplacement)>) {
-        assert_eq!(misplaced(&names(input), &[&Profile::istio()]), expected);
+        assert_eq!(misplaced(&names(input), &[&istio()]), expected);
     }
 
     #[test]
     fn canonical_layout_is_never_misplaced() {
-        let istio = Profile::istio();
+        let istio = istio();
         let inputs: &[&[&str]] = &[
             &["a", "istio-init", "enable-core-dump", "istio-proxy", "b"],
             &["istio-proxy", "istio-validation", "x"],

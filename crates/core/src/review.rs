@@ -3,8 +3,10 @@
 
 use serde_json::Value;
 
+use serde_json::Map;
+
 use crate::convert;
-use crate::istio;
+use crate::mesh::{self, Injection, NativeEdit};
 use crate::order::{self, Misplacement};
 use crate::path;
 use crate::profile::Profile;
@@ -69,18 +71,70 @@ pub fn review(
             }
         }
         Mode::Mutate => {
-            outcome.changed = plan.apply(kind, object);
+            outcome.changed = plan.apply(kind, object, &mut outcome.warnings);
             if kind == Kind::Pod
                 && operation == Operation::Create
                 && settings.request_native_injection
-                && !plan.has_istio_proxy
-                && istio::wants_native_request(object)
+                && !plan.carries_mesh_proxy
             {
-                outcome.changed |= istio::request_native(object);
+                outcome.changed |= request_native(object, settings);
             }
         }
     }
     outcome
+}
+
+/// Asks the injector that will inject this Pod for a native sidecar (a ClusterAdmissionPolicy sees
+/// Pods before the meshes' injectors). The mesh is the one the Pod asks for itself, else the first
+/// of the `meshes` setting: the namespaces the policy is deployed on are that mesh's. Nothing when
+/// the Pod already says which mode it wants or that mesh will not inject it.
+fn request_native(pod: &mut Value, settings: &Settings) -> bool {
+    let meshes: Vec<&dyn mesh::Mesh> = settings
+        .meshes
+        .iter()
+        .filter_map(|id| mesh::by_id(id))
+        .collect();
+    let target = meshes
+        .iter()
+        .find(|m| m.injection(pod) == Injection::Requested)
+        .or_else(|| {
+            meshes
+                .first()
+                .filter(|m| m.injection(pod) == Injection::Unstated)
+        });
+    let Some(target) = target else {
+        return false;
+    };
+    if target.states_mode(pod) {
+        return false;
+    }
+    match annotations_mut(pod) {
+        Some(annotations) => {
+            target.request_native(annotations);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The Pod's annotations, created when absent or null. `None` when `metadata` is not an object:
+/// the API server refuses such a Pod, and the review must not report a change it did not make.
+fn annotations_mut(pod: &mut Value) -> Option<&mut Map<String, Value>> {
+    let metadata = pod
+        .as_object_mut()?
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if metadata.is_null() {
+        *metadata = Value::Object(Map::new());
+    }
+    let annotations = metadata
+        .as_object_mut()?
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !annotations.is_object() {
+        *annotations = Value::Object(Map::new());
+    }
+    annotations.as_object_mut()
 }
 
 /// A proxy the policy handles in this pod spec.
@@ -91,10 +145,7 @@ struct Handled<'s> {
 
 enum State {
     /// A regular container at this index of `containers`, to become a native sidecar.
-    Classic {
-        at: usize,
-        status_port: Option<String>,
-    },
+    Classic { at: usize, edit: NativeEdit },
     /// Already a native sidecar at this index of `initContainers`.
     Native,
 }
@@ -104,8 +155,8 @@ struct Plan<'s> {
     init_names: Vec<Option<String>>,
     misplaced: Vec<(usize, Misplacement)>,
     warnings: Vec<String>,
-    /// Any container named `istio-proxy`, sidecar or gateway, handled or not.
-    has_istio_proxy: bool,
+    /// Any mesh's proxy, sidecar or gateway, handled or not: such a pod needs no native request.
+    carries_mesh_proxy: bool,
 }
 
 impl<'s> Plan<'s> {
@@ -119,31 +170,29 @@ impl<'s> Plan<'s> {
             init_names: init.iter().map(|c| name(c).map(str::to_owned)).collect(),
             misplaced: Vec::new(),
             warnings: Vec::new(),
-            has_istio_proxy: false,
+            carries_mesh_proxy: mesh::carries_a_proxy(spec),
         };
-        let istio_opt_out = istio::opts_out_of_native(object, kind);
-        if istio_opt_out {
-            plan.warnings.push(format!(
-                "{}: \"false\" leaves istio-proxy as Istio renders it in classic mode; remove the annotation to run the proxy as a native sidecar",
-                istio::NATIVE_SIDECAR
-            ));
-        }
         for profile in settings.profiles() {
+            let opted_out = profile.mesh.and_then(|mesh| {
+                let annotation = mesh.opt_out(object, kind)?;
+                plan.warnings.push(format!(
+                    "{annotation}: \"false\" leaves {proxy} as {title} renders it in classic mode; remove the annotation to run the proxy as a native sidecar",
+                    proxy = mesh.proxy(),
+                    title = mesh.title()
+                ));
+                Some(annotation)
+            });
             let in_containers = positions(containers, profile.proxy);
             let in_init = positions(init, profile.proxy);
             if in_containers.is_empty() && in_init.is_empty() {
                 continue;
             }
-            if profile.istio {
-                plan.has_istio_proxy = true;
-                let found = in_containers
+            if let Some(mesh) = profile.mesh {
+                let mut found = in_containers
                     .iter()
                     .map(|&at| &containers[at])
                     .chain(in_init.iter().map(|&at| &init[at]));
-                if istio_opt_out
-                    || istio::uses_gateway_template(object, kind)
-                    || found.into_iter().any(|c| !profile.is_sidecar(c))
-                {
+                if opted_out.is_some() || found.any(|c| mesh.leaves_alone(object, kind, c)) {
                     continue;
                 }
             }
@@ -164,10 +213,11 @@ impl<'s> Plan<'s> {
                             hint = opt_out_hint(&profile)
                         ));
                     }
-                    let status_port = profile
-                        .istio
-                        .then(|| istio::status_port(object, kind, proxy, init));
-                    State::Classic { at, status_port }
+                    let edit = profile
+                        .mesh
+                        .map(|mesh| mesh.native_edit(object, kind, proxy, init))
+                        .unwrap_or_default();
+                    State::Classic { at, edit }
                 }
                 ([], &[at]) => {
                     let proxy = &init[at];
@@ -273,8 +323,9 @@ impl<'s> Plan<'s> {
             .collect()
     }
 
-    /// Converts classic proxies and restores the layout; returns whether anything changed.
-    fn apply(&self, kind: Kind, object: &mut Value) -> bool {
+    /// Converts classic proxies and restores the layout; returns whether anything changed, and
+    /// adds what the conversions have to say to `warnings`.
+    fn apply(&self, kind: Kind, object: &mut Value, warnings: &mut Vec<String>) -> bool {
         let converts = self
             .handled
             .iter()
@@ -290,17 +341,19 @@ impl<'s> Plan<'s> {
             .handled
             .iter()
             .filter_map(|h| match &h.state {
-                State::Classic { at, status_port } => Some(convert::Conversion {
-                    at: *at,
-                    status_port: status_port.as_deref(),
-                }),
+                State::Classic { at, edit } => Some(convert::Conversion { at: *at, edit }),
                 State::Native => None,
             })
             .collect::<Vec<_>>();
         let profiles: Vec<&Profile> = self.handled.iter().map(|h| &h.profile).collect();
         convert::to_native(spec, &conversions, &profiles);
-        if conversions.iter().any(|c| c.status_port.is_some()) {
-            istio::move_proxy_in_annotations(object, kind);
+        for handled in &self.handled {
+            if let State::Classic { edit, .. } = &handled.state {
+                warnings.extend(edit.warnings.iter().cloned());
+                if let Some(mesh) = handled.profile.mesh {
+                    mesh.after_conversion(object, kind);
+                }
+            }
         }
         true
     }
@@ -327,10 +380,10 @@ fn check_proxy(
 }
 
 fn opt_out_hint(profile: &Profile) -> String {
-    if profile.istio {
+    if let Some(mesh) = profile.mesh {
         format!(
             "keep it classic with the pod annotation {}: \"false\"",
-            istio::NATIVE_SIDECAR
+            mesh.native_annotation()
         )
     } else {
         format!(

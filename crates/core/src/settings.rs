@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::profile::{ISTIO_PROXY, Profile};
+use crate::mesh::{self, MESHES};
+use crate::profile::Profile;
 
 /// What the policy does with pods it looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,6 +38,9 @@ pub struct Settings {
     /// Ask Istio's injector for native mode on Pods that have no proxy yet.
     pub request_native_injection: bool,
     pub extra_sidecars: Vec<SidecarRule>,
+    /// The meshes whose proxies the policy handles, by id (`istio`, `linkerd`). The first is the
+    /// one asked for native injection when a pod does not say which mesh injects it.
+    pub meshes: Vec<String>,
 }
 
 impl Default for Settings {
@@ -45,11 +49,12 @@ impl Default for Settings {
             mode: Mode::Mutate,
             request_native_injection: true,
             extra_sidecars: Vec::new(),
+            meshes: MESHES.iter().map(|m| m.id().to_owned()).collect(),
         }
     }
 }
 
-const KEYS: &str = "mode, requestNativeInjection and extraSidecars";
+const KEYS: &str = "mode, requestNativeInjection, extraSidecars and meshes";
 
 impl Settings {
     /// Parses the policy settings. `null` and `{}` mean the defaults.
@@ -77,6 +82,7 @@ impl Settings {
                     })?
                 }
                 "extraSidecars" => settings.extra_sidecars = parse_extra_sidecars(value)?,
+                "meshes" => settings.meshes = parse_meshes(value)?,
                 other => {
                     return Err(format!(
                         "unknown setting \"{other}\": the settings are {KEYS} (camelCase)"
@@ -100,16 +106,61 @@ impl Settings {
             "mode": self.mode.as_str(),
             "requestNativeInjection": self.request_native_injection,
             "extraSidecars": sidecars,
+            "meshes": self.meshes,
         })
     }
 
-    /// Istio's profile first, then the user's sidecars in the order given: an earlier sidecar starts
-    /// before a later one, so a later sidecar can use the mesh.
+    /// The meshes' profiles first, then the user's sidecars in the order given: an earlier sidecar
+    /// starts before a later one, so a later sidecar can use the mesh.
     pub(crate) fn profiles(&self) -> Vec<Profile<'_>> {
-        let mut profiles = vec![Profile::istio()];
-        profiles.extend(self.extra_sidecars.iter().map(Profile::generic));
+        let mut profiles: Vec<Profile> = self
+            .meshes
+            .iter()
+            .filter_map(|id| mesh::by_id(id))
+            .map(Profile::of_mesh)
+            .collect();
+        profiles.extend(self.extra_sidecars.iter().map(Profile::declared));
         profiles
     }
+}
+
+fn mesh_ids() -> String {
+    let ids: Vec<String> = MESHES.iter().map(|m| format!("\"{}\"", m.id())).collect();
+    match ids.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+fn parse_meshes(value: &Value) -> Result<Vec<String>, String> {
+    let Value::Array(items) = value else {
+        return Err(format!(
+            "meshes must be a list of the meshes whose proxies the policy handles, such as [\"istio\"], found {}; the meshes are {}",
+            describe(value),
+            mesh_ids()
+        ));
+    };
+    let mut meshes: Vec<String> = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let id = match item {
+            Value::String(id) if mesh::by_id(id).is_some() => id,
+            other => {
+                return Err(format!(
+                    "meshes[{index}] must be one of {}, found {}",
+                    mesh_ids(),
+                    describe(other)
+                ));
+            }
+        };
+        if meshes.contains(id) {
+            return Err(format!(
+                "meshes[{index}] \"{id}\" is listed twice; list each mesh once"
+            ));
+        }
+        meshes.push(id.clone());
+    }
+    Ok(meshes)
 }
 
 fn parse_mode(value: &Value) -> Result<Mode, String> {
@@ -175,14 +226,16 @@ fn parse_rule(index: usize, item: &Value) -> Result<SidecarRule, String> {
             ));
         }
     };
-    if name == ISTIO_PROXY {
+    if let Some(mesh) = mesh::owner_of(&name) {
+        let what = if mesh.proxy() == name {
+            "proxy, which the policy already handles"
+        } else {
+            "own init containers, which the policy places itself"
+        };
+        let article = if mesh.proxy() == name { "" } else { "one of " };
         return Err(format!(
-            "extraSidecars[{index}].name \"{ISTIO_PROXY}\" is Istio's proxy, which the policy already handles; remove this entry"
-        ));
-    }
-    if Profile::istio().is_member(&name) {
-        return Err(format!(
-            "extraSidecars[{index}].name \"{name}\" is one of Istio's own init containers, which the policy places itself; remove this entry"
+            "extraSidecars[{index}].name \"{name}\" is {article}{}'s {what}; remove this entry",
+            mesh.title()
         ));
     }
     let setup_containers = match map.get("setupContainers") {
@@ -198,9 +251,10 @@ fn parse_rule(index: usize, item: &Value) -> Result<SidecarRule, String> {
                     ));
                 };
                 let setup_name = container_name(setup_name, &field)?;
-                if setup_name == ISTIO_PROXY {
+                if let Some(mesh) = MESHES.iter().find(|m| m.proxy() == setup_name) {
                     return Err(format!(
-                        "{field} \"{ISTIO_PROXY}\" is Istio's proxy, which starts before every declared sidecar already; remove it from setupContainers"
+                        "{field} \"{setup_name}\" is {}'s proxy, which starts before every declared sidecar already; remove it from setupContainers",
+                        mesh.title()
                     ));
                 }
                 if setup_name == name {
@@ -288,6 +342,19 @@ mod tests {
         assert_eq!(Settings::from_json(&input), Ok(Settings::default()));
         assert_eq!(Settings::default().mode, Mode::Mutate);
         assert!(Settings::default().request_native_injection);
+        assert_eq!(Settings::default().meshes, ["istio", "linkerd"]);
+    }
+
+    #[test]
+    fn no_mesh_leaves_only_declared_sidecars() {
+        let settings =
+            Settings::from_json(&json!({"meshes": [], "extraSidecars": [{"name": "vault-agent"}]}))
+                .unwrap();
+        let proxies: Vec<&str> = settings.profiles().iter().map(|p| p.proxy).collect();
+        assert_eq!(proxies, ["vault-agent"]);
+        let linkerd_first = Settings::from_json(&json!({"meshes": ["linkerd", "istio"]})).unwrap();
+        let proxies: Vec<&str> = linkerd_first.profiles().iter().map(|p| p.proxy).collect();
+        assert_eq!(proxies, ["linkerd-proxy", "istio-proxy"]);
     }
 
     #[test]
@@ -295,10 +362,12 @@ mod tests {
         let settings = Settings::from_json(&json!({
             "mode": "validate",
             "requestNativeInjection": false,
-            "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}, {"name": "log-shipper"}]
+            "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}, {"name": "log-shipper"}],
+            "meshes": ["linkerd"]
         }))
         .unwrap();
         assert_eq!(settings.mode, Mode::Validate);
+        assert_eq!(settings.meshes, ["linkerd"]);
         assert!(!settings.request_native_injection);
         assert_eq!(
             settings.extra_sidecars,
@@ -318,8 +387,8 @@ mod tests {
 
     #[rstest]
     #[case::not_object(json!("mutate"), "settings must be an object such as {\"mode\": \"mutate\"}, found the string \"mutate\"")]
-    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)")]
-    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)")]
+    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars and meshes (camelCase)")]
+    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars and meshes (camelCase)")]
     #[case::bad_mode(json!({"mode": "audit"}), "mode must be \"mutate\" or \"validate\", found the string \"audit\"")]
     #[case::mode_type(json!({"mode": 1}), "mode must be \"mutate\" or \"validate\", found the number 1")]
     #[case::bool_type(json!({"requestNativeInjection": "yes"}), "requestNativeInjection must be true or false, found the string \"yes\"")]
@@ -336,6 +405,14 @@ mod tests {
     #[case::setup_self(json!({"extraSidecars": [{"name": "a", "setupContainers": ["a"]}]}), "extraSidecars[0].setupContainers[0] \"a\" is the sidecar itself; list only the init containers that must run before it")]
     #[case::setup_type(json!({"extraSidecars": [{"name": "a", "setupContainers": "b"}]}), "extraSidecars[0].setupContainers must be a list of init container names, found the string \"b\"")]
     #[case::setup_entry(json!({"extraSidecars": [{"name": "a", "setupContainers": [true]}]}), "extraSidecars[0].setupContainers[0] must be a container name, found the boolean true")]
+    #[case::linkerd(json!({"extraSidecars": [{"name": "linkerd-proxy"}]}), "extraSidecars[0].name \"linkerd-proxy\" is Linkerd's proxy, which the policy already handles; remove this entry")]
+    #[case::linkerd_validator(json!({"extraSidecars": [{"name": "linkerd-network-validator"}]}), "extraSidecars[0].name \"linkerd-network-validator\" is one of Linkerd's own init containers, which the policy places itself; remove this entry")]
+    #[case::setup_linkerd_proxy(json!({"extraSidecars": [{"name": "a", "setupContainers": ["linkerd-proxy"]}]}), "extraSidecars[0].setupContainers[0] \"linkerd-proxy\" is Linkerd's proxy, which starts before every declared sidecar already; remove it from setupContainers")]
+    #[case::meshes_type(json!({"meshes": "istio"}), "meshes must be a list of the meshes whose proxies the policy handles, such as [\"istio\"], found the string \"istio\"; the meshes are \"istio\" and \"linkerd\"")]
+    #[case::unknown_mesh(json!({"meshes": ["istio", "kuma"]}), "meshes[1] must be one of \"istio\" and \"linkerd\", found the string \"kuma\"")]
+    #[case::mesh_case(json!({"meshes": ["Linkerd"]}), "meshes[0] must be one of \"istio\" and \"linkerd\", found the string \"Linkerd\"")]
+    #[case::mesh_entry_type(json!({"meshes": [{"name": "istio"}]}), "meshes[0] must be one of \"istio\" and \"linkerd\", found an object")]
+    #[case::mesh_twice(json!({"meshes": ["linkerd", "linkerd"]}), "meshes[1] \"linkerd\" is listed twice; list each mesh once")]
     #[case::entry_key(json!({"extraSidecars": [{"name": "a", "setup": ["b"]}]}), "unknown key \"setup\" in extraSidecars[0]: an entry has \"name\" and \"setupContainers\"")]
     fn rejects(#[case] input: Value, #[case] message: &str) {
         assert_eq!(Settings::from_json(&input), Err(message.to_owned()));

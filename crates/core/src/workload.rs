@@ -92,6 +92,15 @@ impl Kind {
         }
     }
 
+    /// The first string value of an annotation on the metadata that describes the pod (most
+    /// specific first).
+    pub(crate) fn annotation<'v>(self, object: &'v Value, key: &str) -> Option<&'v str> {
+        self.metadata_pointers()
+            .iter()
+            .filter_map(|pointer| crate::path::at(object, pointer))
+            .find_map(|meta| meta.get("annotations")?.get(key)?.as_str())
+    }
+
     /// Pods' containers are immutable after creation; templates may change on update.
     pub fn mutable_on(self, operation: Operation) -> bool {
         match operation {

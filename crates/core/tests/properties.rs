@@ -157,21 +157,38 @@ fn generated_samples_reach_every_rule() {
         let (output, outcome) = mutate(&sample);
         let mut count = |what: &str| *seen.entry(what.to_owned()).or_default() += 1;
         count(&format!("kind {:?}", sample.kind));
-        let classic = support::list(sample.kind, &sample.object, "containers")
-            .iter()
-            .any(|c| support::name(c) == Some(support::ISTIO_PROXY));
+        let in_containers = |object: &Value, proxy: &str| {
+            support::list(sample.kind, object, "containers")
+                .iter()
+                .any(|c| support::name(c) == Some(proxy))
+        };
+        let classic = in_containers(&sample.object, support::ISTIO_PROXY);
+        let classic_linkerd = in_containers(&sample.object, support::LINKERD_PROXY);
         match (&outcome.rejection, outcome.changed) {
             (Some(_), _) => count("rejected"),
             (None, true) => count("changed"),
             (None, false) => count("untouched"),
         }
         if outcome.rejection.is_none() && outcome.changed {
-            let converted = classic
-                && !support::list(sample.kind, &output, "containers")
+            let converted = classic && !in_containers(&output, support::ISTIO_PROXY);
+            let converted_linkerd =
+                classic_linkerd && !in_containers(&output, support::LINKERD_PROXY);
+            if converted_linkerd {
+                count("linkerd proxy converted");
+                let probed = support::list(sample.kind, &output, "initContainers")
                     .iter()
-                    .any(|c| support::name(c) == Some(support::ISTIO_PROXY));
+                    .any(|c| {
+                        support::name(c) == Some(support::LINKERD_PROXY)
+                            && c.get("startupProbe").is_some()
+                            && c.get("lifecycle").is_none()
+                    });
+                if probed {
+                    count("linkerd await became a startup probe");
+                }
+            }
             if converted {
                 count("istio proxy converted");
+            } else if converted_linkerd {
             } else if outcome.findings.iter().all(|f| f.list == "initContainers")
                 && !outcome.findings.is_empty()
             {
@@ -208,6 +225,8 @@ fn generated_samples_reach_every_rule() {
     floor("changed", 200);
     floor("untouched", 100);
     floor("istio proxy converted", 100);
+    floor("linkerd proxy converted", 40);
+    floor("linkerd await became a startup probe", 25);
     floor("reordered only", 30);
     floor("declared sidecar placed", 50);
     floor("opt-out warning", 30);

@@ -12,11 +12,22 @@ use serde_json::{Map, Value, json};
 pub const ISTIO_PROXY: &str = "istio-proxy";
 pub const ISTIO_SETUP: [&str; 2] = ["istio-init", "istio-validation"];
 pub const ENABLE_CORE_DUMP: &str = "enable-core-dump";
-/// The three annotations the rules name; the lossless property sets them aside.
-pub const RULE_ANNOTATIONS: [&str; 3] = [
+pub const LINKERD_PROXY: &str = "linkerd-proxy";
+pub const LINKERD_SETUP: [&str; 2] = ["linkerd-init", "linkerd-network-validator"];
+/// Linkerd's native switch, newest name first.
+pub const LINKERD_NATIVE: [&str; 3] = [
+    "config.linkerd.io/proxy-enable-native-sidecar",
+    "config.beta.linkerd.io/proxy-enable-native-sidecar",
+    "config.alpha.linkerd.io/proxy-enable-native-sidecar",
+];
+/// The annotations the rules name; the lossless property sets them aside.
+pub const RULE_ANNOTATIONS: [&str; 6] = [
     "sidecar.istio.io/status",
     "proxy.istio.io/overrides",
     "sidecar.istio.io/nativeSidecar",
+    LINKERD_NATIVE[0],
+    LINKERD_NATIVE[1],
+    LINKERD_NATIVE[2],
 ];
 const VAULT: &str = "vault-agent";
 const VAULT_INIT: &str = "vault-agent-init";
@@ -85,6 +96,11 @@ fn place(shape: Shape) -> BoxedStrategy<Place> {
         ]
         .boxed()
     }
+}
+
+/// Linkerd's proxy is absent more often than Istio's: pods with both meshes are rare.
+fn linkerd_place(shape: Shape) -> BoxedStrategy<Place> {
+    prop_oneof![3 => Just(Place::Absent), 2 => place(shape)].boxed()
 }
 
 /// A small JSON value of any type, for fields and annotations no rule names.
@@ -252,6 +268,64 @@ fn istio_proxy(shape: Shape) -> BoxedStrategy<Value> {
         .boxed()
 }
 
+/// Linkerd's proxy as `linkerd inject` renders it: the linkerd-await hook (on the default or a
+/// custom admin port) and the wait-before-exit sleep in classic mode, the startup probe in native
+/// mode, or a user's own lifecycle.
+fn linkerd_proxy(shape: Shape) -> BoxedStrategy<Value> {
+    let admin = prop_oneof![3 => Just(4191u16), 1 => Just(9991u16)];
+    let hooks = prop_oneof![
+        4 => Just("await"),
+        1 => Just("await+sleep"),
+        1 => Just("sleep"),
+        2 => Just("none"),
+        1 => Just("custom"),
+        1 => Just("empty"),
+    ];
+    (
+        admin,
+        hooks,
+        prop::bool::weighted(0.3),
+        container_fields(
+            Shape {
+                valid: true,
+                ..shape
+            },
+            false,
+        ),
+    )
+        .prop_map(|(admin, hooks, startup, mut fields)| {
+            let await_hook = json!({"exec": {"command": ["/usr/lib/linkerd/linkerd-await", "--timeout=2m", format!("--port={admin}")]}});
+            let sleep = json!({"exec": {"command": ["/bin/sleep", "30"]}});
+            let lifecycle = match hooks {
+                "await" => Some(json!({"postStart": await_hook})),
+                "await+sleep" => Some(json!({"postStart": await_hook, "preStop": sleep})),
+                "sleep" => Some(json!({"preStop": sleep})),
+                "custom" => Some(json!({"preStop": {"exec": {"command": ["/drain.sh"]}}})),
+                "empty" => Some(json!({})),
+                _ => None,
+            };
+            fields.insert(
+                "image".into(),
+                Value::from("cr.l5d.io/linkerd/proxy:edge-25.1.1"),
+            );
+            fields.insert(
+                "readinessProbe".into(),
+                json!({"httpGet": {"path": "/ready", "port": admin}, "initialDelaySeconds": 2}),
+            );
+            if let Some(lifecycle) = lifecycle {
+                fields.insert("lifecycle".into(), lifecycle);
+            }
+            if startup {
+                fields.insert(
+                    "startupProbe".into(),
+                    json!({"failureThreshold": 120, "httpGet": {"path": "/ready", "port": admin}, "periodSeconds": 1}),
+                );
+            }
+            container(LINKERD_PROXY, fields)
+        })
+        .boxed()
+}
+
 /// Places `proxy` as `place` says into the two lists.
 fn put(place: Place, proxy: Value, containers: &mut Vec<Value>, init: &mut Vec<Value>) {
     let native = with_restart(proxy.clone(), "Always");
@@ -282,13 +356,21 @@ fn settings() -> impl Strategy<Value = Settings> {
             setup_containers: Vec::new(),
         },
     ];
+    let meshes = prop_oneof![
+        8 => Just(vec!["istio", "linkerd"]),
+        1 => Just(vec!["linkerd", "istio"]),
+        1 => Just(vec!["istio"]),
+        1 => Just(vec!["linkerd"]),
+        1 => Just(vec![]),
+    ];
     (
         any::<bool>(),
         subsequence(rules, 0..=2).prop_shuffle(),
         prop::bool::weighted(0.1),
+        meshes,
     )
         .prop_map(
-            |(request_native_injection, extra_sidecars, validate)| Settings {
+            |(request_native_injection, extra_sidecars, validate, meshes)| Settings {
                 mode: if validate {
                     Mode::Validate
                 } else {
@@ -296,6 +378,7 @@ fn settings() -> impl Strategy<Value = Settings> {
                 },
                 request_native_injection,
                 extra_sidecars,
+                meshes: meshes.into_iter().map(String::from).collect(),
             },
         )
 }
@@ -334,6 +417,21 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
         Just("sidecar,custom".to_owned())
     ];
     let excluded = prop_oneof![Just("123".to_owned()), Just("15020,4".to_owned())];
+    let linkerd_native = (
+        select(LINKERD_NATIVE.to_vec()),
+        prop_oneof![
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            Just("0".to_owned()),
+            "[a-z]{0,5}"
+        ],
+    );
+    let linkerd_inject = prop_oneof![
+        Just("enabled".to_owned()),
+        Just("disabled".to_owned()),
+        Just("ingress".to_owned())
+    ];
+    let admin_port = prop_oneof![Just("9991".to_owned()), Just("admin".to_owned())];
     let user = prop::collection::vec(("example\\.com/[a-z]{1,6}", "[ -~]{0,12}"), 0..3);
     let chance = 0.25;
     (
@@ -349,12 +447,18 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
             prop::option::weighted(chance, excluded),
             user,
         ),
+        (
+            prop::collection::vec(linkerd_native, 0..=2),
+            prop::option::weighted(0.15, linkerd_inject),
+            prop::option::weighted(0.1, admin_port),
+        ),
         unknown_fields(shape),
     )
         .prop_map(
             move |(
                 (status, overrides, native, inject),
                 (port, templates, excluded, user),
+                (linkerd_native, linkerd_inject, admin_port),
                 junk,
             )| {
                 let mut map = Map::new();
@@ -367,10 +471,17 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
                     ("inject.istio.io/templates", templates),
                     ("traffic.sidecar.istio.io/excludeInboundPorts", excluded),
                 ];
-                for (key, value) in istio {
+                let linkerd = [
+                    ("linkerd.io/inject", linkerd_inject),
+                    ("config.linkerd.io/admin-port", admin_port),
+                ];
+                for (key, value) in istio.into_iter().chain(linkerd) {
                     if let Some(value) = value {
                         map.insert(key.into(), Value::from(value));
                     }
+                }
+                for (key, value) in linkerd_native {
+                    map.insert(key.into(), Value::from(value));
                 }
                 for (key, value) in user {
                     map.insert(key, Value::from(value));
@@ -449,11 +560,17 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
         Just(vec!["istio-init", ENABLE_CORE_DUMP]),
         Just(vec!["istio-validation", ENABLE_CORE_DUMP]),
     ];
+    let linkerd_setup = prop_oneof![
+        Just(vec![]),
+        Just(vec!["linkerd-init"]),
+        Just(vec!["linkerd-network-validator"]),
+    ];
     let fields = prop::collection::vec(container_fields(shape, false), 12);
     let sidecar_fields = prop::collection::vec(container_fields(shape, true), 12);
     (
         (apps, user_init, user_sidecars, setup),
         (place(shape), istio_proxy(shape), place(shape), place(shape)),
+        (linkerd_place(shape), linkerd_proxy(shape), linkerd_setup),
         (any::<bool>(), fields, sidecar_fields),
         (
             any::<u64>(),
@@ -465,6 +582,7 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
             move |(
                 (apps, user_init, user_sidecars, setup),
                 (istio, proxy, vault, shipper),
+                (linkerd, linkerd_proxy, linkerd_setup),
                 (vault_init, mut fields, mut sidecar_fields),
                 (seed, duplicate, junk),
             )| {
@@ -481,7 +599,7 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
                 for name in apps {
                     containers.push(container(name, next(true)));
                 }
-                for name in setup.into_iter().chain(user_init) {
+                for name in setup.into_iter().chain(linkerd_setup).chain(user_init) {
                     init.push(container(name, next(false)));
                 }
                 if vault_init {
@@ -491,6 +609,7 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
                     init.push(with_restart(container(name, next(true)), "Always"));
                 }
                 put(istio, proxy, &mut containers, &mut init);
+                put(linkerd, linkerd_proxy, &mut containers, &mut init);
                 put(
                     vault,
                     container(VAULT, next(true)),
@@ -714,11 +833,41 @@ pub fn handled(kind: Kind, object: &Value, settings: &Settings) -> Vec<(String, 
     }) || annotation(kind, object, "inject.istio.io/templates")
         .is_some_and(|t| t.split(',').any(|t| t.trim() == "gateway"));
     let opted_out = annotation(kind, object, "sidecar.istio.io/nativeSidecar") == Some("false");
-    if !istio.is_empty() && !gateway && !opted_out {
-        found.push((
+    let enabled = |mesh: &str| settings.meshes.iter().any(|m| m == mesh);
+    let mut meshes = Vec::new();
+    if enabled("istio") && !istio.is_empty() && !gateway && !opted_out {
+        meshes.push((
+            "istio",
             ISTIO_PROXY.to_owned(),
-            ISTIO_SETUP.iter().map(|s| s.to_string()).collect(),
+            ISTIO_SETUP
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
         ));
+    }
+    // Linkerd's injector reads the newest of its three names whose value Go's ParseBool takes.
+    let linkerd_classic = LINKERD_NATIVE
+        .iter()
+        .find_map(|key| match annotation(kind, object, key)? {
+            "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(false),
+            "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(true),
+            _ => None,
+        })
+        .unwrap_or(false);
+    let has_linkerd = all.iter().any(|c| name(c) == Some(LINKERD_PROXY));
+    if enabled("linkerd") && has_linkerd && !linkerd_classic {
+        meshes.push((
+            "linkerd",
+            LINKERD_PROXY.to_owned(),
+            LINKERD_SETUP.iter().map(|s| s.to_string()).collect(),
+        ));
+    }
+    // The proxies start in the order of the meshes setting.
+    for id in &settings.meshes {
+        if let Some(at) = meshes.iter().position(|(mesh, _, _)| mesh == id) {
+            let (_, proxy, setup) = meshes.remove(at);
+            found.push((proxy, setup));
+        }
     }
     for rule in &settings.extra_sidecars {
         if all.iter().any(|c| name(c) == Some(rule.name.as_str())) {
@@ -729,7 +878,7 @@ pub fn handled(kind: Kind, object: &Value, settings: &Settings) -> Vec<(String, 
 }
 
 fn proxy_names(settings: &Settings) -> Vec<String> {
-    let mut names = vec![ISTIO_PROXY.to_owned()];
+    let mut names = vec![ISTIO_PROXY.to_owned(), LINKERD_PROXY.to_owned()];
     names.extend(settings.extra_sidecars.iter().map(|r| r.name.clone()));
     names
 }
@@ -809,10 +958,11 @@ fn set_aside(kind: Kind, object: &Value) -> Value {
     rest
 }
 
-/// Only what the rules name changed: outside the container lists and the three annotations the
-/// object is identical; every container other than a proxy is identical and stays in its list
-/// (regular containers in their order); a proxy changes only its `restartPolicy` and, for Istio,
-/// its `lifecycle`; a proxy leaves `containers` only for `initContainers`.
+/// Only what the rules name changed: outside the container lists and the annotations the rules
+/// name the object is identical; every container other than a proxy is identical and stays in its
+/// list (regular containers in their order); a proxy changes only its `restartPolicy` and, for a
+/// mesh, its `lifecycle` (and Linkerd's `startupProbe`); a proxy leaves `containers` only for
+/// `initContainers`.
 pub fn lossless(kind: Kind, input: &Value, output: &Value, settings: &Settings) -> Check {
     let before = set_aside(kind, input);
     let mut after = set_aside(kind, output);
@@ -894,8 +1044,11 @@ pub fn lossless(kind: Kind, input: &Value, output: &Value, settings: &Settings) 
             let mut c = c.clone();
             if let Some(fields) = c.as_object_mut() {
                 fields.shift_remove("restartPolicy");
-                if proxy == ISTIO_PROXY {
+                if proxy == ISTIO_PROXY || proxy == LINKERD_PROXY {
                     fields.shift_remove("lifecycle");
+                }
+                if proxy == LINKERD_PROXY {
+                    fields.shift_remove("startupProbe");
                 }
             }
             c

@@ -1,0 +1,146 @@
+//! The seam between the shared review and each service mesh. A mesh module knows its container
+//! names, how its native form differs from its classic form, and its annotations; `review`,
+//! `convert`, `order` and `validate` only ever go through [`Mesh`]. Adding a mesh is one module
+//! and one line in [`MESHES`].
+
+use serde_json::{Map, Value};
+
+use crate::istio::Istio;
+use crate::linkerd::Linkerd;
+use crate::workload::Kind;
+
+/// Every mesh the policy knows, in the order their proxies start when a pod carries several.
+pub(crate) const MESHES: &[&dyn Mesh] = &[&Istio, &Linkerd];
+
+/// What a pod says about being injected by a mesh, as far as the pod itself shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Injection {
+    /// The pod asks this mesh to inject it.
+    Requested,
+    /// The pod says nothing: the mesh injects it if its namespace says so.
+    Unstated,
+    /// The mesh will not inject it (opted out, host network).
+    Refused,
+}
+
+/// How the proxy's fields change when it becomes a native sidecar, decided from the classic proxy
+/// before anything moves. Applied by `convert`, which knows no mesh.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct NativeEdit {
+    pub lifecycle: LifecycleEdit,
+    /// Set as `startupProbe` unless the proxy has one.
+    pub startup_probe: Option<Value>,
+    /// Said when the conversion is made (a hook the mesh does not render that is kept, say).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) enum LifecycleEdit {
+    #[default]
+    Keep,
+    Remove,
+    Set(Value),
+}
+
+/// One mesh's knowledge. Everything but the names has a default that does nothing, which is how
+/// a sidecar the user declares behaves.
+pub(crate) trait Mesh: Sync {
+    /// The name in the `meshes` setting.
+    fn id(&self) -> &'static str;
+    /// The mesh's name in messages.
+    fn title(&self) -> &'static str;
+    fn proxy(&self) -> &'static str;
+    /// Init containers that must run before the proxy (iptables, CNI validation).
+    fn setup(&self) -> &'static [&'static str];
+    /// Init containers the mesh renders right after its proxy.
+    fn trailing(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The pod annotation that picks native ("true") or classic ("false") mode, as named in
+    /// messages and written by [`Mesh::request_native`].
+    fn native_annotation(&self) -> &'static str;
+    /// The annotation that chose classic mode, when the pod chose it.
+    fn opt_out(&self, object: &Value, kind: Kind) -> Option<&'static str>;
+    /// Whether the pod already says which mode it wants.
+    fn states_mode(&self, pod: &Value) -> bool;
+    /// Sets the annotations that make the injector render a native sidecar.
+    fn request_native(&self, annotations: &mut Map<String, Value>);
+    fn injection(&self, pod: &Value) -> Injection;
+
+    /// A container named like the proxy that the policy must leave alone (a gateway whose proxy
+    /// is the workload).
+    fn leaves_alone(&self, _object: &Value, _kind: Kind, _proxy: &Value) -> bool {
+        false
+    }
+    /// How the classic `proxy` changes as a native sidecar. `init` is the pod's init containers.
+    fn native_edit(
+        &self,
+        _object: &Value,
+        _kind: Kind,
+        _proxy: &Value,
+        _init: &[Value],
+    ) -> NativeEdit {
+        NativeEdit::default()
+    }
+    /// Keeps the mesh's own annotations in step after its proxy became a native sidecar.
+    fn after_conversion(&self, _object: &mut Value, _kind: Kind) {}
+}
+
+/// The mesh whose proxy, setup or trailing container is called `name`.
+pub(crate) fn owner_of(name: &str) -> Option<&'static dyn Mesh> {
+    MESHES.iter().copied().find(|mesh| {
+        mesh.proxy() == name || mesh.setup().contains(&name) || mesh.trailing().contains(&name)
+    })
+}
+
+pub(crate) fn by_id(id: &str) -> Option<&'static dyn Mesh> {
+    MESHES.iter().copied().find(|mesh| mesh.id() == id)
+}
+
+/// Whether a pod spec holds any mesh's proxy, in either list, handled or not.
+pub(crate) fn carries_a_proxy(spec: Option<&Value>) -> bool {
+    ["containers", "initContainers"].iter().any(|key| {
+        spec.and_then(|s| s.get(*key))
+            .and_then(Value::as_array)
+            .is_some_and(|list| {
+                list.iter().any(|c| {
+                    crate::review::name(c)
+                        .is_some_and(|n| MESHES.iter().any(|mesh| mesh.proxy() == n))
+                })
+            })
+    })
+}
+
+/// A string annotation of a Pod's own metadata.
+pub(crate) fn pod_annotation<'v>(pod: &'v Value, key: &str) -> Option<&'v str> {
+    pod.get("metadata")?.get("annotations")?.get(key)?.as_str()
+}
+
+pub(crate) fn host_network(pod: &Value) -> bool {
+    crate::path::at(pod, "/spec/hostNetwork") == Some(&Value::Bool(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names are the key by which settings, ownership and ordering find a mesh: they must not clash.
+    #[test]
+    fn meshes_own_distinct_containers() {
+        let mut seen: Vec<&str> = Vec::new();
+        for mesh in MESHES {
+            assert_eq!(by_id(mesh.id()).map(|m| m.id()), Some(mesh.id()));
+            for name in [mesh.proxy()]
+                .iter()
+                .chain(mesh.setup())
+                .chain(mesh.trailing())
+            {
+                assert!(!seen.contains(name), "{name} claimed twice");
+                seen.push(name);
+                assert_eq!(owner_of(name).map(|m| m.id()), Some(mesh.id()));
+            }
+        }
+        assert!(owner_of("app").is_none());
+    }
+}
