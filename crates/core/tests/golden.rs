@@ -1,8 +1,8 @@
-//! Istio's classic output must become Istio's native output for the same workload, and native output
-//! must come back untouched.
+//! Each mesh's classic output must become the same mesh's native output for the same workload, and
+//! native output must come back untouched.
 
 use native_sidecar_core::{Settings, review_manifest};
-use native_sidecar_testdata::{Pair, all_pairs, istio_pairs};
+use native_sidecar_testdata::{Pair, all_pairs, istio_pairs, linkerd_pairs, root};
 use serde_json::Value;
 
 fn convert(manifest: &Value) -> (Value, bool) {
@@ -34,9 +34,40 @@ fn istio_goldens_cover_the_shared_fixtures() {
 }
 
 #[test]
+fn linkerd_goldens_cover_the_shared_fixtures() {
+    let names: Vec<String> = linkerd_pairs().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["emojivoto-deployment", "emojivoto-pod"]);
+}
+
+/// `test_data/{istio,linkerd}` are copies of the shared fixtures, so that the repository tests
+/// alone; when the shared folder is beside it, the copies must not have drifted.
+#[test]
+fn golden_copies_match_the_shared_fixtures() {
+    let shared = root().join("../../shared/fixtures");
+    if !shared.is_dir() {
+        eprintln!("{} not found: copies not compared", shared.display());
+        return;
+    }
+    for mesh in ["istio", "linkerd"] {
+        for entry in std::fs::read_dir(shared.join(mesh)).expect("a fixtures folder") {
+            let path = entry.expect("a directory entry").path();
+            let name = path.file_name().expect("a file name");
+            let copy = root().join(mesh).join(name);
+            assert_eq!(
+                std::fs::read(&copy).ok(),
+                std::fs::read(&path).ok(),
+                "{} differs from {}",
+                copy.display(),
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
 fn every_pair_converts_exactly_and_stays_put() {
     let pairs = all_pairs();
-    assert!(pairs.len() >= 15, "only {} pairs found", pairs.len());
+    assert!(pairs.len() >= 27, "only {} pairs found", pairs.len());
     for pair in &pairs {
         check_pair(pair);
     }

@@ -462,3 +462,283 @@ fn refuses_to_leave_no_regular_container() {
     );
     assert_eq!(object, before);
 }
+
+// ---- Linkerd ------------------------------------------------------------------------------------
+
+fn linkerd_proxy() -> Value {
+    json!({
+        "name": "linkerd-proxy",
+        "image": "cr.l5d.io/linkerd/proxy:edge-25.4.4",
+        "ports": [{"containerPort": 4143, "name": "linkerd-proxy"}, {"containerPort": 4191, "name": "linkerd-admin"}],
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": 4191}, "initialDelaySeconds": 2},
+        "lifecycle": {"postStart": {"exec": {"command": ["/usr/lib/linkerd/linkerd-await", "--timeout=2m", "--port=4191"]}}},
+        "x-unknown-field": {"kept": true}
+    })
+}
+
+fn native_linkerd_proxy() -> Value {
+    let mut proxy = linkerd_proxy();
+    if let Some(fields) = proxy.as_object_mut() {
+        fields.shift_remove("lifecycle");
+    }
+    proxy["restartPolicy"] = json!("Always");
+    proxy["startupProbe"] = json!({"failureThreshold": 120, "httpGet": {"path": "/ready", "port": 4191}, "periodSeconds": 1});
+    proxy
+}
+
+fn linkerd_init() -> Value {
+    json!({"name": "linkerd-init", "image": "cr.l5d.io/linkerd/proxy:edge-25.4.4", "args": ["--incoming-proxy-port", "4143"]})
+}
+
+fn settings(value: Value) -> Settings {
+    Settings::from_json(&value).expect("valid settings")
+}
+
+/// linkerd2 #11461: an init container that calls a meshed service before the classic proxy exists.
+#[test]
+fn linkerd_proxy_starts_before_the_init_containers_that_need_it() {
+    let migrate = init("migrate");
+    // As `linkerd inject` renders classic mode: linkerd-init appended after the user's init
+    // containers, the proxy first in containers because it awaits readiness.
+    let mut object = pod(
+        vec![migrate.clone(), linkerd_init()],
+        vec![linkerd_proxy(), app("app")],
+    );
+    let outcome = mutate(&mut object);
+    assert_eq!(outcome.rejection, None);
+    assert!(outcome.changed);
+    assert_eq!(outcome.warnings, Vec::<String>::new());
+    assert_eq!(
+        names(&object, "initContainers"),
+        ["linkerd-init", "linkerd-proxy", "migrate"]
+    );
+    assert_eq!(names(&object, "containers"), ["app"]);
+    assert_eq!(object["spec"]["initContainers"][1], native_linkerd_proxy());
+    assert_eq!(object["spec"]["initContainers"][2], migrate);
+    // No other mesh's annotation on a pod that carries a proxy.
+    assert_eq!(object["metadata"]["annotations"], json!({"team": "a"}));
+}
+
+#[rstest]
+#[case::dependent_first(vec![init("migrate"), linkerd_init(), native_linkerd_proxy()], &["linkerd-init", "linkerd-proxy", "migrate"])]
+#[case::setup_after(vec![native_linkerd_proxy(), init("linkerd-network-validator"), init("a")], &["linkerd-network-validator", "linkerd-proxy", "a"])]
+fn reorders_native_linkerd_proxies(#[case] init: Vec<Value>, #[case] expected: &[&str]) {
+    let mut object = pod(init, vec![app("app")]);
+    let outcome = mutate(&mut object);
+    assert_eq!(outcome.rejection, None);
+    assert!(outcome.changed);
+    assert_eq!(names(&object, "initContainers"), expected);
+    // A native proxy is only moved: its fields stay as they were.
+    assert_eq!(object["spec"]["initContainers"][1], native_linkerd_proxy());
+}
+
+/// Today's bug: a Linkerd-injected Pod was given `sidecar.istio.io/nativeSidecar: "true"`.
+#[rstest]
+#[case::native(pod(vec![linkerd_init(), native_linkerd_proxy()], vec![app("app")]), Settings::default())]
+#[case::native_istio_only(pod(vec![linkerd_init(), native_linkerd_proxy()], vec![app("app")]), settings(json!({"meshes": ["istio"]})))]
+#[case::classic_istio_only(pod(vec![linkerd_init()], vec![linkerd_proxy(), app("app")]), settings(json!({"meshes": ["istio"]})))]
+#[case::classic_no_mesh(pod(vec![linkerd_init()], vec![linkerd_proxy(), app("app")]), settings(json!({"meshes": []})))]
+fn pods_with_a_mesh_proxy_get_no_other_meshs_annotation(
+    #[case] before: Value,
+    #[case] settings: Settings,
+) {
+    let mut object = before.clone();
+    let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+    assert_eq!(outcome.rejection, None);
+    assert!(!outcome.changed);
+    assert_eq!(object, before);
+}
+
+const LINKERD_NATIVE: [&str; 3] = [
+    "config.linkerd.io/proxy-enable-native-sidecar",
+    "config.beta.linkerd.io/proxy-enable-native-sidecar",
+    "config.alpha.linkerd.io/proxy-enable-native-sidecar",
+];
+
+fn linkerd_requested() -> Value {
+    json!({"team": "a", LINKERD_NATIVE[0]: "true", LINKERD_NATIVE[1]: "true", LINKERD_NATIVE[2]: "true"})
+}
+
+fn istio_requested() -> Value {
+    json!({"team": "a", "sidecar.istio.io/nativeSidecar": "true"})
+}
+
+#[rstest]
+// The pod asks Linkerd to inject it: Linkerd's switch under every name its releases read.
+#[case::pod_asks_linkerd(
+    with_annotation(pod(vec![], vec![app("app")]), "linkerd.io/inject", "enabled"),
+    Settings::default(),
+    Some(json!({"team": "a", "linkerd.io/inject": "enabled", LINKERD_NATIVE[0]: "true", LINKERD_NATIVE[1]: "true", LINKERD_NATIVE[2]: "true"}))
+)]
+// Nothing on the pod: the first mesh of the setting (Istio by default; Linkerd when deployed for it).
+#[case::default_istio(pod(vec![], vec![app("app")]), Settings::default(), Some(istio_requested()))]
+#[case::linkerd_first(pod(vec![], vec![app("app")]), settings(json!({"meshes": ["linkerd", "istio"]})), Some(linkerd_requested()))]
+#[case::linkerd_only(pod(vec![], vec![app("app")]), settings(json!({"meshes": ["linkerd"]})), Some(linkerd_requested()))]
+#[case::no_mesh(pod(vec![], vec![app("app")]), settings(json!({"meshes": []})), None)]
+// The pod chose already, or Linkerd will not inject it.
+#[case::opted_out(with_annotation(pod(vec![], vec![app("app")]), LINKERD_NATIVE[0], "false"), settings(json!({"meshes": ["linkerd"]})), None)]
+#[case::older_name(with_annotation(pod(vec![], vec![app("app")]), LINKERD_NATIVE[2], "true"), settings(json!({"meshes": ["linkerd"]})), None)]
+#[case::inject_disabled(with_annotation(pod(vec![], vec![app("app")]), "linkerd.io/inject", "disabled"), settings(json!({"meshes": ["linkerd"]})), None)]
+#[case::host_network({let mut p = pod(vec![], vec![app("app")]); p["spec"]["hostNetwork"] = json!(true); p}, settings(json!({"meshes": ["linkerd"]})), None)]
+// Istio's opt-out keeps a pod whose injection Istio refuses free of Linkerd's annotations too.
+#[case::istio_refused(with_annotation(pod(vec![], vec![app("app")]), "sidecar.istio.io/inject", "false"), Settings::default(), None)]
+fn asks_the_injecting_mesh_for_native_injection(
+    #[case] before: Value,
+    #[case] settings: Settings,
+    #[case] annotations: Option<Value>,
+) {
+    let mut object = before.clone();
+    let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+    assert_eq!(outcome.rejection, None);
+    assert_eq!(outcome.changed, annotations.is_some());
+    let mut expected = before;
+    if let Some(annotations) = annotations {
+        expected["metadata"]["annotations"] = annotations;
+    }
+    assert_eq!(object, expected);
+}
+
+#[test]
+fn linkerd_opt_out_keeps_the_pod_classic_with_a_warning() {
+    for key in LINKERD_NATIVE {
+        let before = with_annotation(
+            pod(vec![linkerd_init()], vec![linkerd_proxy(), app("app")]),
+            key,
+            "false",
+        );
+        for settings in [Settings::default(), validate_mode()] {
+            let mut object = before.clone();
+            let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+            assert_eq!(outcome.rejection, None);
+            assert!(!outcome.changed);
+            assert_eq!(
+                outcome.warnings,
+                [format!(
+                    "{key}: \"false\" leaves linkerd-proxy as Linkerd renders it in classic mode; remove the annotation to run the proxy as a native sidecar"
+                )]
+            );
+            assert_eq!(object, before);
+        }
+    }
+}
+
+#[test]
+fn linkerd_hooks_that_are_not_linkerds_are_kept_with_a_warning() {
+    let mut proxy = linkerd_proxy();
+    proxy["lifecycle"]["preStop"] = json!({"exec": {"command": ["/drain.sh"]}});
+    let mut object = pod(vec![linkerd_init()], vec![proxy, app("app")]);
+    let outcome = mutate(&mut object);
+    assert_eq!(outcome.rejection, None);
+    assert_eq!(
+        outcome.warnings,
+        [
+            "linkerd-proxy keeps its preStop hook, which Linkerd does not render: as a native sidecar a postStart hook holds back every later init container and a preStop hook runs before the proxy stops; check that the hook still does what it should"
+        ]
+    );
+    let native = &object["spec"]["initContainers"][1];
+    assert_eq!(
+        native["lifecycle"],
+        json!({"preStop": {"exec": {"command": ["/drain.sh"]}}})
+    );
+    assert_eq!(native["startupProbe"]["httpGet"]["port"], 4191);
+}
+
+#[rstest]
+#[case::init_named_like_proxy(
+    pod(vec![linkerd_init(), init("linkerd-proxy")], vec![linkerd_proxy(), app("app")]),
+    "spec.initContainers already has a container named \"linkerd-proxy\", the name of the proxy in spec.containers; remove one of the two copies so that a single proxy runs as a native sidecar"
+)]
+#[case::two_proxies(
+    pod(vec![linkerd_init()], vec![linkerd_proxy(), app("app"), linkerd_proxy()]),
+    "spec has 2 containers named \"linkerd-proxy\" (containers[0], containers[2]); keep a single proxy"
+)]
+#[case::restart_policy_rules(
+    pod(vec![], vec![{let mut p = linkerd_proxy(); p["restartPolicyRules"] = json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]); p}, app("app")]),
+    "spec.containers[0] \"linkerd-proxy\" sets restartPolicyRules, which a native sidecar cannot have; remove restartPolicyRules from it, or keep it classic with the pod annotation config.linkerd.io/proxy-enable-native-sidecar: \"false\""
+)]
+#[case::only_container(
+    pod(vec![linkerd_init()], vec![linkerd_proxy()]),
+    "spec.containers[0] \"linkerd-proxy\" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or keep it classic with the pod annotation config.linkerd.io/proxy-enable-native-sidecar: \"false\""
+)]
+fn refuses_what_would_break_linkerd(#[case] before: Value, #[case] message: &str) {
+    for settings in [Settings::default(), validate_mode()] {
+        let mut object = before.clone();
+        let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+        assert_eq!(outcome.rejection.as_deref(), Some(message));
+        assert!(!outcome.changed);
+        assert_eq!(object, before);
+    }
+}
+
+#[test]
+fn validate_mode_reports_linkerd_like_istio() {
+    let mut classic = pod(
+        vec![init("migrate"), linkerd_init()],
+        vec![linkerd_proxy(), app("app")],
+    );
+    let outcome = review(Kind::Pod, Operation::Create, &mut classic, &validate_mode());
+    assert_eq!(
+        outcome.rejection.as_deref(),
+        Some(
+            "spec: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: linkerd-proxy (containers[0]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: linkerd-init, linkerd-proxy, migrate"
+        )
+    );
+    let mut misplaced = pod(
+        vec![init("migrate"), linkerd_init(), native_linkerd_proxy()],
+        vec![app("app")],
+    );
+    let outcome = review(
+        Kind::Pod,
+        Operation::Create,
+        &mut misplaced,
+        &validate_mode(),
+    );
+    assert_eq!(
+        outcome.rejection.as_deref(),
+        Some(
+            "spec: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: migrate (initContainers[0]) runs before linkerd-proxy has started, outside the mesh. Expected initContainers order: linkerd-init, linkerd-proxy, migrate"
+        )
+    );
+}
+
+#[test]
+fn declared_sidecars_start_after_linkerds_proxy() {
+    let settings = settings(
+        json!({"extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}]}),
+    );
+    let mut object = pod(
+        vec![init("vault-agent-init"), init("migrate"), linkerd_init()],
+        vec![
+            linkerd_proxy(),
+            app("app"),
+            json!({"name": "vault-agent", "image": "vault"}),
+        ],
+    );
+    let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+    assert_eq!(outcome.rejection, None);
+    assert_eq!(
+        names(&object, "initContainers"),
+        [
+            "linkerd-init",
+            "linkerd-proxy",
+            "vault-agent-init",
+            "vault-agent",
+            "migrate"
+        ]
+    );
+}
+
+#[test]
+fn a_disabled_mesh_is_left_alone() {
+    let before = pod(vec![linkerd_init()], vec![linkerd_proxy(), app("app")]);
+    for settings in [
+        settings(json!({"meshes": ["istio"]})),
+        settings(json!({"meshes": ["istio"], "mode": "validate"})),
+    ] {
+        let mut object = before.clone();
+        let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+        assert_eq!(outcome.rejection, None);
+        assert!(!outcome.changed);
+        assert_eq!(object, before);
+    }
+}

@@ -1,5 +1,6 @@
-//! The repository's test data, loaded for tests of every crate: Istio's golden pairs
-//! (`test_data/istio`), the conversion cases (`test_data/cases`) and sample admission requests.
+//! The repository's test data, loaded for tests of every crate: Istio's and Linkerd's golden
+//! pairs (`test_data/istio`, `test_data/linkerd`), the conversion cases (`test_data/cases`) and
+//! sample admission requests.
 
 use std::path::{Path, PathBuf};
 
@@ -46,7 +47,16 @@ fn files(dir: &str, suffix: &str) -> Vec<(String, PathBuf)> {
 
 /// Istio's own classic and native output for the same workloads (`NAME.classic.yaml`, `NAME.native.yaml`).
 pub fn istio_pairs() -> Vec<Pair> {
-    files("istio", ".classic.yaml")
+    golden_pairs("istio")
+}
+
+/// Linkerd's own `linkerd inject` output, classic and native, for the same workloads.
+pub fn linkerd_pairs() -> Vec<Pair> {
+    golden_pairs("linkerd")
+}
+
+fn golden_pairs(dir: &str) -> Vec<Pair> {
+    files(dir, ".classic.yaml")
         .into_iter()
         .map(|(name, classic)| {
             let native = classic.with_file_name(format!("{name}.native.yaml"));
@@ -77,9 +87,10 @@ pub fn cases() -> Vec<Pair> {
         .collect()
 }
 
-/// Every pair: Istio's goldens and the cases.
+/// Every pair: the meshes' goldens and the cases.
 pub fn all_pairs() -> Vec<Pair> {
     let mut pairs = istio_pairs();
+    pairs.extend(linkerd_pairs());
     pairs.extend(cases());
     pairs
 }
