@@ -14,7 +14,7 @@ package_json() { # TARGET MAIN TYPE
 {
   "name": "native-sidecar",
   "version": "$version",
-  "description": "Turns service-mesh proxy sidecars (Istio's istio-proxy) into Kubernetes native sidecars: the native-sidecar-policy core in WebAssembly ($1)",
+  "description": "Turns service-mesh proxy sidecars (Istio's istio-proxy, Linkerd's linkerd-proxy) into Kubernetes native sidecars: the native-sidecar-policy core in WebAssembly ($1)",
   "license": "Apache-2.0",
   "repository": "https://github.com/native-sidecar-policy/native-sidecar-policy",
   "type": "$3",

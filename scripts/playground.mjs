@@ -61,6 +61,18 @@ const samples = [
     about: "istio-validation (Istio CNI) and a user init container that ran outside the mesh.",
     text: firstDocument("test_data/cases/cni.yaml"),
   },
+  ...["pod", "deployment"].map((name) => ({
+    id: `linkerd-${name}`,
+    title: `Linkerd: emojivoto ${name}`,
+    about: `linkerd inject's output in classic mode (test_data/linkerd/emojivoto-${name}.classic.yaml).`,
+    text: read(`test_data/linkerd/emojivoto-${name}.classic.yaml`),
+  })),
+  {
+    id: "linkerd-init",
+    title: "Linkerd + user init",
+    about: "A StatefulSet whose own init container ran before linkerd-init, outside the mesh (linkerd2 #11461).",
+    text: firstDocument("test_data/cases/linkerd-statefulset-init.yaml"),
+  },
   {
     id: "cronjob",
     title: "CronJob (kube-inject)",

@@ -309,9 +309,9 @@ assert_rejected() {
   [ "$status" -ne 0 ]
   [ -z "$output" ] || [ "$(jq -r .valid <<<"$output")" = false ]
   # kwctl prints the policy's message Debug-quoted (older releases wrap it in Some(...)).
-  [[ "$stderr" == *'Provided settings are not valid: '*'"unknown setting \"dryRun\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)"'* ]]
+  [[ "$stderr" == *'Provided settings are not valid: '*'"unknown setting \"dryRun\": the settings are mode, requestNativeInjection, extraSidecars and meshes (camelCase)"'* ]]
   if is_policy_host; then
-    [ "$stderr" = 'Error: Provided settings are not valid: "unknown setting \"dryRun\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)"' ]
+    [ "$stderr" = 'Error: Provided settings are not valid: "unknown setting \"dryRun\": the settings are mode, requestNativeInjection, extraSidecars and meshes (camelCase)"' ]
   fi
 }
 
@@ -319,6 +319,102 @@ assert_rejected() {
   evaluate istio-pod-classic --settings-json '{"mode": "enforce"}'
   [ "$status" -ne 0 ]
   [[ "$stderr" == *'Provided settings are not valid: '*'"mode must be \"mutate\" or \"validate\", found the string \"enforce\""'* ]]
+}
+
+# --- Linkerd ------------------------------------------------------------------------------------
+
+@test "Linkerd Pod: linkerd inject's classic output becomes its native output, with the exact patch" {
+  assert_converted linkerd-emojivoto-pod-classic
+  # The proxy leaves containers[0] and comes back after linkerd-init as a native sidecar whose
+  # linkerd-await hook became a startup probe; nothing else changes, no annotation is added.
+  [ "$(patch_ops | jq -c '[.[] | [.op, .path]]')" = '[["remove","/spec/containers/0"],["add","/spec/initContainers/1"]]' ]
+  [ "$(patch_ops | jq -c '.[1].value | {restartPolicy, lifecycle, startupProbe}')" = '{"restartPolicy":"Always","lifecycle":null,"startupProbe":{"failureThreshold":120,"httpGet":{"path":"/ready","port":4191},"periodSeconds":1}}' ]
+  [ "$(patch_ops | jq -cS '.[1].value | del(.restartPolicy, .startupProbe)')" = "$(jq -cS '.object.spec.containers[0] | del(.lifecycle)' "$REQUESTS/linkerd-emojivoto-pod-classic.json")" ]
+}
+
+@test "Linkerd Deployment: the pod template is converted" {
+  assert_converted linkerd-emojivoto-deployment-classic
+}
+
+@test "Linkerd StatefulSet: the user's init container now starts after the proxy" {
+  assert_converted case-linkerd-statefulset-init
+  [ "$(names case-linkerd-statefulset-init .spec.template.spec.initContainers)" = "linkerd-init,linkerd-proxy,migrate" ]
+}
+
+@test "Linkerd DaemonSet with proxy-await disabled: no startup probe" {
+  assert_converted case-linkerd-await-disabled
+  [ "$(patched case-linkerd-await-disabled | jq -c '.spec.template.spec.initContainers[1] | has("startupProbe")')" = false ]
+}
+
+@test "Linkerd ReplicaSet: the wait-before-exit sleep goes" {
+  assert_converted case-linkerd-wait-before-exit
+}
+
+@test "Linkerd CronJob and a Job's Pod: the proxy no longer keeps the Job running" {
+  assert_converted case-linkerd-cronjob
+  assert_converted case-linkerd-job-pod
+  [ "$(names case-linkerd-job-pod .spec.containers)" = "pi" ]
+}
+
+@test "Linkerd CNI: linkerd-network-validator first, then the proxy" {
+  assert_converted case-linkerd-cni
+  [ "$(names case-linkerd-cni .spec.template.spec.initContainers)" = "linkerd-network-validator,linkerd-proxy,wait-db" ]
+}
+
+@test "Linkerd admin port: the startup probe uses the port linkerd-await polled" {
+  assert_converted case-linkerd-admin-port
+  [ "$(patched case-linkerd-admin-port | jq -c '.spec.initContainers[1].startupProbe.httpGet.port')" = 9995 ]
+}
+
+@test "Linkerd debug sidecar, tap, config overrides and ingress mode are carried over" {
+  assert_converted case-linkerd-debug
+  [ "$(names case-linkerd-debug .spec.containers)" = "web-svc,linkerd-debug" ]
+  assert_converted case-linkerd-config-overrides
+}
+
+@test "Linkerd: a hook Linkerd does not render is kept, with a warning" {
+  assert_converted case-linkerd-custom-lifecycle
+  [ "$(jq -c '.warnings' <<<"$output")" = '["linkerd-proxy keeps its preStop hook, which Linkerd does not render: as a native sidecar a postStart hook holds back every later init container and a preStop hook runs before the proxy stops; check that the hook still does what it should"]' ]
+}
+
+@test "Linkerd's native output needs no change, and gets no other mesh's annotation" {
+  assert_untouched linkerd-emojivoto-pod-native
+  assert_untouched linkerd-emojivoto-deployment-native
+}
+
+@test "Linkerd opt-out: config.linkerd.io/proxy-enable-native-sidecar false keeps the pod classic, with a warning" {
+  evaluate pod-linkerd-opt-out
+  [ "$status" -eq 0 ]
+  [ "$(jq -c '[.allowed, has("patch")]' <<<"$output")" = '[true,false]' ]
+  [ "$(jq -c '.warnings' <<<"$output")" = '["config.linkerd.io/proxy-enable-native-sidecar: \"false\" leaves linkerd-proxy as Linkerd renders it in classic mode; remove the annotation to run the proxy as a native sidecar"]' ]
+}
+
+@test "Linkerd: a Pod asking for Linkerd injection gets Linkerd's native switch under all three names" {
+  evaluate pod-uninjected-linkerd
+  [ "$status" -eq 0 ]
+  [ "$(patch_ops)" = '[{"op":"add","path":"/metadata/annotations/config.linkerd.io~1proxy-enable-native-sidecar","value":"true"},{"op":"add","path":"/metadata/annotations/config.beta.linkerd.io~1proxy-enable-native-sidecar","value":"true"},{"op":"add","path":"/metadata/annotations/config.alpha.linkerd.io~1proxy-enable-native-sidecar","value":"true"}]' ]
+}
+
+@test "Linkerd namespaces: with meshes [linkerd] an unannotated Pod gets Linkerd's switch" {
+  evaluate pod-uninjected --settings-json '{"meshes": ["linkerd"]}'
+  [ "$status" -eq 0 ]
+  [ "$(patched pod-uninjected | jq -c '.metadata.annotations')" = '{"config.linkerd.io/proxy-enable-native-sidecar":"true","config.beta.linkerd.io/proxy-enable-native-sidecar":"true","config.alpha.linkerd.io/proxy-enable-native-sidecar":"true"}' ]
+}
+
+@test "meshes [istio]: Linkerd's proxy is left alone" {
+  assert_untouched linkerd-emojivoto-pod-classic --settings-json '{"meshes": ["istio"]}'
+}
+
+@test "rejected: Linkerd's refusals name the container and the opt-out annotation" {
+  assert_rejected reject-linkerd-duplicate-name 'spec.initContainers already has a container named "linkerd-proxy", the name of the proxy in spec.containers; remove one of the two copies so that a single proxy runs as a native sidecar'
+  assert_rejected reject-linkerd-two-proxies 'spec has 2 containers named "linkerd-proxy" (containers[0], containers[2]); keep a single proxy'
+  assert_rejected reject-linkerd-restart-policy-rules 'spec.containers[0] "linkerd-proxy" sets restartPolicyRules, which a native sidecar cannot have; remove restartPolicyRules from it, or keep it classic with the pod annotation config.linkerd.io/proxy-enable-native-sidecar: "false"'
+  assert_rejected reject-linkerd-only-container 'spec.containers[0] "linkerd-proxy" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or keep it classic with the pod annotation config.linkerd.io/proxy-enable-native-sidecar: "false"'
+}
+
+@test "validate mode: classic and misplaced Linkerd proxies are reported like Istio's" {
+  assert_rejected linkerd-emojivoto-pod-classic 'spec: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: linkerd-proxy (containers[0]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: linkerd-init, linkerd-proxy' --settings-json '{"mode": "validate"}'
+  assert_untouched linkerd-emojivoto-pod-native --settings-json '{"mode": "validate"}'
 }
 
 # --- the response --------------------------------------------------------------------------------

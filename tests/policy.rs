@@ -4,7 +4,7 @@ use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use native_sidecar_core::ALL_KINDS;
 use native_sidecar_policy::{validate, validate_settings};
-use native_sidecar_testdata::{Pair, admission_request, all_pairs};
+use native_sidecar_testdata::{Pair, admission_request, all_pairs, cases, linkerd_pairs};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -163,8 +163,10 @@ fn bad_payloads_are_rejected_not_errors(#[case] payload: Vec<u8>, #[case] messag
 #[rstest]
 #[case::empty(b"{}".to_vec(), true, None)]
 #[case::full(br#"{"mode": "validate", "requestNativeInjection": false, "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}]}"#.to_vec(), true, None)]
-#[case::unknown(br#"{"modes": "mutate"}"#.to_vec(), false, Some("unknown setting \"modes\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)"))]
+#[case::unknown(br#"{"modes": "mutate"}"#.to_vec(), false, Some("unknown setting \"modes\": the settings are mode, requestNativeInjection, extraSidecars and meshes (camelCase)"))]
 #[case::wrong_type(br#"{"requestNativeInjection": "true"}"#.to_vec(), false, Some("requestNativeInjection must be true or false, found the string \"true\""))]
+#[case::meshes(br#"{"meshes": ["linkerd"]}"#.to_vec(), true, None)]
+#[case::unknown_mesh(br#"{"meshes": ["consul"]}"#.to_vec(), false, Some("meshes[0] must be one of \"istio\" and \"linkerd\", found the string \"consul\""))]
 #[case::not_json(b"mode: mutate".to_vec(), false, Some("settings are not valid JSON: expected value at line 1 column 1"))]
 fn settings_validation(
     #[case] payload: Vec<u8>,
@@ -175,4 +177,62 @@ fn settings_validation(
     let response: SettingsValidationResponse = serde_json::from_slice(&raw).expect("a response");
     assert_eq!(response.valid, valid);
     assert_eq!(response.message.as_deref(), message);
+}
+
+/// Linkerd's own classic output, and every Linkerd case, becomes Linkerd's native output through the
+/// entry point; native output comes back with no patch, and validate mode accepts only that.
+#[test]
+fn linkerd_output_converts_exactly_through_the_entry_point() {
+    let pairs: Vec<Pair> = linkerd_pairs()
+        .into_iter()
+        .chain(cases().into_iter().filter(|p| p.name.starts_with("linkerd-")))
+        .collect();
+    assert!(pairs.len() >= 12, "only {} Linkerd pairs", pairs.len());
+    for pair in pairs {
+        let response = call(admission_request(&pair.before, "CREATE"), json!({}));
+        assert!(response.accepted, "{}: {:?}", pair.name, response.message);
+        assert_eq!(
+            response.mutated_object.as_ref(),
+            Some(&pair.after),
+            "{}",
+            pair.name
+        );
+        let again = call(admission_request(&pair.after, "CREATE"), json!({}));
+        assert_eq!(again.mutated_object, None, "{}", pair.name);
+        assert_eq!(again.warnings, None, "{}", pair.name);
+        let kind = pair.before["kind"].as_str().unwrap_or_default().to_owned();
+        let verdict = call(
+            admission_request(&pair.before, "CREATE"),
+            json!({"mode": "validate"}),
+        );
+        assert!(!verdict.accepted, "{}", pair.name);
+        let message = verdict.message.unwrap_or_default();
+        let prefix = format!(
+            "{}: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: ",
+            spec_path(&kind)
+        );
+        assert!(message.starts_with(&prefix), "{}: {message}", pair.name);
+        let accepted = call(
+            admission_request(&pair.after, "CREATE"),
+            json!({"mode": "validate"}),
+        );
+        assert!(accepted.accepted, "{}: {:?}", pair.name, accepted.message);
+    }
+}
+
+#[test]
+fn linkerd_pods_get_no_istio_annotation() {
+    for pair in linkerd_pairs() {
+        for object in [&pair.before, &pair.after] {
+            if object["kind"] != "Pod" {
+                continue;
+            }
+            let response = call(
+                admission_request(object, "CREATE"),
+                json!({"meshes": ["istio"]}),
+            );
+            assert!(response.accepted);
+            assert_eq!(response.mutated_object, None, "{}", pair.name);
+        }
+    }
 }

@@ -1,15 +1,12 @@
 // The playground: parses the pasted YAML/JSON in the page, runs each document through the policy's
 // core (pkg/, built from crates/js) and shows the result. Everything runs locally.
-import init, { check, convert, normalizeSettings } from "./pkg/native_sidecar.js";
+import init, { check, convert, meshes, normalizeSettings } from "./pkg/native_sidecar.js";
 import { parseAllDocuments, parse, stringify } from "./vendor/yaml/index.js";
 import { samples } from "./samples.js";
 
 const $ = (id) => document.getElementById(id);
 const input = $("input");
 
-// Names the diagram colours; the policy itself decides what is a proxy.
-const ISTIO_SETUP = ["istio-init", "istio-validation"];
-const ISTIO_PROXY = "istio-proxy";
 
 function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -26,6 +23,7 @@ function readSettings() {
   const settings = {
     mode: $("mode").value,
     requestNativeInjection: $("request-native").checked,
+    meshes: [...document.querySelectorAll("#meshes input:checked")].map((box) => box.value),
   };
   const extra = $("extra-sidecars").value.trim();
   if (extra) {
@@ -53,9 +51,15 @@ function evaluate(manifest, settings) {
   }
 }
 
+/** Which chips the diagram colours as proxies and setup containers: the policy's own meshes (read
+ *  from the package, not repeated here) that the settings enable, and the declared sidecars. */
 function roles(settings) {
-  const proxies = new Set([ISTIO_PROXY, ...settings.extraSidecars.map((s) => s.name)]);
-  const setup = new Set([...ISTIO_SETUP, ...settings.extraSidecars.flatMap((s) => s.setupContainers)]);
+  const enabled = meshes().filter((mesh) => settings.meshes.includes(mesh.id));
+  const proxies = new Set([...enabled.map((m) => m.proxy), ...settings.extraSidecars.map((s) => s.name)]);
+  const setup = new Set([
+    ...enabled.flatMap((m) => m.setupContainers),
+    ...settings.extraSidecars.flatMap((s) => s.setupContainers),
+  ]);
   return { proxies, setup };
 }
 
@@ -229,6 +233,17 @@ function run() {
   else setStatus(`${results.length} ${noun}: ${changed} changed.`, "good");
 }
 
+/** A checkbox per mesh the policy knows, all on: the `meshes` setting. */
+function showMeshes() {
+  const box = $("meshes");
+  for (const mesh of meshes()) {
+    const toggle = element("input", { type: "checkbox", value: mesh.id, id: `mesh-${mesh.id}` });
+    toggle.checked = true;
+    toggle.addEventListener("change", run);
+    box.append(element("label", { class: "check", title: `${mesh.title}: ${mesh.proxy}` }, toggle, ` ${mesh.id}`));
+  }
+}
+
 function showSamples() {
   const box = $("samples");
   for (const sample of samples) {
@@ -249,6 +264,7 @@ function schedule() {
 }
 
 await init();
+showMeshes();
 showSamples();
 input.addEventListener("input", schedule);
 for (const id of ["mode", "request-native", "format"]) $(id).addEventListener("change", run);

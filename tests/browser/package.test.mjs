@@ -35,8 +35,8 @@ test("the .d.ts declares exactly the functions the module exports", async () => 
   const declared = [...types.matchAll(/^export function (\w+)\(/gm)].map((m) => m[1]).sort();
   const exported = Object.keys(sidecar).filter((k) => typeof sidecar[k] === "function").sort();
   assert.deepEqual(declared, exported);
-  assert.deepEqual(exported, ["check", "convert", "kinds", "normalizeSettings"]);
-  for (const shape of ["Settings", "Manifest", "Finding", "PatchOperation", "PodLayout", "ConvertResult", "CheckResult"]) {
+  assert.deepEqual(exported, ["check", "convert", "kinds", "meshes", "normalizeSettings"]);
+  for (const shape of ["Settings", "Manifest", "Finding", "PatchOperation", "PodLayout", "ConvertResult", "CheckResult", "MeshInfo"]) {
     assert.match(types, new RegExp(`export (interface|type) ${shape}\\b`), shape);
   }
   assert.match(types, /export function convert\(manifest: Manifest \| string, settings\?: Settings \| null\): ConvertResult;/);
@@ -66,4 +66,25 @@ test("rejections are Error objects with the policy's message", async () => {
   const report = sidecar.check(job);
   assert.equal(report.valid, false);
   assert.equal(report.findings[0].problem, "notNative");
+});
+
+test("Linkerd's classic Pod becomes its native rendering; meshes() names its containers", async () => {
+  const pod = await single("test_data/linkerd/emojivoto-pod.classic.yaml");
+  const result = sidecar.convert(pod, {});
+  assert.deepEqual(result.manifest, await single("test_data/linkerd/emojivoto-pod.native.yaml"));
+  assert.deepEqual(result.after.initContainers, [
+    { name: "linkerd-init", sidecar: false },
+    { name: "linkerd-proxy", sidecar: true },
+  ]);
+  assert.equal(sidecar.convert(pod, { meshes: ["istio"] }).changed, false);
+  const linkerd = sidecar.meshes().find((mesh) => mesh.id === "linkerd");
+  assert.deepEqual(linkerd, {
+    id: "linkerd",
+    title: "Linkerd",
+    proxy: "linkerd-proxy",
+    setupContainers: ["linkerd-init", "linkerd-network-validator"],
+    trailingContainers: [],
+    nativeAnnotation: "config.linkerd.io/proxy-enable-native-sidecar",
+  });
+  assert.deepEqual(sidecar.normalizeSettings({}).meshes, ["istio", "linkerd"]);
 });

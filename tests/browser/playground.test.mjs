@@ -217,3 +217,21 @@ test("JSON input and kubectl's List are read too", async () => {
   assert.deepEqual(JSON.parse(await page.textContent("#output")), [native, native]);
   await page.close();
 });
+
+test("the Linkerd sample: linkerd-proxy starts after linkerd-init and before the user's init container", async () => {
+  const page = await open();
+  await page.click("button[data-sample=linkerd-init]");
+  await page.waitForFunction(() => /changed/.test(document.getElementById("status").textContent));
+  const output = parse(await page.textContent("#output"));
+  const init = podSpec(output).initContainers;
+  assert.deepEqual(init.map((c) => c.name), ["linkerd-init", "linkerd-proxy", "migrate"]);
+  assert.equal(init[1].restartPolicy, "Always");
+  assert.deepEqual(init[1].startupProbe.httpGet, { path: "/ready", port: 4191 });
+  const after = await page.$$eval(".order .lane:nth-of-type(2) .chip.proxy", (chips) => chips.map((c) => c.textContent));
+  assert.deepEqual(after, ["linkerd-proxy"]);
+  // Turning Linkerd off in the meshes setting leaves the proxy alone.
+  await page.uncheck("#mesh-linkerd");
+  await page.waitForFunction(() => /unchanged|0 changed/.test(document.getElementById("status").textContent));
+  assert.match(await page.textContent("#settings-json"), /"meshes":\["istio"\]/);
+  await page.close();
+});

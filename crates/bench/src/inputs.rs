@@ -47,6 +47,11 @@ pub fn cases() -> Result<Vec<Case>, String> {
             json!({}),
         )?,
         case(
+            "Linkerd emojivoto Deployment (classic to native)",
+            "linkerd-emojivoto-deployment-classic.json",
+            json!({}),
+        )?,
+        case(
             "Pod without proxy (pre-injection)",
             "pod-uninjected.json",
             json!({}),

@@ -18,6 +18,7 @@ mod settings;
 mod validate;
 mod workload;
 
+pub use mesh::{MeshInfo, meshes};
 pub use order::Misplacement;
 pub use review::{Outcome, review};
 pub use settings::{Mode, Settings, SidecarRule};

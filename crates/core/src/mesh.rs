@@ -87,6 +87,35 @@ pub(crate) trait Mesh: Sync {
     fn after_conversion(&self, _object: &mut Value, _kind: Kind) {}
 }
 
+/// A mesh the policy knows, as tools and pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeshInfo {
+    /// Its name in the `meshes` setting.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub proxy: &'static str,
+    pub setup_containers: &'static [&'static str],
+    /// Init containers the mesh renders right after its proxy.
+    pub trailing_containers: &'static [&'static str],
+    /// The pod annotation that keeps the proxy classic when "false".
+    pub native_annotation: &'static str,
+}
+
+/// Every mesh the policy knows, in the order of the `meshes` setting's default.
+pub fn meshes() -> Vec<MeshInfo> {
+    MESHES
+        .iter()
+        .map(|mesh| MeshInfo {
+            id: mesh.id(),
+            title: mesh.title(),
+            proxy: mesh.proxy(),
+            setup_containers: mesh.setup(),
+            trailing_containers: mesh.trailing(),
+            native_annotation: mesh.native_annotation(),
+        })
+        .collect()
+}
+
 /// The mesh whose proxy, setup or trailing container is called `name`.
 pub(crate) fn owner_of(name: &str) -> Option<&'static dyn Mesh> {
     MESHES.iter().copied().find(|mesh| {

@@ -1,5 +1,5 @@
 //! The sample AdmissionRequests in `test_data/requests/` (used by `tests/e2e.bats` and `make run`)
-//! are built here from the YAML in `test_data/istio` and `test_data/cases`, so that they cannot
+//! are built here from the YAML in `test_data/{istio,linkerd,cases}`, so that they cannot
 //! drift from the fixtures. `expected/NAME.json` holds the object the policy must produce.
 //!
 //! Regenerate after changing a fixture: `REGENERATE_REQUESTS=1 cargo test -p native-sidecar-host
@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use native_sidecar_testdata::{admission_request, cases, documents, istio_pairs, root};
+use native_sidecar_testdata::{
+    admission_request, cases, documents, istio_pairs, linkerd_pairs, root,
+};
 use serde_json::{Value, json};
 
 /// Requests by file name, and for conversions the object expected after the patch.
@@ -18,17 +20,19 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
         samples.insert(name.to_owned(), (request, expected));
     };
 
-    for pair in istio_pairs() {
-        add(
-            &format!("istio-{}-classic", pair.name),
-            admission_request(&pair.before, "CREATE"),
-            Some(pair.after.clone()),
-        );
-        add(
-            &format!("istio-{}-native", pair.name),
-            admission_request(&pair.after, "CREATE"),
-            None,
-        );
+    for (mesh, pairs) in [("istio", istio_pairs()), ("linkerd", linkerd_pairs())] {
+        for pair in pairs {
+            add(
+                &format!("{mesh}-{}-classic", pair.name),
+                admission_request(&pair.before, "CREATE"),
+                Some(pair.after.clone()),
+            );
+            add(
+                &format!("{mesh}-{}-native", pair.name),
+                admission_request(&pair.after, "CREATE"),
+                None,
+            );
+        }
     }
     for pair in cases() {
         add(
@@ -215,6 +219,66 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
         ],
     );
     add("pod-vault-agent", admission_request(&vault, "CREATE"), None);
+
+    // Linkerd: a Pod that asks Linkerd to inject it, as a ClusterAdmissionPolicy sees it; the
+    // shared emojivoto Pod opting out of native mode; and what the policy refuses.
+    let meshed = with(
+        &plain,
+        "/metadata/annotations/linkerd.io~1inject",
+        json!("enabled"),
+    );
+    add(
+        "pod-uninjected-linkerd",
+        admission_request(&meshed, "CREATE"),
+        None,
+    );
+    let linkerd = |name: &str| single(&root().join("linkerd").join(name));
+    let emojivoto = linkerd("emojivoto-pod.classic.yaml");
+    add(
+        "pod-linkerd-opt-out",
+        admission_request(
+            &with(
+                &emojivoto,
+                "/metadata/annotations/config.linkerd.io~1proxy-enable-native-sidecar",
+                json!("false"),
+            ),
+            "CREATE",
+        ),
+        None,
+    );
+    let l5d_proxy = json!({"name": "linkerd-proxy", "image": "cr.l5d.io/linkerd/proxy:edge-25.4.4",
+        "lifecycle": {"postStart": {"exec": {"command": ["/usr/lib/linkerd/linkerd-await", "--timeout=2m", "--port=4191"]}}}});
+    let l5d_init = json!({"name": "linkerd-init", "image": "cr.l5d.io/linkerd/proxy:edge-25.4.4", "args": ["--incoming-proxy-port", "4143"]});
+    let mut rules = l5d_proxy.clone();
+    rules["restartPolicyRules"] =
+        json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]);
+    let linkerd_rejections = [
+        (
+            "reject-linkerd-duplicate-name",
+            small(
+                vec![l5d_init.clone(), json!({"name": "linkerd-proxy", "image": "x"})],
+                vec![l5d_proxy.clone(), app.clone()],
+            ),
+        ),
+        (
+            "reject-linkerd-two-proxies",
+            small(
+                vec![l5d_init.clone()],
+                vec![l5d_proxy.clone(), app.clone(), l5d_proxy.clone()],
+            ),
+        ),
+        (
+            "reject-linkerd-restart-policy-rules",
+            small(vec![l5d_init.clone()], vec![rules, app.clone()]),
+        ),
+        (
+            "reject-linkerd-only-container",
+            small(vec![l5d_init.clone()], vec![l5d_proxy.clone()]),
+        ),
+    ];
+    for (name, object) in linkerd_rejections {
+        add(name, admission_request(&object, "CREATE"), None);
+    }
     samples
 }
 

@@ -16,10 +16,25 @@ const TYPES: &str = r#"
 export interface Settings {
   /** `mutate` (default) converts and reorders; `validate` never changes anything and rejects misplaced proxies. */
   mode?: "mutate" | "validate";
-  /** Ask Istio's injector for native mode on Pods that have no proxy yet (default true). */
+  /** Ask the mesh's injector for native mode on Pods that have no proxy yet (default true). */
   requestNativeInjection?: boolean;
-  /** More sidecars to run as native sidecars, after Istio's proxy, in this order. */
+  /** More sidecars to run as native sidecars, after the meshes' proxies, in this order. */
   extraSidecars?: { name: string; setupContainers?: string[] }[];
+  /** The meshes whose proxies are handled (default all, `["istio", "linkerd"]`); the first is asked
+   *  for native injection when a Pod does not name its mesh. */
+  meshes?: ("istio" | "linkerd")[];
+}
+
+/** A mesh the policy knows (see `meshes()`). */
+export interface MeshInfo {
+  /** Its name in the `meshes` setting. */
+  id: string;
+  title: string;
+  proxy: string;
+  setupContainers: string[];
+  trailingContainers: string[];
+  /** The pod annotation that keeps the proxy classic when "false". */
+  nativeAnnotation: string;
 }
 
 /** A Kubernetes object: Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob or ReplicationController. */
@@ -124,6 +139,12 @@ pub fn normalize_settings(
 #[wasm_bindgen(unchecked_return_type = "{ apiVersion: string; kind: string }[]")]
 pub fn kinds() -> Result<JsValue, JsError> {
     to_js(&report::kinds())
+}
+
+/// The meshes the policy knows, with their containers and native switch.
+#[wasm_bindgen(unchecked_return_type = "MeshInfo[]")]
+pub fn meshes() -> Result<JsValue, JsError> {
+    to_js(&report::meshes())
 }
 
 fn fail(message: String) -> JsError {

@@ -2,7 +2,8 @@
 //! the host: the wasm glue in `lib.rs` only moves values across the JavaScript boundary.
 
 use native_sidecar_core::{
-    ALL_KINDS, Finding, Kind, Misplacement, Mode, Operation, Problem, Settings, review,
+    ALL_KINDS, Finding, Kind, Misplacement, Mode, Operation, Problem, Settings, meshes as known,
+    review,
 };
 use serde_json::{Map, Value, json};
 
@@ -74,6 +75,25 @@ pub fn kinds() -> Value {
         ALL_KINDS
             .iter()
             .map(|k| json!({"apiVersion": api_version(*k), "kind": k.name()}))
+            .collect(),
+    )
+}
+
+/// The meshes the policy knows: the ids the `meshes` setting takes and their containers.
+pub fn meshes() -> Value {
+    Value::Array(
+        known()
+            .into_iter()
+            .map(|mesh| {
+                json!({
+                    "id": mesh.id,
+                    "title": mesh.title,
+                    "proxy": mesh.proxy,
+                    "setupContainers": mesh.setup_containers,
+                    "trailingContainers": mesh.trailing_containers,
+                    "nativeAnnotation": mesh.native_annotation,
+                })
+            })
             .collect(),
     )
 }

@@ -1,4 +1,4 @@
-//! The core's behaviour, proven in wasm: Istio's golden pairs, the conversion cases and the
+//! The core's behaviour, proven in wasm: Istio's and Linkerd's golden pairs, the conversion cases and the
 //! article's two scenarios, run compiled to `wasm32-unknown-unknown` under Node
 //! (`make js-tests`), both through the core's functions and through the JavaScript exports.
 //! A wasm module cannot read files, so the fixtures are embedded; `fixtures.rs` checks on the host
@@ -43,8 +43,20 @@ const ISTIO_PAIRS: [(Fixture, Fixture); 5] = [
     ),
 ];
 
-/// Two documents each: input, then Istio's native rendering of it.
-const CASES: [Fixture; 10] = [
+/// `linkerd inject`'s output for the same workloads: classic, then native.
+const LINKERD_PAIRS: [(Fixture, Fixture); 2] = [
+    (
+        fixture!("linkerd/emojivoto-deployment.classic.yaml"),
+        fixture!("linkerd/emojivoto-deployment.native.yaml"),
+    ),
+    (
+        fixture!("linkerd/emojivoto-pod.classic.yaml"),
+        fixture!("linkerd/emojivoto-pod.native.yaml"),
+    ),
+];
+
+/// Two documents each: input, then the mesh's native rendering of it.
+const CASES: [Fixture; 20] = [
     fixture!("cases/check-traffic.yaml"),
     fixture!("cases/cni.yaml"),
     fixture!("cases/cronjob-kube-inject.yaml"),
@@ -55,6 +67,16 @@ const CASES: [Fixture; 10] = [
     fixture!("cases/proxy-overrides.yaml"),
     fixture!("cases/status-port-annotation.yaml"),
     fixture!("cases/status-port-zero.yaml"),
+    fixture!("cases/linkerd-admin-port.yaml"),
+    fixture!("cases/linkerd-await-disabled.yaml"),
+    fixture!("cases/linkerd-cni.yaml"),
+    fixture!("cases/linkerd-config-overrides.yaml"),
+    fixture!("cases/linkerd-cronjob.yaml"),
+    fixture!("cases/linkerd-custom-lifecycle.yaml"),
+    fixture!("cases/linkerd-debug.yaml"),
+    fixture!("cases/linkerd-job-pod.yaml"),
+    fixture!("cases/linkerd-statefulset-init.yaml"),
+    fixture!("cases/linkerd-wait-before-exit.yaml"),
 ];
 
 const ARTICLE_JOB_POD: &str = include_str!("fixtures/article-job-pod.yaml");
@@ -79,6 +101,7 @@ fn single((name, text): (&str, &str)) -> Value {
 fn pairs() -> Vec<(String, Value, Value)> {
     let mut pairs: Vec<(String, Value, Value)> = ISTIO_PAIRS
         .iter()
+        .chain(&LINKERD_PAIRS)
         .map(|&(classic, native)| (classic.0.to_owned(), single(classic), single(native)))
         .collect();
     for &(name, text) in &CASES {
@@ -144,7 +167,7 @@ fn init_names(manifest: &Value, spec: &str) -> Vec<String> {
 #[wasm_bindgen_test]
 fn every_fixture_is_embedded_and_parses() {
     let pairs = pairs();
-    assert_eq!(pairs.len(), 15);
+    assert_eq!(pairs.len(), 27);
     for (name, before, after) in &pairs {
         assert_ne!(before, after, "{name}: input and expected output are equal");
     }
@@ -158,7 +181,7 @@ fn the_core_converts_every_pair_exactly_and_leaves_native_output_alone() {
         assert!(changed, "{name}: classic input reported unchanged");
         assert_eq!(
             converted, after,
-            "{name}: differs from Istio's native output"
+            "{name}: differs from the mesh's native output"
         );
         let (again, changed) = core_convert(&after, &settings);
         assert!(!changed, "{name}: native output reported changed");
@@ -173,7 +196,7 @@ fn convert_gives_istio_native_output_and_a_patch_that_makes_it() {
         assert_eq!(result["changed"], true, "{name}");
         assert_eq!(
             result["manifest"], after,
-            "{name}: differs from Istio's native output"
+            "{name}: differs from the mesh's native output"
         );
         let patch: json_patch::Patch =
             serde_json::from_value(result["patch"].clone()).expect("an RFC 6902 patch");

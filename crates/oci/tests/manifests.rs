@@ -90,7 +90,7 @@ fn schema_errors(document: &Value) -> Vec<String> {
 #[test]
 fn every_document_is_valid_against_the_kubewarden_crds() {
     let documents = documents();
-    assert_eq!(documents.len(), 4);
+    assert_eq!(documents.len(), 5);
     for document in &documents {
         let name = document["metadata"]["name"].as_str().unwrap_or_default();
         assert!(!name.is_empty(), "every document needs metadata.name");
@@ -261,7 +261,39 @@ fn injection_policies_cover_both_istio_labels_without_overlapping() {
         let settings = Settings::from_json(&policy["spec"]["settings"]).unwrap();
         assert_eq!(settings.mode, Mode::Mutate);
         assert!(settings.request_native_injection);
+        assert_eq!(settings.meshes, ["istio"]);
     }
+}
+
+/// Linkerd namespaces are annotated, not labelled: the policy selects the label its comment tells
+/// users to add, and asks Linkerd (not Istio) for native injection of Pods there.
+#[test]
+fn linkerd_injection_policy_asks_linkerd_in_labelled_namespaces() {
+    use native_sidecar_core::{Kind, Operation, review};
+    let policy = by_name("native-sidecar-request-injection-linkerd");
+    assert_eq!(policy["kind"], "ClusterAdmissionPolicy");
+    assert_eq!(policy["spec"]["mutating"], true);
+    let selector = &policy["spec"]["namespaceSelector"];
+    let labelled: BTreeMap<&str, &str> = [("linkerd.io/inject", "enabled")].into();
+    assert!(selects(selector, &labelled));
+    assert!(!selects(selector, &BTreeMap::new()));
+    assert!(!selects(selector, &[("istio-injection", "enabled")].into()));
+    let comment = common::read("policy.yaml");
+    assert!(comment.contains("kubectl label namespace emojivoto linkerd.io/inject=enabled"));
+
+    let settings = Settings::from_json(&policy["spec"]["settings"]).unwrap();
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+        "spec": {"containers": [{"name": "web", "image": "buoyantio/emojivoto-web:v10"}]}});
+    let outcome = review(Kind::Pod, Operation::Create, &mut pod, &settings);
+    assert!(outcome.changed);
+    assert_eq!(
+        pod["metadata"]["annotations"],
+        json!({
+            "config.linkerd.io/proxy-enable-native-sidecar": "true",
+            "config.beta.linkerd.io/proxy-enable-native-sidecar": "true",
+            "config.alpha.linkerd.io/proxy-enable-native-sidecar": "true"
+        })
+    );
 }
 
 #[test]
