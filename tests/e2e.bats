@@ -332,8 +332,14 @@ assert_rejected() {
   [ "$(patch_ops | jq -cS '.[1].value | del(.restartPolicy, .startupProbe)')" = "$(jq -cS '.object.spec.containers[0] | del(.lifecycle)' "$REQUESTS/linkerd-emojivoto-pod-classic.json")" ]
 }
 
-@test "Linkerd Deployment: the pod template is converted" {
+@test "Linkerd Deployment: the pod template is converted, on CREATE and on UPDATE" {
   assert_converted linkerd-emojivoto-deployment-classic
+  assert_converted linkerd-emojivoto-deployment-classic-update
+}
+
+@test "Linkerd Job and ReplicationController: the pod template is converted" {
+  assert_converted linkerd-job-classic
+  assert_converted linkerd-replicationcontroller-classic
 }
 
 @test "Linkerd StatefulSet: the user's init container now starts after the proxy" {

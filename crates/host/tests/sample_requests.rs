@@ -246,6 +246,35 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
         ),
         None,
     );
+    // Kinds and operations the two Linkerd goldens do not cover: UPDATE, a Job and a
+    // ReplicationController around the emojivoto Deployment's template.
+    let web = linkerd("emojivoto-deployment.classic.yaml");
+    let web_native = linkerd("emojivoto-deployment.native.yaml");
+    add(
+        "linkerd-emojivoto-deployment-classic-update",
+        admission_request(&web, "UPDATE"),
+        Some(web_native.clone()),
+    );
+    add(
+        "linkerd-replicationcontroller-classic",
+        admission_request(&rc(&web["spec"]["template"]), "CREATE"),
+        Some(rc(&web_native["spec"]["template"])),
+    );
+    let job = |template: &Value| {
+        let mut template = template.clone();
+        template["spec"]["restartPolicy"] = json!("Never");
+        json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "web-smoke", "namespace": "emojivoto"},
+            "spec": {"backoffLimit": 0, "template": template},
+        })
+    };
+    add(
+        "linkerd-job-classic",
+        admission_request(&job(&web["spec"]["template"]), "CREATE"),
+        Some(job(&web_native["spec"]["template"])),
+    );
     let l5d_proxy = json!({"name": "linkerd-proxy", "image": "cr.l5d.io/linkerd/proxy:edge-25.4.4",
         "lifecycle": {"postStart": {"exec": {"command": ["/usr/lib/linkerd/linkerd-await", "--timeout=2m", "--port=4191"]}}}});
     let l5d_init = json!({"name": "linkerd-init", "image": "cr.l5d.io/linkerd/proxy:edge-25.4.4", "args": ["--incoming-proxy-port", "4143"]});
