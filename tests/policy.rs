@@ -185,7 +185,11 @@ fn settings_validation(
 fn linkerd_output_converts_exactly_through_the_entry_point() {
     let pairs: Vec<Pair> = linkerd_pairs()
         .into_iter()
-        .chain(cases().into_iter().filter(|p| p.name.starts_with("linkerd-")))
+        .chain(
+            cases()
+                .into_iter()
+                .filter(|p| p.name.starts_with("linkerd-")),
+        )
         .collect();
     assert!(pairs.len() >= 12, "only {} Linkerd pairs", pairs.len());
     for pair in pairs {

@@ -285,7 +285,10 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
         (
             "reject-linkerd-duplicate-name",
             small(
-                vec![l5d_init.clone(), json!({"name": "linkerd-proxy", "image": "x"})],
+                vec![
+                    l5d_init.clone(),
+                    json!({"name": "linkerd-proxy", "image": "x"}),
+                ],
                 vec![l5d_proxy.clone(), app.clone()],
             ),
         ),

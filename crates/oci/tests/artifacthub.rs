@@ -68,6 +68,7 @@ fn fields_follow_kwctl() {
         package["keywords"],
         serde_json::json!([
             "istio",
+            "linkerd",
             "service mesh",
             "sidecar",
             "native sidecar",
