@@ -25,6 +25,9 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// The init container order the sidecars need, when there is a sidecar to place.
     pub expected_init_order: Vec<String>,
+    /// The object asks to keep its mesh proxy classic (the warning says which annotation); tools
+    /// count such objects apart from those without a proxy.
+    pub opted_out: bool,
 }
 
 impl Outcome {
@@ -54,6 +57,7 @@ pub fn review(
         warnings: std::mem::take(&mut plan.warnings),
         findings: plan.findings(),
         expected_init_order: plan.expected_order(),
+        opted_out: plan.opted_out,
         ..Outcome::default()
     };
     match settings.mode {
@@ -106,6 +110,7 @@ struct Plan<'s> {
     warnings: Vec<String>,
     /// Any container named `istio-proxy`, sidecar or gateway, handled or not.
     has_istio_proxy: bool,
+    opted_out: bool,
 }
 
 impl<'s> Plan<'s> {
@@ -120,9 +125,11 @@ impl<'s> Plan<'s> {
             misplaced: Vec::new(),
             warnings: Vec::new(),
             has_istio_proxy: false,
+            opted_out: false,
         };
         let istio_opt_out = istio::opts_out_of_native(object, kind);
         if istio_opt_out {
+            plan.opted_out = true;
             plan.warnings.push(format!(
                 "{}: \"false\" leaves istio-proxy as Istio renders it in classic mode; remove the annotation to run the proxy as a native sidecar",
                 istio::NATIVE_SIDECAR
