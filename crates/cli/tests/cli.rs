@@ -48,7 +48,11 @@ fn convert_gives_istios_native_files() {
         let file = format!("test_data/istio/{}.classic.yaml", pair.name);
         let output = cli().args(["convert", &file]).output().unwrap();
         assert_eq!(output.status.code(), Some(0), "{file}: {}", stderr(&output));
-        assert_eq!(documents(&stdout(&output)), [pair.after.clone()], "{file}");
+        assert_eq!(
+            documents(&stdout(&output)),
+            std::slice::from_ref(&pair.after),
+            "{file}"
+        );
         assert_eq!(
             stderr(&output),
             "native-sidecar: 1 of 1 documents changed\n"
@@ -114,7 +118,7 @@ fn stdin_is_read_when_no_file_is_given() {
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(0));
-        assert_eq!(documents(&stdout(&output)), [expected.clone()]);
+        assert_eq!(documents(&stdout(&output)), std::slice::from_ref(expected));
     }
 }
 
