@@ -91,7 +91,13 @@ impl Checked {
 }
 
 /// Checks `source` in validate mode, whatever mode `settings` names; never changes anything.
-pub fn check(source: &Source, settings: &Settings, checked: &mut Checked) {
+/// Kinds the tool does not know are errors, or warnings with `skip_unknown_kinds`.
+pub fn check(
+    source: &Source,
+    settings: &Settings,
+    skip_unknown_kinds: bool,
+    checked: &mut Checked,
+) {
     let mut settings = settings.clone();
     settings.mode = Mode::Validate;
     let text = &source.text;
@@ -171,7 +177,14 @@ pub fn check(source: &Source, settings: &Settings, checked: &mut Checked) {
                     }
                 }
                 Target::Other => {}
-                Target::Unknown(text) => say(Severity::Unreadable, text, None),
+                Target::Unknown(text) if skip_unknown_kinds => {
+                    say(Severity::Warning, format!("{text}; left unchecked"), None)
+                }
+                Target::Unknown(text) => say(
+                    Severity::Unreadable,
+                    format!("{text}; pass --skip-unknown-kinds to leave it unchecked"),
+                    None,
+                ),
             }
         });
         checked.reviewed += reviewed;

@@ -66,6 +66,10 @@ struct CheckArgs {
     inputs: Vec<PathBuf>,
     #[arg(short, long, value_enum, default_value_t = Output::Text)]
     output: Output,
+    /// Leave objects of kinds this tool does not know (with a pod template, such as an Argo
+    /// Rollout) unchecked with a warning, instead of failing.
+    #[arg(long)]
+    skip_unknown_kinds: bool,
     #[command(flatten)]
     settings: SettingsArgs,
 }
@@ -215,7 +219,7 @@ fn run_check(args: CheckArgs) -> u8 {
             finding: None,
         }));
     for source in &sources {
-        check::check(source, &settings, &mut checked);
+        check::check(source, &settings, args.skip_unknown_kinds, &mut checked);
     }
     let worst = checked.worst();
     match args.output {
@@ -307,7 +311,7 @@ fn run_report(args: ReportArgs) -> u8 {
         // indicatif draws nothing when stderr is not a terminal.
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {pos}/{len} objects reviewed ({per_sec})")
+            ProgressStyle::with_template("{bar:40} {pos}/{len} objects reviewed, {elapsed}")
         {
             bar.set_style(style);
         }

@@ -187,6 +187,8 @@ pub fn build(sources: &[Source], settings: &Settings, progress: &ProgressBar) ->
         })
         .sum();
     progress.set_length(objects as u64);
+    // The time spent reading is not reviewing.
+    progress.reset_elapsed();
 
     let mut rows: BTreeMap<(Option<String>, &'static str), Counts> = BTreeMap::new();
     for (source, number, mut value) in parsed {

@@ -310,6 +310,24 @@ fn unknown_kinds_can_be_skipped() {
 }
 
 #[test]
+fn check_names_unknown_kinds() {
+    let rollout = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers: []\n";
+    cli()
+        .arg("check")
+        .write_stdin(rollout)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::starts_with("error: <stdin>:1: Rollout/web: Rollout (argoproj.io/v1alpha1) has a pod spec at spec.template.spec, but native-sidecar does not know this kind").and(predicate::str::contains("; pass --skip-unknown-kinds to leave it unchecked\n")));
+    cli()
+        .args(["check", "--skip-unknown-kinds"])
+        .write_stdin(rollout)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::ends_with("; left unchecked\n"));
+}
+
+#[test]
 fn unreadable_files_are_named() {
     cli()
         .args(["convert", "test_data/missing.yaml"])
