@@ -42,15 +42,17 @@ pub fn load(text: &str, first_line: usize) -> Result<Value, YamlError> {
         ..Loader::default()
     };
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut loader, true) {
+    let parsed = parser.load(&mut loader, true);
+    // The loader's error comes first in the text: the parser stops later, if at all.
+    if let Some(error) = loader.error {
+        return Err(error);
+    }
+    if let Err(e) = parsed {
         return Err(YamlError {
             line: e.marker().line() + loader.line_offset,
             column: e.marker().col() + 1,
             message: e.info().to_owned(),
         });
-    }
-    if let Some(error) = loader.error {
-        return Err(error);
     }
     Ok(loader.root.unwrap_or(Value::Null))
 }
@@ -163,6 +165,10 @@ fn yaml_style_float(s: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
+/// serde_json's limit for JSON documents; values this deep would overflow the stack when they
+/// are written or dropped.
+const MAX_DEPTH: usize = 128;
+
 enum Frame {
     Sequence {
         items: Vec<Value>,
@@ -196,7 +202,7 @@ impl MarkedEventReceiver for Loader {
         if self.error.is_some() {
             return;
         }
-        if let Err(message) = self.handle(event, mark) {
+        if let Err(message) = self.handle(event) {
             self.error = Some(YamlError {
                 line: mark.line() + self.line_offset,
                 column: mark.col() + 1,
@@ -207,7 +213,7 @@ impl MarkedEventReceiver for Loader {
 }
 
 impl Loader {
-    fn handle(&mut self, event: Event, mark: Marker) -> Result<(), String> {
+    fn handle(&mut self, event: Event) -> Result<(), String> {
         match event {
             Event::DocumentStart => {
                 self.documents += 1;
@@ -228,7 +234,7 @@ impl Loader {
                     return Ok(());
                 }
                 let value = scalar(&text, style, tag.as_ref())?;
-                self.value(value, anchor, mark)
+                self.value(value, anchor)
             }
             Event::Alias(anchor) => {
                 let value = self
@@ -236,7 +242,12 @@ impl Loader {
                     .get(&anchor)
                     .cloned()
                     .ok_or("an alias to an anchor that is not defined before it")?;
-                self.value(value, 0, mark)
+                self.value(value, 0)
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                Err(format!(
+                    "the document nests deeper than {MAX_DEPTH} levels, as no Kubernetes object does"
+                ))
             }
             Event::SequenceStart(anchor, _) => {
                 self.stack.push(Frame::Sequence {
@@ -274,13 +285,13 @@ impl Loader {
                     }
                     None => return Err("a collection closed that was never opened".to_owned()),
                 };
-                self.value(value, anchor, mark)
+                self.value(value, anchor)
             }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => Ok(()),
         }
     }
 
-    fn value(&mut self, value: Value, anchor: usize, mark: Marker) -> Result<(), String> {
+    fn value(&mut self, value: Value, anchor: usize) -> Result<(), String> {
         if anchor > 0 {
             self.anchors.insert(anchor, value.clone());
         }
@@ -327,7 +338,6 @@ impl Loader {
                     Some(Key::Name(name)) => {
                         if entries.contains_key(&name) {
                             // kubectl refuses duplicate keys too ("mapping key already defined").
-                            let _ = mark;
                             return Err(format!("mapping key \"{name}\" is defined twice"));
                         }
                         entries.insert(name, value);
@@ -701,6 +711,7 @@ mod tests {
         1,
         "YAML syntax error at line 1, column 10: \"x\" cannot be read as !!int"
     )]
+    #[case::deep(&format!("a: {}{}", "[".repeat(200), "]".repeat(200)), 1, "YAML syntax error at line 1, column 131: the document nests deeper than 128 levels, as no Kubernetes object does")]
     #[case::unknown_alias(
         "a: *x\n",
         1,
