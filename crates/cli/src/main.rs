@@ -14,9 +14,9 @@ use native_sidecar_cli::settings::SettingsArgs;
 use native_sidecar_cli::{Message, Severity, inputs, worst};
 use native_sidecar_core::Mode;
 
-/// Turns service-mesh proxies into Kubernetes native sidecars in manifests, checks manifests in
-/// CI, and reports what a cluster's migration would change, with the Kubewarden policy's own
-/// rules.
+/// Service-mesh proxies as Kubernetes native sidecars, with the Kubewarden policy's own rules.
+///
+/// Converts manifests, checks them in CI and reports what a cluster's migration would change.
 #[derive(Parser)]
 #[command(name = "native-sidecar", version)]
 struct Cli {
@@ -26,17 +26,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Writes manifests as the policy would admit them on CREATE: classic proxies become native
-    /// sidecars, misplaced ones are moved. Other documents, and documents that do not change, are
-    /// written exactly as they came. Exits 1 when the policy would refuse an object, 2 when an
-    /// input cannot be read; nothing is written then.
+    /// Writes manifests as the policy would admit them on CREATE.
+    ///
+    /// Classic proxies become native sidecars, misplaced ones are moved. Other documents, and
+    /// documents that do not change, are written exactly as they came. Exits 1 when the policy
+    /// would refuse an object, 2 when an input cannot be read; nothing is written then.
     Convert(ConvertArgs),
-    /// Validate mode for CI: one line per proxy that is not a correctly placed native sidecar
-    /// (`file:document: Kind/name: message`). Exits 0 when clean, 1 when anything is classic,
-    /// misplaced or refused, 2 when an input cannot be read.
+    /// Checks manifests as validate mode does, for CI.
+    ///
+    /// One line per container out of place (`file:document: Kind/name: message`). Exits 0 when
+    /// clean, 1 when anything is classic, misplaced or refused, 2 when an input cannot be read.
     Check(CheckArgs),
-    /// Summarises what the policy would do to a cluster's pods and workloads, per namespace and
-    /// kind, from `kubectl get pods,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o json`.
+    /// Summarises what the policy would do to a cluster, per namespace and kind.
+    ///
+    /// Reads what `kubectl get pods,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o json`
+    /// prints. Exits 2 when the input cannot be read.
     Report(ReportArgs),
 }
 
@@ -175,12 +179,8 @@ fn run_convert(args: ConvertArgs) -> u8 {
         );
     } else {
         let text = convert::join(results.iter().map(|(_, c)| c.text.as_str()));
-        let mut stdout = std::io::stdout().lock();
-        if let Err(e) = stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-        {
-            return fail(&format!("cannot write the output: {e}"));
+        if let Err(code) = print_out(&text) {
+            return code;
         }
         eprintln!("native-sidecar: {changed} of {documents} documents changed");
     }
@@ -223,23 +223,25 @@ fn run_check(args: CheckArgs) -> u8 {
     }
     let worst = checked.worst();
     match args.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&checked.to_json()).unwrap_or_default()
-        ),
+        Output::Json => {
+            let text = serde_json::to_string_pretty(&checked.to_json()).unwrap_or_default();
+            if let Err(code @ 1..) = print_out(&format!("{text}\n")) {
+                return code;
+            }
+        }
         Output::Text => {
-            let mut stdout = std::io::stdout().lock();
+            let mut lines = String::new();
             for entry in &checked.entries {
                 let m = &entry.message;
-                let _ = match m.severity {
-                    Severity::Finding => writeln!(stdout, "{m}"),
-                    Severity::Refused => writeln!(stdout, "{}", labelled(m, "refused")),
-                    Severity::Warning => writeln!(stdout, "{}", labelled(m, "warning")),
-                    Severity::Unreadable => {
-                        eprintln!("error: {m}");
-                        Ok(())
-                    }
-                };
+                match m.severity {
+                    Severity::Finding => lines.push_str(&format!("{m}\n")),
+                    Severity::Refused => lines.push_str(&format!("{}\n", labelled(m, "refused"))),
+                    Severity::Warning => lines.push_str(&format!("{}\n", labelled(m, "warning"))),
+                    Severity::Unreadable => eprintln!("error: {m}"),
+                }
+            }
+            if let Err(code @ 1..) = print_out(&lines) {
+                return code;
             }
             let count = |s: Severity| {
                 checked
@@ -325,12 +327,26 @@ fn run_report(args: ReportArgs) -> u8 {
         return 2;
     }
     built.nodes = nodes;
-    match args.output {
-        Output::Json => println!(
-            "{}",
+    let text = match args.output {
+        Output::Json => format!(
+            "{}\n",
             serde_json::to_string_pretty(&built.to_json()).unwrap_or_default()
         ),
-        Output::Text => print!("{}", built.to_text()),
+        Output::Text => built.to_text(),
+    };
+    print_out(&text).err().unwrap_or(0)
+}
+
+/// Writes to standard output. A reader that went away (`| head`) is not an error worth a
+/// message (`Err(0)`: stop, the exit code is the command's); any other failure is (`Err(2)`).
+fn print_out(text: &str) -> Result<(), u8> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(0),
+        Err(e) => Err(fail(&format!("cannot write the output: {e}"))),
     }
-    0
 }
