@@ -154,8 +154,8 @@ fn run_convert(args: ConvertArgs) -> u8 {
             .filter(|m| m.severity > Severity::Warning)
             .count();
         eprintln!(
-            "native-sidecar: nothing written: {failed} {} failed",
-            if failed == 1 { "problem" } else { "problems" }
+            "native-sidecar: nothing written: {failed} {}",
+            if failed == 1 { "error" } else { "errors" }
         );
         return Severity::exit_code(worst);
     }

@@ -239,7 +239,7 @@ fn in_place_writes_nothing_when_a_document_fails() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
-        "error: b.yaml:1: YAML syntax error at line 4, column 5: mapping values are not allowed in this context\nnative-sidecar: nothing written: 1 problem failed\n"
+        "error: b.yaml:1: YAML syntax error at line 4, column 5: mapping values are not allowed in this context\nnative-sidecar: nothing written: 1 error\n"
     );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("a.yaml")).unwrap(),
@@ -259,7 +259,7 @@ fn a_refused_object_fails_the_conversion() {
         .assert()
         .code(1)
         .stdout("")
-        .stderr("error: <stdin>:1: Pod/only-proxy: spec.containers[0] \"istio-proxy\" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or keep it classic with the pod annotation sidecar.istio.io/nativeSidecar: \"false\"\nnative-sidecar: nothing written: 1 problem failed\n");
+        .stderr("error: <stdin>:1: Pod/only-proxy: spec.containers[0] \"istio-proxy\" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or keep it classic with the pod annotation sidecar.istio.io/nativeSidecar: \"false\"\nnative-sidecar: nothing written: 1 error\n");
 }
 
 #[rstest]
@@ -291,7 +291,7 @@ fn unreadable_documents_are_named(#[case] input: &str, #[case] message: &str) {
         .code(2)
         .stdout("")
         .stderr(format!(
-            "{message}\nnative-sidecar: nothing written: 1 problem failed\n"
+            "{message}\nnative-sidecar: nothing written: 1 error\n"
         ));
 }
 
@@ -333,7 +333,7 @@ fn unreadable_files_are_named() {
         .args(["convert", "test_data/missing.yaml"])
         .assert()
         .code(2)
-        .stderr("error: test_data/missing.yaml: cannot read: No such file or directory\nnative-sidecar: nothing written: 1 problem failed\n");
+        .stderr("error: test_data/missing.yaml: cannot read: No such file or directory\nnative-sidecar: nothing written: 1 error\n");
     cli()
         .args(["convert", "--in-place", "-"])
         .assert()
