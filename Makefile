@@ -22,6 +22,15 @@ test: unit-tests e2e-tests
 unit-tests: policy.wasm
 	$(CARGO) test --workspace --locked
 
+# The command-line tool (crates/cli, README: GitOps and migration): convert, check and report
+# with the policy's core. `cargo install --path crates/cli` puts it in ~/.cargo/bin instead.
+.PHONY: cli
+CLI_BIN := target/release/native-sidecar
+
+cli:
+	$(CARGO) build --release --locked -p native-sidecar-cli
+	@echo "built $(CLI_BIN)"
+
 # The local kwctl-compatible host (crates/host). Compiling the module takes seconds in a debug
 # build, so compiled code is cached under target/ (wasmtime's cache, keyed by the module's bytes).
 POLICY_HOST := target/debug/policy-host

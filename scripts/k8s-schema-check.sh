@@ -2,7 +2,10 @@
 # Checks every object the test suites produce against the Kubernetes OpenAPI schema, strictly
 # (unknown fields are errors), with kubernetes-validate: the policy's output for every fixture and
 # the fixtures' expected objects, the e2e tests' expected outputs (test_data/requests/expected),
-# and the mutate-mode outputs of SCHEMA_SAMPLES generated valid pods and workloads.
+# the mutate-mode outputs of SCHEMA_SAMPLES generated valid pods and workloads, and what
+# `native-sidecar convert` writes for every fixture directory (as YAML, which kubernetes-validate
+# reads with a YAML 1.1 reader, as kubectl does: a string the tool wrote bare that such a reader
+# takes for a boolean or a number fails the check).
 #
 #   scripts/k8s-schema-check.sh                           # Kubernetes 1.34.0, 300 samples
 #   K8S_VERSION=1.35.0 SCHEMA_SAMPLES=2000 scripts/k8s-schema-check.sh
@@ -28,6 +31,21 @@ for expected in test_data/requests/expected/*.json; do
   cp "$expected" "$dir/e2e-$(basename "$expected")"
 done
 count=$(find "$dir" -name '*.json' | wc -l)
+
+# One line per fixture directory; directories that are not there (yet) are skipped.
+fixture_dirs=(
+  test_data/istio
+  test_data/linkerd
+  test_data/cases
+)
+cargo build -q --locked -p native-sidecar-cli
+converted=0
+for fixtures in "${fixture_dirs[@]}"; do
+  [ -d "$fixtures" ] || continue
+  target/debug/native-sidecar convert "$fixtures" > "$dir/convert-$(basename "$fixtures").yaml"
+  converted=$((converted + 1))
+done
+
 # --quiet prints only the objects that fail; the exit code says whether any did.
-"$python" -m kubernetes_validate --strict --quiet -k "$version" "$dir"/*.json
-echo "schema check: $count objects valid for Kubernetes $version (strict)"
+"$python" -m kubernetes_validate --strict --quiet -k "$version" "$dir"/*.json "$dir"/*.yaml
+echo "schema check: $count objects and the convert output of $converted fixture directories valid for Kubernetes $version (strict)"

@@ -9,6 +9,7 @@
 //! Absolute times move with whatever else runs on the machine, so every module is measured in
 //! the same rounds, interleaved, and the figures to quote are the ratios between modules.
 
+mod cli;
 mod inputs;
 mod instructions;
 
@@ -515,6 +516,17 @@ fn run(options: &Options) -> Result<(), String> {
             );
         }
         None => {}
+    }
+
+    eprintln!("measuring native-sidecar (crates/cli) on the generated cluster");
+    match cli::measure(options.quick) {
+        Ok(lines) => cli::write_section(w, &lines),
+        Err(message) => {
+            let _ = writeln!(
+                w,
+                "## Command-line tool (`native-sidecar`)\n\nNot measured: {message}.\n"
+            );
+        }
     }
 
     let sizes = match &options.sizes {

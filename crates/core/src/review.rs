@@ -27,6 +27,9 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// The init container order the sidecars need, when there is a sidecar to place.
     pub expected_init_order: Vec<String>,
+    /// The object asks to keep its mesh proxy classic (the warning says which annotation); tools
+    /// count such objects apart from those without a proxy.
+    pub opted_out: bool,
 }
 
 impl Outcome {
@@ -56,6 +59,7 @@ pub fn review(
         warnings: std::mem::take(&mut plan.warnings),
         findings: plan.findings(),
         expected_init_order: plan.expected_order(),
+        opted_out: plan.opted_out,
         ..Outcome::default()
     };
     match settings.mode {
@@ -157,6 +161,8 @@ struct Plan<'s> {
     warnings: Vec<String>,
     /// Any mesh's proxy, sidecar or gateway, handled or not: such a pod needs no native request.
     carries_mesh_proxy: bool,
+    /// A mesh's proxy stays classic because the pod opted out of native mode.
+    opted_out: bool,
 }
 
 impl<'s> Plan<'s> {
@@ -171,6 +177,7 @@ impl<'s> Plan<'s> {
             misplaced: Vec::new(),
             warnings: Vec::new(),
             carries_mesh_proxy: mesh::carries_a_proxy(spec),
+            opted_out: false,
         };
         for profile in settings.profiles() {
             let opted_out = profile.mesh.and_then(|mesh| {
@@ -188,11 +195,15 @@ impl<'s> Plan<'s> {
                 continue;
             }
             if let Some(mesh) = profile.mesh {
+                if opted_out.is_some() {
+                    plan.opted_out = true;
+                    continue;
+                }
                 let mut found = in_containers
                     .iter()
                     .map(|&at| &containers[at])
                     .chain(in_init.iter().map(|&at| &init[at]));
-                if opted_out.is_some() || found.any(|c| mesh.leaves_alone(object, kind, c)) {
+                if found.any(|c| mesh.leaves_alone(object, kind, c)) {
                     continue;
                 }
             }

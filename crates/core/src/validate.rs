@@ -20,6 +20,25 @@ pub enum Problem {
 }
 
 impl Finding {
+    /// The problem as tools name it: `notNative`, `beforeProxy` or `setupAfterProxy`.
+    pub fn code(&self) -> &'static str {
+        match &self.problem {
+            Problem::NotNative => "notNative",
+            Problem::Misplaced(Misplacement::BeforeProxy { .. }) => "beforeProxy",
+            Problem::Misplaced(Misplacement::SetupAfterProxy { .. }) => "setupAfterProxy",
+        }
+    }
+
+    /// The proxy the finding is about.
+    pub fn proxy(&self) -> &str {
+        match &self.problem {
+            Problem::NotNative => &self.container,
+            Problem::Misplaced(
+                Misplacement::BeforeProxy { proxy } | Misplacement::SetupAfterProxy { proxy },
+            ) => proxy,
+        }
+    }
+
     pub fn describe(&self) -> String {
         let what = match &self.problem {
             Problem::NotNative => {

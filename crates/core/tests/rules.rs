@@ -257,6 +257,7 @@ fn opt_out_keeps_the_pod_classic_with_a_warning() {
         let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
         assert_eq!(outcome.rejection, None);
         assert!(!outcome.changed);
+        assert!(outcome.opted_out);
         assert_eq!(
             outcome.warnings,
             [

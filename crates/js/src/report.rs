@@ -2,8 +2,7 @@
 //! the host: the wasm glue in `lib.rs` only moves values across the JavaScript boundary.
 
 use native_sidecar_core::{
-    ALL_KINDS, Finding, Kind, Misplacement, Mode, Operation, Problem, Settings, meshes as known,
-    review,
+    ALL_KINDS, Finding, Kind, Mode, Operation, Settings, meshes as known, review,
 };
 use serde_json::{Map, Value, json};
 
@@ -149,21 +148,12 @@ fn findings(found: &[Finding]) -> Vec<Value> {
     found
         .iter()
         .map(|finding| {
-            let (problem, proxy) = match &finding.problem {
-                Problem::NotNative => ("notNative", finding.container.as_str()),
-                Problem::Misplaced(Misplacement::BeforeProxy { proxy }) => {
-                    ("beforeProxy", proxy.as_str())
-                }
-                Problem::Misplaced(Misplacement::SetupAfterProxy { proxy }) => {
-                    ("setupAfterProxy", proxy.as_str())
-                }
-            };
             json!({
                 "container": finding.container,
                 "list": finding.list,
                 "position": finding.position,
-                "problem": problem,
-                "proxy": proxy,
+                "problem": finding.code(),
+                "proxy": finding.proxy(),
                 "message": finding.describe(),
             })
         })

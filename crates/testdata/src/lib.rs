@@ -123,3 +123,100 @@ pub fn admission_request(object: &Value, operation: &str) -> Value {
         "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
     })
 }
+
+/// What a generated cluster object is, for the counts `native-sidecar report` must give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterObject {
+    pub namespace: String,
+    pub kind: &'static str,
+    /// `classic`, `native`, `misplaced`, `optedOut`, `refused` or `untouched`.
+    pub category: &'static str,
+}
+
+const NAMESPACES: [&str; 5] = ["shop", "payments", "search", "batch", "monitoring"];
+
+/// What `kubectl get pods,deployments -A -o json` prints for a cluster of `pods` Pods built from
+/// Istio's fixtures, in blocks of 20: 8 classic, 4 native, 2 native with an init container
+/// before the proxy (misplaced), 2 classic that opt out of native sidecars, 1 with a second
+/// `istio-proxy` in its init containers (refused), 3 without a proxy. Every block of 20 goes to the
+/// next of five namespaces. After every 50th Pod comes a Deployment, classic and native in turn.
+/// Returns the List and what each item is.
+pub fn cluster_list(pods: usize) -> (Value, Vec<ClusterObject>) {
+    let classic = single(&root().join("istio/pod.classic.yaml"));
+    let native = single(&root().join("istio/pod.native.yaml"));
+    let deployments = [
+        single(&root().join("istio/hello.classic.yaml")),
+        single(&root().join("istio/hello.native.yaml")),
+    ];
+    let mut items = Vec::with_capacity(pods + pods / 50);
+    let mut expected = Vec::with_capacity(items.capacity());
+    for i in 0..pods {
+        let namespace = NAMESPACES[(i / 20) % NAMESPACES.len()];
+        let (mut pod, category) = match i % 20 {
+            0..8 => (classic.clone(), "classic"),
+            8..12 => (native.clone(), "native"),
+            12..14 => {
+                let mut pod = native.clone();
+                if let Some(init) = pod["spec"]["initContainers"].as_array_mut() {
+                    init.insert(0, json!({"name": "check-traffic", "image": "curlimages/curl", "command": ["curl", "http://catalog"]}));
+                }
+                (pod, "misplaced")
+            }
+            14..16 => {
+                let mut pod = classic.clone();
+                pod["metadata"]["annotations"]["sidecar.istio.io/nativeSidecar"] = json!("false");
+                (pod, "optedOut")
+            }
+            16 => {
+                let mut pod = classic.clone();
+                let mut copy = pod["spec"]["containers"][1].clone();
+                copy["restartPolicy"] = json!("Always");
+                if let Some(init) = pod["spec"]["initContainers"].as_array_mut() {
+                    init.push(copy);
+                }
+                (pod, "refused")
+            }
+            _ => (
+                json!({
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"labels": {"app": "worker"}},
+                    "spec": {"containers": [{"name": "worker", "image": "busybox", "command": ["sleep", "3600"]}]}
+                }),
+                "untouched",
+            ),
+        };
+        as_in_cluster(&mut pod, &format!("pod-{i}"), namespace, i);
+        pod["spec"]["nodeName"] = json!(format!("node-{}", i % 7));
+        pod["status"] = json!({"phase": "Running", "podIP": format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256)});
+        items.push(pod);
+        expected.push(ClusterObject {
+            namespace: namespace.to_owned(),
+            kind: "Pod",
+            category,
+        });
+        if i % 50 == 49 {
+            let which = (i / 50) % 2;
+            let mut deployment = deployments[which].clone();
+            let namespace = NAMESPACES[(i / 50) % NAMESPACES.len()];
+            as_in_cluster(&mut deployment, &format!("deployment-{i}"), namespace, i);
+            items.push(deployment);
+            expected.push(ClusterObject {
+                namespace: namespace.to_owned(),
+                kind: "Deployment",
+                category: ["classic", "native"][which],
+            });
+        }
+    }
+    let list = json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items});
+    (list, expected)
+}
+
+fn as_in_cluster(object: &mut Value, name: &str, namespace: &str, i: usize) {
+    let metadata = &mut object["metadata"];
+    metadata["name"] = json!(name);
+    metadata["namespace"] = json!(namespace);
+    metadata["uid"] = json!(format!("00000000-0000-4000-8000-{i:012}"));
+    metadata["resourceVersion"] = json!((1000 + i).to_string());
+    metadata["creationTimestamp"] = json!("2026-11-01T10:00:00Z");
+}

@@ -1,0 +1,352 @@
+//! `native-sidecar`: the command line (arguments, files, terminal); the work is in the library.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use native_sidecar_cli::check::{self, Checked};
+use native_sidecar_cli::convert::{self, Converted};
+use native_sidecar_cli::documents::Source;
+use native_sidecar_cli::report;
+use native_sidecar_cli::settings::SettingsArgs;
+use native_sidecar_cli::{Message, Severity, inputs, worst};
+use native_sidecar_core::Mode;
+
+/// Service-mesh proxies as Kubernetes native sidecars, with the Kubewarden policy's own rules.
+///
+/// Converts manifests, checks them in CI and reports what a cluster's migration would change.
+#[derive(Parser)]
+#[command(name = "native-sidecar", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes manifests as the policy would admit them on CREATE.
+    ///
+    /// Classic proxies become native sidecars, misplaced ones are moved. Other documents, and
+    /// documents that do not change, are written exactly as they came. Exits 1 when the policy
+    /// would refuse an object, 2 when an input cannot be read; nothing is written then.
+    Convert(ConvertArgs),
+    /// Checks manifests as validate mode does, for CI.
+    ///
+    /// One line per container out of place (`file:document: Kind/name: message`). Exits 0 when
+    /// clean, 1 when anything is classic, misplaced or refused, 2 when an input cannot be read.
+    Check(CheckArgs),
+    /// Summarises what the policy would do to a cluster, per namespace and kind.
+    ///
+    /// Reads what `kubectl get pods,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o json`
+    /// prints. Exits 2 when the input cannot be read.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// Manifest files, directories (their .yaml, .yml and .json files, recursively) or - for
+    /// standard input (the default).
+    #[arg(value_name = "FILE|DIR|-")]
+    inputs: Vec<PathBuf>,
+    /// Rewrite the files that change instead of printing everything. Nothing is written unless
+    /// every document converts.
+    #[arg(short = 'i', long)]
+    in_place: bool,
+    /// Leave objects of kinds this tool does not know (with a pod template, such as an Argo
+    /// Rollout) untouched with a warning, instead of failing.
+    #[arg(long)]
+    skip_unknown_kinds: bool,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Manifest files, directories (their .yaml, .yml and .json files, recursively) or - for
+    /// standard input (the default).
+    #[arg(value_name = "FILE|DIR|-")]
+    inputs: Vec<PathBuf>,
+    #[arg(short, long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// Leave objects of kinds this tool does not know (with a pod template, such as an Argo
+    /// Rollout) unchecked with a warning, instead of failing.
+    #[arg(long)]
+    skip_unknown_kinds: bool,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The objects: a List from `kubectl get ... -A -o json` (or YAML), - for standard input.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    file: PathBuf,
+    /// The nodes, from `kubectl get nodes -o json`. They are read and counted; checking their
+    /// kubelets against native sidecars comes with the policy's node rule (issue 12).
+    #[arg(long, value_name = "FILE")]
+    nodes: Option<PathBuf>,
+    #[arg(short, long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Convert(args) => run_convert(args),
+        Command::Check(args) => run_check(args),
+        Command::Report(args) => run_report(args),
+    };
+    ExitCode::from(code)
+}
+
+fn fail(message: &str) -> u8 {
+    eprintln!("native-sidecar: {message}");
+    2
+}
+
+fn print_messages<'m>(messages: impl IntoIterator<Item = &'m Message>) {
+    for message in messages {
+        match message.severity {
+            Severity::Warning => eprintln!("warning: {message}"),
+            _ => eprintln!("error: {message}"),
+        }
+    }
+}
+
+fn run_convert(args: ConvertArgs) -> u8 {
+    let settings = match args.settings.resolve(Mode::Mutate) {
+        Ok(settings) => settings,
+        Err(e) => return fail(&e),
+    };
+    if args.in_place && (args.inputs.is_empty() || args.inputs.iter().any(|i| i == Path::new("-")))
+    {
+        return fail(
+            "--in-place writes files back, so it needs files or directories, not standard input",
+        );
+    }
+    let (sources, mut messages) = inputs::read(&args.inputs, &mut std::io::stdin().lock());
+    let options = convert::Options {
+        skip_unknown_kinds: args.skip_unknown_kinds,
+    };
+    let results: Vec<(Source, Converted)> = sources
+        .into_iter()
+        .map(|source| {
+            let converted = convert::convert(&source, &settings, options);
+            (source, converted)
+        })
+        .collect();
+    messages.extend(results.iter().flat_map(|(_, c)| c.messages.iter().cloned()));
+    print_messages(&messages);
+    let worst = worst(&messages);
+    if worst > Some(Severity::Warning) {
+        let failed = messages
+            .iter()
+            .filter(|m| m.severity > Severity::Warning)
+            .count();
+        eprintln!(
+            "native-sidecar: nothing written: {failed} {}",
+            if failed == 1 { "error" } else { "errors" }
+        );
+        return Severity::exit_code(worst);
+    }
+    let documents: usize = results.iter().map(|(_, c)| c.documents).sum();
+    let changed: usize = results.iter().map(|(_, c)| c.changed).sum();
+    if args.in_place {
+        let mut files = 0;
+        for (source, converted) in &results {
+            let Some(path) = &source.path else { continue };
+            if converted.changed == 0 {
+                continue;
+            }
+            if let Err(e) = write_atomically(path, &converted.text) {
+                return fail(&format!("{}: cannot write: {e}", source.name));
+            }
+            files += 1;
+        }
+        eprintln!(
+            "native-sidecar: {changed} of {documents} documents changed, {files} of {} files rewritten",
+            results.len()
+        );
+    } else {
+        let text = convert::join(results.iter().map(|(_, c)| c.text.as_str()));
+        if let Err(code) = print_out(&text) {
+            return code;
+        }
+        eprintln!("native-sidecar: {changed} of {documents} documents changed");
+    }
+    0
+}
+
+/// A temporary file beside the target, then a rename: readers never see half a file, and an
+/// interrupted run leaves the original.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(text.as_bytes())?;
+    file.as_file().sync_all()?;
+    if let Ok(metadata) = std::fs::metadata(path) {
+        file.as_file().set_permissions(metadata.permissions())?;
+    }
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn run_check(args: CheckArgs) -> u8 {
+    let settings = match args.settings.resolve(Mode::Validate) {
+        Ok(settings) => settings,
+        Err(e) => return fail(&e),
+    };
+    let (sources, unreadable) = inputs::read(&args.inputs, &mut std::io::stdin().lock());
+    let mut checked = Checked::default();
+    checked
+        .entries
+        .extend(unreadable.into_iter().map(|message| check::Entry {
+            message,
+            object: None,
+            finding: None,
+        }));
+    for source in &sources {
+        check::check(source, &settings, args.skip_unknown_kinds, &mut checked);
+    }
+    let worst = checked.worst();
+    match args.output {
+        Output::Json => {
+            let text = serde_json::to_string_pretty(&checked.to_json()).unwrap_or_default();
+            if let Err(code @ 1..) = print_out(&format!("{text}\n")) {
+                return code;
+            }
+        }
+        Output::Text => {
+            let mut lines = String::new();
+            for entry in &checked.entries {
+                let m = &entry.message;
+                match m.severity {
+                    Severity::Finding => lines.push_str(&format!("{m}\n")),
+                    Severity::Refused => lines.push_str(&format!("{}\n", labelled(m, "refused"))),
+                    Severity::Warning => lines.push_str(&format!("{}\n", labelled(m, "warning"))),
+                    Severity::Unreadable => eprintln!("error: {m}"),
+                }
+            }
+            if let Err(code @ 1..) = print_out(&lines) {
+                return code;
+            }
+            let count = |s: Severity| {
+                checked
+                    .entries
+                    .iter()
+                    .filter(|e| e.message.severity == s)
+                    .count()
+            };
+            let summary = match (count(Severity::Finding), count(Severity::Refused)) {
+                (0, 0) if worst < Some(Severity::Unreadable) => "clean".to_owned(),
+                (findings, refused) => format!(
+                    "{findings} {}, {refused} refused",
+                    if findings == 1 { "finding" } else { "findings" }
+                ),
+            };
+            eprintln!(
+                "native-sidecar: {summary} ({} documents, {} objects reviewed)",
+                checked.documents, checked.reviewed
+            );
+        }
+    }
+    Severity::exit_code(worst)
+}
+
+fn labelled(message: &Message, label: &str) -> Message {
+    Message {
+        text: format!("{label}: {}", message.text),
+        ..message.clone()
+    }
+}
+
+/// Inputs this large take long enough to parse and review that a progress bar helps.
+const PROGRESS_BYTES: usize = 4 << 20;
+
+fn run_report(args: ReportArgs) -> u8 {
+    let settings = match args.settings.resolve(Mode::Mutate) {
+        Ok(settings) => settings,
+        Err(e) => return fail(&e),
+    };
+    let mut stdin = std::io::stdin().lock();
+    let (sources, unreadable) = inputs::read(std::slice::from_ref(&args.file), &mut stdin);
+    if !unreadable.is_empty() {
+        print_messages(&unreadable);
+        return 2;
+    }
+    let nodes = match &args.nodes {
+        Some(path) => {
+            let (sources, unreadable) = inputs::read(std::slice::from_ref(path), &mut stdin);
+            if !unreadable.is_empty() {
+                print_messages(&unreadable);
+                return 2;
+            }
+            match sources
+                .iter()
+                .map(report::read_nodes)
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(mut nodes) => nodes.pop(),
+                Err(message) => {
+                    print_messages([&message]);
+                    return 2;
+                }
+            }
+        }
+        None => None,
+    };
+    let bytes: usize = sources.iter().map(|s| s.text.len()).sum();
+    let progress = if bytes >= PROGRESS_BYTES {
+        // indicatif draws nothing when stderr is not a terminal.
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {pos}/{len} objects reviewed, {elapsed}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut built = report::build(&sources, &settings, &progress);
+    if !built.errors.is_empty() {
+        print_messages(&built.errors);
+        return 2;
+    }
+    built.nodes = nodes;
+    let text = match args.output {
+        Output::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&built.to_json()).unwrap_or_default()
+        ),
+        Output::Text => built.to_text(),
+    };
+    print_out(&text).err().unwrap_or(0)
+}
+
+/// Writes to standard output. A reader that went away (`| head`) is not an error worth a
+/// message (`Err(0)`: stop, the exit code is the command's); any other failure is (`Err(2)`).
+fn print_out(text: &str) -> Result<(), u8> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(0),
+        Err(e) => Err(fail(&format!("cannot write the output: {e}"))),
+    }
+}

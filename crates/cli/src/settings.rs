@@ -1,0 +1,170 @@
+//! The policy's settings on the command line: a settings file (the same YAML or JSON as in the
+//! policy's manifest, or the manifest itself), plus flags for the common ones. Everything is
+//! validated by the core, with the policy's messages.
+
+use std::path::PathBuf;
+
+use native_sidecar_core::{Mode, Settings};
+use serde_json::{Map, Value, json};
+
+use crate::documents;
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SettingsArgs {
+    /// The policy's settings (YAML or JSON: the `settings` object, or a ClusterAdmissionPolicy or
+    /// AdmissionPolicy that holds them). Its `mode` is ignored: the command decides it.
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+
+    /// A sidecar to run as a native sidecar, after the init containers it needs (the
+    /// `extraSidecars` setting); repeat for more.
+    #[arg(long = "extra-sidecar", value_name = "NAME[:SETUP,...]")]
+    pub extra_sidecars: Vec<String>,
+
+    /// Do not ask Istio for native injection on Pods that have no proxy yet (the
+    /// `requestNativeInjection: false` setting).
+    #[arg(long)]
+    pub no_request_native_injection: bool,
+}
+
+impl SettingsArgs {
+    /// The settings for `mode`: the file's, then the flags on top.
+    pub fn resolve(&self, mode: Mode) -> Result<Settings, String> {
+        let mut map = match &self.settings {
+            Some(path) => read_file(path)?,
+            None => Map::new(),
+        };
+        if self.no_request_native_injection {
+            map.insert("requestNativeInjection".into(), Value::Bool(false));
+        }
+        if !self.extra_sidecars.is_empty() {
+            let declared = map
+                .entry("extraSidecars")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            let Value::Array(entries) = declared else {
+                return Err(invalid(self.settings.as_ref(), &settings_error(&map)));
+            };
+            entries.extend(self.extra_sidecars.iter().map(|spec| sidecar(spec)));
+        }
+        map.insert("mode".into(), Value::String(mode.as_str().to_owned()));
+        Settings::from_json(&Value::Object(map)).map_err(|e| invalid(self.settings.as_ref(), &e))
+    }
+}
+
+fn settings_error(map: &Map<String, Value>) -> String {
+    Settings::from_json(&Value::Object(map.clone()))
+        .err()
+        .unwrap_or_default()
+}
+
+/// `NAME[:SETUP,...]` as an `extraSidecars` entry; the core checks the names.
+fn sidecar(spec: &str) -> Value {
+    match spec.split_once(':') {
+        Some((name, setup)) => json!({
+            "name": name,
+            "setupContainers": setup.split(',').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+        }),
+        None => json!({"name": spec}),
+    }
+}
+
+fn invalid(file: Option<&PathBuf>, message: &str) -> String {
+    match file {
+        Some(path) => format!("{}: invalid policy settings: {message}", path.display()),
+        None => format!("invalid policy settings: {message}"),
+    }
+}
+
+fn read_file(path: &PathBuf) -> Result<Map<String, Value>, String> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let value = documents::split(&text)
+        .iter()
+        .find(|chunk| chunk.body.is_some())
+        .map(|chunk| documents::parse(&text, chunk))
+        .transpose()
+        .map_err(|e| format!("{name}: {e}"))?
+        .map_or(Value::Null, |(_, value)| value);
+    let is_policy = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|kind| kind.ends_with("AdmissionPolicy"));
+    let settings = if is_policy {
+        value
+            .pointer("/spec/settings")
+            .cloned()
+            .unwrap_or(Value::Null)
+    } else {
+        value
+    };
+    match settings {
+        Value::Null => Ok(Map::new()),
+        Value::Object(map) => Ok(map),
+        other => Settings::from_json(&other)
+            .map(|_| Map::new())
+            .map_err(|e| invalid(Some(path), &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use native_sidecar_core::SidecarRule;
+
+    #[test]
+    fn flags_add_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(
+            &path,
+            "apiVersion: policies.kubewarden.io/v1\nkind: ClusterAdmissionPolicy\nspec:\n  settings:\n    mode: validate\n    extraSidecars:\n    - name: vault-agent\n      setupContainers: [vault-agent-init]\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            settings: Some(path),
+            extra_sidecars: vec!["log-shipper".into(), "otel:otel-init,otel-cfg".into()],
+            no_request_native_injection: true,
+        };
+        let settings = args.resolve(Mode::Mutate).unwrap();
+        assert_eq!(settings.mode, Mode::Mutate);
+        assert!(!settings.request_native_injection);
+        let rule = |name: &str, setup: &[&str]| SidecarRule {
+            name: name.into(),
+            setup_containers: setup.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(
+            settings.extra_sidecars,
+            [
+                rule("vault-agent", &["vault-agent-init"]),
+                rule("log-shipper", &[]),
+                rule("otel", &["otel-init", "otel-cfg"])
+            ]
+        );
+    }
+
+    #[test]
+    fn the_core_checks_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, "{\"requestNativeInjection\": \"yes\"}").unwrap();
+        let args = SettingsArgs {
+            settings: Some(path.clone()),
+            ..SettingsArgs::default()
+        };
+        assert_eq!(
+            args.resolve(Mode::Mutate),
+            Err(format!(
+                "{}: invalid policy settings: requestNativeInjection must be true or false, found the string \"yes\"",
+                path.display()
+            ))
+        );
+        let args = SettingsArgs {
+            extra_sidecars: vec!["Vault_Agent".into()],
+            ..SettingsArgs::default()
+        };
+        assert_eq!(
+            args.resolve(Mode::Mutate),
+            Err("invalid policy settings: extraSidecars[0].name must be a container name (lowercase letters, digits and '-', at most 63 characters, starting and ending with a letter or digit), found \"Vault_Agent\"".to_owned())
+        );
+    }
+}
