@@ -11,14 +11,18 @@ mod istio;
 mod order;
 mod path;
 mod profile;
+mod quantity;
+mod resources;
 mod review;
 mod settings;
 mod validate;
 mod workload;
 
 pub use order::Misplacement;
+pub use quantity::{Format, Quantity, QuantityError};
+pub use resources::{Bound, PodResources, ResourceChange, ResourceList, Rise, resource_change};
 pub use review::{Outcome, review};
-pub use settings::{Mode, Settings, SidecarRule};
+pub use settings::{Mode, OnResourceIncrease, Settings, SidecarRule};
 pub use validate::{Finding, Problem};
 pub use workload::{ALL_KINDS, Kind, Operation};
 

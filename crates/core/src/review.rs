@@ -8,6 +8,7 @@ use crate::istio;
 use crate::order::{self, Misplacement};
 use crate::path;
 use crate::profile::Profile;
+use crate::resources::{self, ResourceChange};
 use crate::settings::{Mode, Settings, describe};
 use crate::validate::{self, Finding, Problem};
 use crate::workload::{Kind, Operation};
@@ -25,6 +26,10 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// The init container order the sidecars need, when there is a sidecar to place.
     pub expected_init_order: Vec<String>,
+    /// The pod's effective requests and limits before and after a conversion or reorder (in
+    /// validate mode: after the one it would make); `None` when nothing changes or with
+    /// `onResourceIncrease: ignore`.
+    pub resources: Option<ResourceChange>,
 }
 
 impl Outcome {
@@ -60,16 +65,34 @@ pub fn review(
         Mode::Validate => {
             if !outcome.findings.is_empty() {
                 let proxies: Vec<&str> = plan.handled.iter().map(|h| h.profile.proxy).collect();
-                outcome.rejection = Some(validate::rejection(
+                let mut rejection = validate::rejection(
                     kind.spec_path(),
                     &proxies,
                     &outcome.findings,
                     &outcome.expected_init_order,
-                ));
+                );
+                resources::append_cost(
+                    &mut outcome,
+                    &mut rejection,
+                    kind,
+                    object,
+                    settings,
+                    |copy| {
+                        plan.apply(kind, copy);
+                    },
+                );
+                outcome.rejection = Some(rejection);
             }
         }
         Mode::Mutate => {
-            outcome.changed = plan.apply(kind, object);
+            let changes = plan.changes();
+            outcome.changed =
+                resources::apply(&mut outcome, kind, object, settings, changes, |object| {
+                    plan.apply(kind, object)
+                });
+            if outcome.rejection.is_some() {
+                return outcome;
+            }
             if kind == Kind::Pod
                 && operation == Operation::Create
                 && settings.request_native_injection
@@ -273,13 +296,17 @@ impl<'s> Plan<'s> {
             .collect()
     }
 
+    /// Whether `apply` converts or reorders anything.
+    fn changes(&self) -> bool {
+        self.handled
+            .iter()
+            .any(|h| matches!(h.state, State::Classic { .. }))
+            || !self.misplaced.is_empty()
+    }
+
     /// Converts classic proxies and restores the layout; returns whether anything changed.
     fn apply(&self, kind: Kind, object: &mut Value) -> bool {
-        let converts = self
-            .handled
-            .iter()
-            .any(|h| matches!(h.state, State::Classic { .. }));
-        if !converts && self.misplaced.is_empty() {
+        if !self.changes() {
             return false;
         }
         let Some(spec) = path::at_mut(object, kind.spec_pointer()).and_then(Value::as_object_mut)

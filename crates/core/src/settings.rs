@@ -37,6 +37,7 @@ pub struct Settings {
     /// Ask Istio's injector for native mode on Pods that have no proxy yet.
     pub request_native_injection: bool,
     pub extra_sidecars: Vec<SidecarRule>,
+    pub on_resource_increase: OnResourceIncrease,
 }
 
 impl Default for Settings {
@@ -45,11 +46,12 @@ impl Default for Settings {
             mode: Mode::Mutate,
             request_native_injection: true,
             extra_sidecars: Vec::new(),
+            on_resource_increase: OnResourceIncrease::Warn,
         }
     }
 }
 
-const KEYS: &str = "mode, requestNativeInjection and extraSidecars";
+const KEYS: &str = "mode, requestNativeInjection, extraSidecars and onResourceIncrease";
 
 impl Settings {
     /// Parses the policy settings. `null` and `{}` mean the defaults.
@@ -77,6 +79,9 @@ impl Settings {
                     })?
                 }
                 "extraSidecars" => settings.extra_sidecars = parse_extra_sidecars(value)?,
+                "onResourceIncrease" => {
+                    settings.on_resource_increase = OnResourceIncrease::parse(value)?
+                }
                 other => {
                     return Err(format!(
                         "unknown setting \"{other}\": the settings are {KEYS} (camelCase)"
@@ -100,6 +105,7 @@ impl Settings {
             "mode": self.mode.as_str(),
             "requestNativeInjection": self.request_native_injection,
             "extraSidecars": sidecars,
+            "onResourceIncrease": self.on_resource_increase.as_str(),
         })
     }
 
@@ -257,6 +263,40 @@ fn container_name(name: &str, field: &str) -> Result<String, String> {
     }
 }
 
+/// What a conversion or reorder that raises the pod's effective requests or limits does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnResourceIncrease {
+    /// Change the pod and say what rose in a warning.
+    #[default]
+    Warn,
+    /// Refuse the pod with that message.
+    Reject,
+    /// Change the pod without computing anything.
+    Ignore,
+}
+
+impl OnResourceIncrease {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnResourceIncrease::Warn => "warn",
+            OnResourceIncrease::Reject => "reject",
+            OnResourceIncrease::Ignore => "ignore",
+        }
+    }
+
+    fn parse(value: &Value) -> Result<OnResourceIncrease, String> {
+        match value.as_str() {
+            Some("warn") => Ok(OnResourceIncrease::Warn),
+            Some("reject") => Ok(OnResourceIncrease::Reject),
+            Some("ignore") => Ok(OnResourceIncrease::Ignore),
+            _ => Err(format!(
+                "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found {}",
+                describe(value)
+            )),
+        }
+    }
+}
+
 /// A short description of a JSON value for error messages.
 pub(crate) fn describe(value: &Value) -> String {
     match value {
@@ -295,9 +335,11 @@ mod tests {
         let settings = Settings::from_json(&json!({
             "mode": "validate",
             "requestNativeInjection": false,
-            "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}, {"name": "log-shipper"}]
+            "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}, {"name": "log-shipper"}],
+            "onResourceIncrease": "reject"
         }))
         .unwrap();
+        assert_eq!(settings.on_resource_increase, OnResourceIncrease::Reject);
         assert_eq!(settings.mode, Mode::Validate);
         assert!(!settings.request_native_injection);
         assert_eq!(
@@ -318,8 +360,8 @@ mod tests {
 
     #[rstest]
     #[case::not_object(json!("mutate"), "settings must be an object such as {\"mode\": \"mutate\"}, found the string \"mutate\"")]
-    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)")]
-    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)")]
+    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars and onResourceIncrease (camelCase)")]
+    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars and onResourceIncrease (camelCase)")]
     #[case::bad_mode(json!({"mode": "audit"}), "mode must be \"mutate\" or \"validate\", found the string \"audit\"")]
     #[case::mode_type(json!({"mode": 1}), "mode must be \"mutate\" or \"validate\", found the number 1")]
     #[case::bool_type(json!({"requestNativeInjection": "yes"}), "requestNativeInjection must be true or false, found the string \"yes\"")]
@@ -336,6 +378,8 @@ mod tests {
     #[case::setup_self(json!({"extraSidecars": [{"name": "a", "setupContainers": ["a"]}]}), "extraSidecars[0].setupContainers[0] \"a\" is the sidecar itself; list only the init containers that must run before it")]
     #[case::setup_type(json!({"extraSidecars": [{"name": "a", "setupContainers": "b"}]}), "extraSidecars[0].setupContainers must be a list of init container names, found the string \"b\"")]
     #[case::setup_entry(json!({"extraSidecars": [{"name": "a", "setupContainers": [true]}]}), "extraSidecars[0].setupContainers[0] must be a container name, found the boolean true")]
+    #[case::on_resource_increase(json!({"onResourceIncrease": "error"}), "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"")]
+    #[case::on_resource_increase_type(json!({"onResourceIncrease": false}), "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the boolean false")]
     #[case::entry_key(json!({"extraSidecars": [{"name": "a", "setup": ["b"]}]}), "unknown key \"setup\" in extraSidecars[0]: an entry has \"name\" and \"setupContainers\"")]
     fn rejects(#[case] input: Value, #[case] message: &str) {
         assert_eq!(Settings::from_json(&input), Err(message.to_owned()));

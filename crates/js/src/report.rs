@@ -332,7 +332,7 @@ mod tests {
         assert!(error.contains("audit"), "{error}");
         assert_eq!(
             check(&classic_pod(), &json!({"colour": 1})).unwrap_err(),
-            "invalid policy settings: unknown setting \"colour\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)"
+            "invalid policy settings: unknown setting \"colour\": the settings are mode, requestNativeInjection, extraSidecars and onResourceIncrease (camelCase)"
         );
     }
 
