@@ -218,8 +218,9 @@ impl fmt::Display for Quantity {
                 mantissa *= 1024;
                 power -= 1;
             }
-            let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][power];
-            return write!(f, "{sign}{mantissa}{suffix}");
+            f.write_str(sign)?;
+            write_digits(f, mantissa)?;
+            return f.write_str(["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][power]);
         }
         let (mut mantissa, mut exponent) = (magnitude, -9i64);
         while mantissa % 10 == 0 {
@@ -247,8 +248,26 @@ impl fmt::Display for Quantity {
             // Decimal suffixes end at E: Kubernetes falls back to an exponent.
             (_, _) => format!("e{exponent}"),
         };
-        write!(f, "{sign}{mantissa}{suffix}")
+        f.write_str(sign)?;
+        write_digits(f, mantissa)?;
+        f.write_str(&suffix)
     }
+}
+
+/// A u128 in decimal without the standard library's u128 formatting, which is large in the module:
+/// quantities almost always fit a u64.
+fn write_digits(f: &mut fmt::Formatter<'_>, mut n: u128) -> fmt::Result {
+    if let Ok(small) = u64::try_from(n) {
+        return write!(f, "{small}");
+    }
+    let mut digits = [0u8; 39];
+    let mut at = digits.len();
+    while n > 0 {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    f.write_str(std::str::from_utf8(&digits[at..]).unwrap_or_default())
 }
 
 /// The parts of a quantity's text, as `parseQuantityString` splits it.

@@ -172,8 +172,57 @@ pub(crate) fn append_cost(
     outcome.resources = Some(change);
 }
 
-type Sum<'a> = BTreeMap<&'a str, Quantity>;
 type List<'a> = Vec<(&'a str, Quantity)>;
+
+/// Quantities by resource name, in insertion order. A pod names a handful of resources: a list
+/// searched in place is faster than a map, and keeps the module smaller.
+#[derive(Clone, Default)]
+struct Sum<'a>(List<'a>);
+
+impl<'a> Sum<'a> {
+    fn new() -> Sum<'a> {
+        Sum(Vec::new())
+    }
+
+    fn get(&self, resource: &str) -> Option<&Quantity> {
+        self.0.iter().find(|(k, _)| *k == resource).map(|(_, q)| q)
+    }
+
+    fn get_mut(&mut self, resource: &str) -> Option<&mut Quantity> {
+        self.0
+            .iter_mut()
+            .find(|(k, _)| *k == resource)
+            .map(|(_, q)| q)
+    }
+
+    fn contains_key(&self, resource: &str) -> bool {
+        self.get(resource).is_some()
+    }
+
+    fn insert(&mut self, resource: &'a str, quantity: Quantity) {
+        match self.get_mut(resource) {
+            Some(current) => *current = quantity,
+            None => self.0.push((resource, quantity)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, (&'a str, Quantity)> {
+        self.0.iter()
+    }
+}
+
+impl<'s, 'a> IntoIterator for &'s Sum<'a> {
+    type Item = &'s (&'a str, Quantity);
+    type IntoIter = std::slice::Iter<'s, (&'a str, Quantity)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
 
 /// One container's requests and limits, as the API server stores them.
 struct Entry<'v> {
@@ -233,7 +282,6 @@ struct Before {
     effective: PodResources,
     /// Init container names and whether each is a sidecar, in order.
     init: Vec<(Option<String>, bool)>,
-    containers: Vec<String>,
     problems: Vec<String>,
 }
 
@@ -262,11 +310,6 @@ impl Before {
                 .iter()
                 .map(|e| (e.name.map(str::to_owned), e.sidecar))
                 .collect(),
-            containers: spec
-                .containers
-                .iter()
-                .filter_map(|e| e.name.map(str::to_owned))
-                .collect(),
             problems,
         }
     }
@@ -284,32 +327,38 @@ impl Before {
             .as_ref()
             .filter(|_| kind == Kind::Pod)
             .map(|(r, l)| PodLevel {
-                requests: r.iter().map(|(k, q)| (k.as_str(), *q)).collect(),
-                limits: l.iter().map(|(k, q)| (k.as_str(), *q)).collect(),
+                requests: borrowed(r),
+                limits: borrowed(l),
             });
         let totals = totals(&spec, kept);
         let explain = Explainer {
             before: &self,
             spec: &spec,
         };
-        let subject = explain.subject();
+        let subject = std::cell::OnceCell::new();
+        let subject = || subject.get_or_init(|| explain.subject()).as_str();
+        let after = PodResources {
+            requests: owned(&totals.effective[0]),
+            limits: owned(&totals.effective[1]),
+        };
         let mut rises = Vec::new();
         for (at, bound) in BOUNDS.into_iter().enumerate() {
-            let was = match bound {
-                Bound::Request => &self.effective.requests,
-                Bound::Limit => &self.effective.limits,
+            let (was, is) = match bound {
+                Bound::Request => (&self.effective.requests, &after.requests),
+                Bound::Limit => (&self.effective.limits, &after.limits),
             };
-            for (resource, now) in &totals.effective[at] {
-                let before = was.get(*resource).copied().unwrap_or(Quantity::ZERO);
+            for (resource, now) in is {
+                let before = was.get(resource).copied().unwrap_or(Quantity::ZERO);
                 if now.cmp_value(&before).is_gt() {
                     let reach = totals.aggregate[at].get(resource).copied().unwrap_or(*now);
                     rises.push(Rise {
-                        resource: (*resource).to_owned(),
+                        resource: resource.clone(),
                         bound,
                         before,
                         after: *now,
                         message: format!(
-                            "{subject} raises the pod's effective {resource} {} from {before} to {now}{}; {}",
+                            "{} raises the pod's effective {resource} {} from {before} to {now}{}; {}",
+                            subject(),
                             bound.as_str(),
                             explain.beside(bound, resource, reach),
                             match bound {
@@ -327,23 +376,20 @@ impl Before {
             .map(|pod| self.refusals(&explain, &subject, &totals.aggregate, pod))
             .unwrap_or_default();
         ResourceChange {
-            after: PodResources {
-                requests: owned(&totals.effective[0]),
-                limits: owned(&totals.effective[1]),
-            },
+            before: self.effective.clone(),
+            after,
             rises,
             refusals,
             problems: self.problems.clone(),
-            before: self.effective.clone(),
         }
     }
 
     /// `validatePodResourceConsistency`: pod-level requests must cover the containers' aggregate
     /// requests, pod-level hugepage limits their aggregate limits. Only what the change breaks.
-    fn refusals(
+    fn refusals<'s>(
         &self,
         explain: &Explainer,
-        subject: &str,
+        subject: &dyn Fn() -> &'s str,
         aggregate: &[Sum; 2],
         pod: &PodLevel,
     ) -> Vec<String> {
@@ -373,7 +419,8 @@ impl Before {
                 if now.cmp_value(ceiling).is_gt() && was_within {
                     let field = format!("{}.resources.{field}[{resource}]", self.spec_path);
                     found.push(format!(
-                        "{subject} raises the containers' aggregate {resource} {} from {before} to {now}, above {field} ({ceiling}), which the API server refuses{}; raise {field} to at least {now}",
+                        "{} raises the containers' aggregate {resource} {} from {before} to {now}, above {field} ({ceiling}), which the API server refuses{}; raise {field} to at least {now}",
+                        subject(),
                         bound.as_str(),
                         explain.beside(bound, resource, *now),
                     ));
@@ -388,6 +435,10 @@ fn owned(sum: &Sum) -> ResourceList {
     sum.iter().map(|(k, q)| ((*k).to_owned(), *q)).collect()
 }
 
+fn borrowed(list: &ResourceList) -> Sum<'_> {
+    Sum(list.iter().map(|(k, q)| (k.as_str(), *q)).collect())
+}
+
 /// Says which init container a value comes from, and which sidecars newly run beside it.
 struct Explainer<'a, 'v> {
     before: &'a Before,
@@ -395,7 +446,8 @@ struct Explainer<'a, 'v> {
 }
 
 impl Explainer<'_, '_> {
-    /// "converting a and b", for the sidecars that were regular containers; else a reorder.
+    /// "converting a and b", for the sidecars that were regular containers; else a reorder. The
+    /// policy makes sidecars only of regular containers, so those are the sidecars that are new.
     fn subject(&self) -> String {
         let converted: Vec<&str> = self
             .spec
@@ -403,7 +455,13 @@ impl Explainer<'_, '_> {
             .iter()
             .filter(|e| e.sidecar)
             .filter_map(|e| e.name)
-            .filter(|name| self.before.containers.iter().any(|c| c == name))
+            .filter(|name| {
+                !self
+                    .before
+                    .init
+                    .iter()
+                    .any(|(n, sidecar)| *sidecar && n.as_deref() == Some(*name))
+            })
             .collect();
         if converted.is_empty() {
             "reordering the init containers".to_owned()
@@ -619,20 +677,21 @@ fn resource_list<'v>(
 /// `addResourceList`: absent keys take a copy, present ones add.
 fn add<'a>(sum: &mut Sum<'a>, items: impl IntoIterator<Item = (&'a str, Quantity)>) {
     for (resource, quantity) in items {
-        sum.entry(resource)
-            .and_modify(|total| *total = total.saturating_add(&quantity))
-            .or_insert(quantity);
+        match sum.get_mut(resource) {
+            Some(total) => *total = total.saturating_add(&quantity),
+            None => sum.0.push((resource, quantity)),
+        }
     }
 }
 
 /// `maxResourceList`: a larger value (or a new key) replaces.
 fn max<'a>(sum: &mut Sum<'a>, items: &Sum<'a>) {
-    for (resource, quantity) in items {
+    for &(resource, quantity) in items {
         let larger = sum
             .get(resource)
             .is_none_or(|current| quantity.cmp_value(current).is_gt());
         if larger {
-            sum.insert(resource, *quantity);
+            sum.insert(resource, quantity);
         }
     }
 }
@@ -654,7 +713,7 @@ fn aggregate<'v>(spec: &Spec<'v>, bound: Bound) -> Sum<'v> {
         } else {
             let mut combined = Sum::new();
             add(&mut combined, own);
-            add(&mut combined, sidecars.iter().map(|(k, q)| (*k, *q)));
+            add(&mut combined, sidecars.iter().copied());
             max(&mut init, &combined);
         }
     }
@@ -674,12 +733,19 @@ fn totals<'a>(spec: &Spec<'a>, kept: Option<PodLevel<'a>>) -> Totals<'a> {
     if let Some(pod) = &pod_level {
         // PodRequests applies pod-level requests when one is set; PodLimits applies pod-level
         // limits when any pod-level value is set.
-        let set = |sum: &Sum| sum.keys().any(|k| pod_level_resource(k));
+        let set = |sum: &Sum| sum.iter().any(|(k, _)| pod_level_resource(k));
+        let apply = |to: &mut Sum<'a>, from: &Sum<'a>| {
+            for &(resource, quantity) in from {
+                if pod_level_resource(resource) {
+                    to.insert(resource, quantity);
+                }
+            }
+        };
         if set(&pod.requests) {
-            requests.extend(pod.requests.iter().filter(|(k, _)| pod_level_resource(k)));
+            apply(&mut requests, &pod.requests);
         }
         if set(&pod.requests) || set(&pod.limits) {
-            limits.extend(pod.limits.iter().filter(|(k, _)| pod_level_resource(k)));
+            apply(&mut limits, &pod.limits);
         }
     }
     add(&mut requests, spec.overhead.iter().copied());
@@ -700,29 +766,29 @@ fn totals<'a>(spec: &Spec<'a>, kept: Option<PodLevel<'a>>) -> Totals<'a> {
 fn defaulted<'a>(spec: &Spec<'a>, aggregate: &[Sum<'a>; 2]) -> Option<PodLevel<'a>> {
     let (requests, limits) = spec.pod.as_ref()?;
     let mut pod = PodLevel {
-        requests: requests.iter().copied().collect(),
-        limits: limits.iter().copied().collect(),
+        requests: Sum(requests.clone()),
+        limits: Sum(limits.clone()),
     };
     if !pod.requests.is_empty() || !pod.limits.is_empty() {
-        for (resource, quantity) in &aggregate[1] {
+        for &(resource, quantity) in &aggregate[1] {
             if resource.starts_with(HUGE_PAGES)
                 && !pod.requests.contains_key(resource)
                 && !pod.limits.contains_key(resource)
             {
-                pod.limits.insert(resource, *quantity);
+                pod.limits.insert(resource, quantity);
             }
         }
     }
     if !pod.limits.is_empty() {
-        for (resource, quantity) in &aggregate[0] {
+        for &(resource, quantity) in &aggregate[0] {
             // cpu and memory: the resources pod level supports that may be overcommitted.
-            if matches!(*resource, "cpu" | "memory") && !pod.requests.contains_key(resource) {
-                pod.requests.insert(resource, *quantity);
+            if matches!(resource, "cpu" | "memory") && !pod.requests.contains_key(resource) {
+                pod.requests.insert(resource, quantity);
             }
         }
-        for (resource, quantity) in &pod.limits.clone() {
+        for &(resource, quantity) in &pod.limits.clone() {
             if pod_level_resource(resource) && !pod.requests.contains_key(resource) {
-                pod.requests.insert(resource, *quantity);
+                pod.requests.insert(resource, quantity);
             }
         }
     }
