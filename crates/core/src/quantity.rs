@@ -370,13 +370,26 @@ fn interpret(suffix: &[u8]) -> Option<(bool, i32, Format)> {
         b"Ei" => binary(60),
         [b'e' | b'E', rest @ ..] if !rest.is_empty() => {
             // strconv.ParseInt(rest, 10, 64), then int32(): Go wraps larger exponents.
-            let text = std::str::from_utf8(rest).ok()?;
-            let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            let (negative, digits) = match rest {
+                [b'-', digits @ ..] => (true, digits),
+                [b'+', digits @ ..] => (false, digits),
+                digits => (false, digits),
+            };
+            if digits.is_empty() {
                 return None;
             }
-            let exponent = text.parse::<i64>().ok()? as i32;
-            Some((false, exponent, Format::DecimalExponent))
+            let mut exponent: i64 = 0;
+            for &digit in digits {
+                if !digit.is_ascii_digit() {
+                    return None;
+                }
+                let digit = i64::from(digit - b'0');
+                exponent =
+                    exponent
+                        .checked_mul(10)?
+                        .checked_add(if negative { -digit } else { digit })?;
+            }
+            Some((false, exponent as i32, Format::DecimalExponent))
         }
         _ => None,
     }
@@ -401,7 +414,13 @@ fn digits_value(digits: &[u8]) -> Option<i128> {
 
 /// |num.denom × 10^exponent| in nano-units, rounded away from zero.
 fn decimal_nanos(num: &[u8], denom: &[u8], exponent: i32) -> Result<i128, QuantityError> {
-    let digits: Vec<u8> = num.iter().chain(denom).copied().collect();
+    let joined;
+    let digits = if denom.is_empty() {
+        num
+    } else {
+        joined = [num, denom].concat();
+        &joined
+    };
     let start = digits
         .iter()
         .position(|&d| d != b'0')

@@ -116,7 +116,7 @@ pub fn resource_change(kind: Kind, before: &Value, after: &Value) -> ResourceCha
 
 /// Runs `edit` (mutate mode's conversion, which changes something when `changes`) with the
 /// resources accounted: the change in `outcome.resources`, its warnings, or its refusal in
-/// `outcome.rejection`, the object then left as it came. Returns what `edit` returned.
+/// `outcome.rejection`, the object then left as it came. Returns whether the object changed.
 pub(crate) fn apply(
     outcome: &mut Outcome,
     kind: Kind,
@@ -335,13 +335,12 @@ impl Before {
             before: &self,
             spec: &spec,
         };
-        let subject = std::cell::OnceCell::new();
-        let subject = || subject.get_or_init(|| explain.subject()).as_str();
         let after = PodResources {
             requests: owned(&totals.effective[0]),
             limits: owned(&totals.effective[1]),
         };
-        let mut rises = Vec::new();
+        // What rose: resource, bound, before, after, and the aggregate the formula reached.
+        let mut rose = Vec::new();
         for (at, bound) in BOUNDS.into_iter().enumerate() {
             let (was, is) = match bound {
                 Bound::Request => (&self.effective.requests, &after.requests),
@@ -351,79 +350,102 @@ impl Before {
                 let before = was.get(resource).copied().unwrap_or(Quantity::ZERO);
                 if now.cmp_value(&before).is_gt() {
                     let reach = totals.aggregate[at].get(resource).copied().unwrap_or(*now);
-                    rises.push(Rise {
-                        resource: resource.clone(),
-                        bound,
-                        before,
-                        after: *now,
-                        message: format!(
-                            "{} raises the pod's effective {resource} {} from {before} to {now}{}; {}",
-                            subject(),
-                            bound.as_str(),
-                            explain.beside(bound, resource, reach),
-                            match bound {
-                                Bound::Request => "ResourceQuota, LimitRange and scheduling count the new value",
-                                Bound::Limit => "ResourceQuota and LimitRange count the new value",
-                            }
-                        ),
-                    });
+                    rose.push((resource, bound, before, *now, reach));
                 }
             }
         }
-        let refusals = totals
+        let refused = totals
             .pod_level
             .as_ref()
-            .map(|pod| self.refusals(&explain, &subject, &totals.aggregate, pod))
+            .map(|pod| self.refused(&totals.aggregate, pod))
             .unwrap_or_default();
+        let subject = if rose.is_empty() && refused.is_empty() {
+            String::new()
+        } else {
+            explain.subject()
+        };
+        let rises = rose
+            .into_iter()
+            .map(|(resource, bound, before, now, reach)| Rise {
+                resource: resource.clone(),
+                bound,
+                before,
+                after: now,
+                message: format!(
+                    "{subject} raises the pod's effective {resource} {} from {before} to {now}{}; {}",
+                    bound.as_str(),
+                    explain.beside(bound, resource, reach),
+                    match bound {
+                        Bound::Request => {
+                            "ResourceQuota, LimitRange and scheduling count the new value"
+                        }
+                        Bound::Limit => "ResourceQuota and LimitRange count the new value",
+                    }
+                ),
+            })
+            .collect();
+        let refusals = refused
+            .into_iter()
+            .map(|(resource, bound, before, now, ceiling)| {
+                let field = format!(
+                    "{}.resources.{}s[{resource}]",
+                    self.spec_path,
+                    bound.as_str()
+                );
+                format!(
+                    "{subject} raises the containers' aggregate {resource} {} from {before} to {now}, above {field} ({ceiling}), which the API server refuses{}; raise {field} to at least {now}",
+                    bound.as_str(),
+                    explain.beside(bound, resource, now),
+                )
+            })
+            .collect();
+        let Before {
+            effective: before,
+            problems,
+            ..
+        } = self;
         ResourceChange {
-            before: self.effective.clone(),
+            before,
             after,
             rises,
             refusals,
-            problems: self.problems.clone(),
+            problems,
         }
     }
 
     /// `validatePodResourceConsistency`: pod-level requests must cover the containers' aggregate
-    /// requests, pod-level hugepage limits their aggregate limits. Only what the change breaks.
-    fn refusals<'s>(
+    /// requests, pod-level hugepage limits their aggregate limits. Only what the change breaks:
+    /// (resource, bound, aggregate before, after, pod-level value).
+    fn refused<'a>(
         &self,
-        explain: &Explainer,
-        subject: &dyn Fn() -> &'s str,
-        aggregate: &[Sum; 2],
+        aggregate: &[Sum<'a>; 2],
         pod: &PodLevel,
-    ) -> Vec<String> {
+    ) -> Vec<(&'a str, Bound, Quantity, Quantity, Quantity)> {
         let mut found = Vec::new();
         for (at, bound) in BOUNDS.into_iter().enumerate() {
-            let (field, ceiling) = match bound {
-                Bound::Request => ("requests", &pod.requests),
-                Bound::Limit => ("limits", &pod.limits),
+            let ceilings = match bound {
+                Bound::Request => &pod.requests,
+                Bound::Limit => &pod.limits,
             };
-            for (resource, now) in &aggregate[at] {
+            for &(resource, now) in &aggregate[at] {
                 let checked = match bound {
                     Bound::Request => pod_level_resource(resource),
                     Bound::Limit => resource.starts_with(HUGE_PAGES),
                 };
-                let Some(ceiling) = ceiling.get(resource).filter(|_| checked) else {
+                let Some(&ceiling) = ceilings.get(resource).filter(|_| checked) else {
                     continue;
                 };
                 let before = self.aggregate[at]
-                    .get(*resource)
+                    .get(resource)
                     .copied()
                     .unwrap_or(Quantity::ZERO);
                 let ceiling_before = self
                     .pod_level
                     .as_ref()
-                    .and_then(|(r, l)| if at == 0 { r } else { l }.get(*resource).copied());
+                    .and_then(|(r, l)| if at == 0 { r } else { l }.get(resource).copied());
                 let was_within = ceiling_before.is_none_or(|c| before.cmp_value(&c).is_le());
-                if now.cmp_value(ceiling).is_gt() && was_within {
-                    let field = format!("{}.resources.{field}[{resource}]", self.spec_path);
-                    found.push(format!(
-                        "{} raises the containers' aggregate {resource} {} from {before} to {now}, above {field} ({ceiling}), which the API server refuses{}; raise {field} to at least {now}",
-                        subject(),
-                        bound.as_str(),
-                        explain.beside(bound, resource, *now),
-                    ));
+                if now.cmp_value(&ceiling).is_gt() && was_within {
+                    found.push((resource, bound, before, now, ceiling));
                 }
             }
         }
@@ -432,7 +454,12 @@ impl Before {
 }
 
 fn owned(sum: &Sum) -> ResourceList {
-    sum.iter().map(|(k, q)| ((*k).to_owned(), *q)).collect()
+    // Inserted one by one: collecting would sort first, which costs the module a sort.
+    let mut list = ResourceList::new();
+    for &(resource, quantity) in sum {
+        list.insert(resource.to_owned(), quantity);
+    }
+    list
 }
 
 fn borrowed(list: &ResourceList) -> Sum<'_> {
