@@ -226,6 +226,7 @@ impl<'s, 'a> IntoIterator for &'s Sum<'a> {
 
 /// One container's requests and limits, as the API server stores them.
 struct Entry<'v> {
+    /// Read for init containers only.
     name: Option<&'v str>,
     sidecar: bool,
     requests: List<'v>,
@@ -632,7 +633,12 @@ fn entry<'v>(
 ) -> Option<Entry<'v>> {
     let container = container.as_object()?;
     let sidecar = init && container.get("restartPolicy").and_then(Value::as_str) == Some("Always");
-    let name = container.get("name").and_then(Value::as_str);
+    // Only init containers' names are used (explanations): a lookup fewer per regular container.
+    let name = if init {
+        container.get("name").and_then(Value::as_str)
+    } else {
+        None
+    };
     let (requests_value, limits_value) = match container.get("resources") {
         Some(Value::Object(resources)) => (resources.get("requests"), resources.get("limits")),
         None | Some(Value::Null) => (None, None),
