@@ -49,6 +49,12 @@ const samples = [
     about: "A Job's pod (restartPolicy: Never) with a classic proxy that would keep it running after the app exits.",
     text: read("crates/js/tests/fixtures/article-job-pod.yaml"),
   },
+  {
+    id: "init-larger-than-app",
+    title: "Init container larger than the app",
+    about: "migrate asks for 2 CPUs, the app and the proxy for 600m: as a native sidecar the proxy runs beside migrate, and the pod's effective cpu request rises.",
+    text: read("crates/js/tests/fixtures/init-larger-than-app.yaml"),
+  },
   ...["pod", "hello", "job", "daemonset", "replicaset"].map((name) => ({
     id: `istio-${name}`,
     title: `Istio: ${name}`,

@@ -293,6 +293,51 @@ assert_rejected() {
   assert_untouched pod-uninjected --settings-json '{"mode": "validate"}'
 }
 
+# --- what a native sidecar costs (KEP-753 effective requests) ---------------------------------
+
+# migrate (init, cpu 2) now runs beside the proxy (100m); the app and the proxy together ask 600m.
+MIGRATE_RISE='converting istio-proxy raises the pod'"'"'s effective cpu request from 2 to 2100m: init container "migrate" (2) now runs beside istio-proxy (100m); ResourceQuota, LimitRange and scheduling count the new value'
+
+@test "resources: a conversion that raises the pod's effective cpu request is made, with a warning saying why" {
+  assert_converted pod-init-larger-than-app
+  [ "$(names pod-init-larger-than-app .spec.initContainers)" = "istio-init,istio-proxy,migrate" ]
+  [ "$(jq -c '.warnings' <<<"$output")" = "$(jq -cn --arg w "$MIGRATE_RISE" '[$w]')" ]
+}
+
+@test "resources: Istio's own injections convert without a resource warning" {
+  for name in istio-pod-classic istio-hello-classic istio-job-classic article-job-pod case-cni; do
+    evaluate "$name"
+    [ "$(jq -c '[.allowed, .patchType, .warnings]' <<<"$output")" = '[true,"JSONPatch",null]' ]
+  done
+}
+
+@test "resources: onResourceIncrease reject refuses the pod with the same message" {
+  assert_rejected pod-init-larger-than-app "$MIGRATE_RISE. onResourceIncrease is \"reject\": lower the init container's resources, or set onResourceIncrease to \"warn\" to convert such pods" --settings-json '{"onResourceIncrease": "reject"}'
+  # Nothing rises: converted as usual.
+  assert_converted istio-pod-classic --settings-json '{"onResourceIncrease": "reject"}'
+}
+
+@test "resources: onResourceIncrease ignore converts without a word" {
+  assert_converted pod-init-larger-than-app --settings-json '{"onResourceIncrease": "ignore"}'
+  [ "$(jq -c '.warnings' <<<"$output")" = null ]
+}
+
+@test "resources: validate mode says what converting would cost" {
+  assert_rejected pod-init-larger-than-app "spec: istio-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: istio-proxy (containers[1]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: istio-init, istio-proxy, migrate. C${MIGRATE_RISE:1}" --settings-json '{"mode": "validate"}'
+}
+
+@test "resources: pod-level requests with no room for the proxy are refused, as the API server would refuse them" {
+  assert_rejected pod-init-larger-than-app-pod-level 'converting istio-proxy raises the containers'"'"' aggregate cpu request from 2 to 2100m, above spec.resources.requests[cpu] (2), which the API server refuses: init container "migrate" (2) now runs beside istio-proxy (100m); raise spec.resources.requests[cpu] to at least 2100m'
+}
+
+@test "resources: an invalid onResourceIncrease names the accepted values" {
+  evaluate pod-init-larger-than-app --settings-json '{"onResourceIncrease": "error"}'
+  [ "$status" -ne 0 ]
+  # kwctl 1.36 prints the message as it is; policy-host (like earlier kwctl) as a JSON string.
+  [[ "$stderr" == *'onResourceIncrease must be "warn", "reject" or "ignore", found the string "error"'* ||
+     "$stderr" == *'onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"'* ]]
+}
+
 # --- settings ----------------------------------------------------------------------------------
 
 @test "settings from a YAML file: extraSidecars makes vault-agent a native sidecar" {
@@ -309,9 +354,9 @@ assert_rejected() {
   [ "$status" -ne 0 ]
   [ -z "$output" ] || [ "$(jq -r .valid <<<"$output")" = false ]
   # kwctl prints the policy's message Debug-quoted (older releases wrap it in Some(...)).
-  [[ "$stderr" == *'Provided settings are not valid: '*'"unknown setting \"dryRun\": the settings are mode, requestNativeInjection, extraSidecars and meshes (camelCase)"'* ]]
+  [[ "$stderr" == *'Provided settings are not valid: '*'"unknown setting \"dryRun\": the settings are mode, requestNativeInjection, extraSidecars, meshes and onResourceIncrease (camelCase)"'* ]]
   if is_policy_host; then
-    [ "$stderr" = 'Error: Provided settings are not valid: "unknown setting \"dryRun\": the settings are mode, requestNativeInjection, extraSidecars and meshes (camelCase)"' ]
+    [ "$stderr" = 'Error: Provided settings are not valid: "unknown setting \"dryRun\": the settings are mode, requestNativeInjection, extraSidecars, meshes and onResourceIncrease (camelCase)"' ]
   fi
 }
 

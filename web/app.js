@@ -24,6 +24,7 @@ function readSettings() {
     mode: $("mode").value,
     requestNativeInjection: $("request-native").checked,
     meshes: [...document.querySelectorAll("#meshes input:checked")].map((box) => box.value),
+    onResourceIncrease: $("on-resource-increase").value,
   };
   const extra = $("extra-sidecars").value.trim();
   if (extra) {
@@ -86,6 +87,36 @@ function lane(label, init, containers, { proxies, setup }, misplaced = new Set()
   return [element("span", { class: "label" }, label), row];
 }
 
+/** The pod's effective requests and limits before and after, the values that rise marked. */
+function resourcesTable(resources, [before, after]) {
+  const names = new Set();
+  for (const side of [resources.before, resources.after]) {
+    for (const bound of ["requests", "limits"]) Object.keys(side[bound]).forEach((n) => names.add(n));
+  }
+  if (!names.size) return [];
+  const rose = new Set(resources.rises.map((r) => `${r.resource} ${r.bound}s`));
+  const head = element("tr", {}, element("th", {}, "resource"));
+  for (const bound of ["request", "limit"]) {
+    head.append(element("th", {}, `${bound} ${before}`), element("th", {}, `${bound} ${after}`));
+  }
+  const body = element("tbody");
+  for (const name of [...names].sort()) {
+    const row = element("tr", { "data-resource": name }, element("th", { scope: "row" }, name));
+    for (const bound of ["requests", "limits"]) {
+      const up = rose.has(`${name} ${bound}`);
+      row.append(
+        element("td", {}, resources.before[bound][name] ?? "–"),
+        element("td", up ? { class: "rise", title: "rises" } : {}, resources.after[bound][name] ?? "–"),
+      );
+    }
+    body.append(row);
+  }
+  return [
+    element("div", { class: "heading" }, "Effective requests and limits (what the scheduler, ResourceQuota and LimitRange count)"),
+    element("table", { class: "resources" }, element("thead", {}, head), body),
+  ];
+}
+
 function list(className, items) {
   const ul = element("ul", { class: className });
   for (const item of items) ul.append(element("li", {}, item));
@@ -114,7 +145,7 @@ function renderDocument(doc, index, count) {
       const expected = r.expectedInitOrder.map((name) => ({ name, sidecar: known.proxies.has(name) }));
       order.append(...lane("expected", expected, null, known));
     }
-    card.append(order);
+    card.append(order, ...resourcesTable(r.resources, ["now", "converted"]));
     if (r.message) card.append(element("p", { class: "message" }, r.message));
     if (r.findings.length) card.append(list("findings", r.findings.map((f) => f.message)));
     if (r.warnings.length) card.append(list("warnings", r.warnings));
@@ -126,7 +157,7 @@ function renderDocument(doc, index, count) {
   const order = element("div", { class: "order" });
   order.append(...lane("before", r.before.initContainers, r.before.containers, known, misplaced));
   order.append(...lane("after", r.after.initContainers, r.after.containers, known));
-  card.append(order);
+  card.append(order, ...resourcesTable(r.resources, ["before", "after"]));
   if (r.findings.length) {
     card.append(element("div", { class: "heading" }, "Fixed"), list("findings fixed", r.findings.map((f) => f.message)));
   }
@@ -267,7 +298,7 @@ await init();
 showMeshes();
 showSamples();
 input.addEventListener("input", schedule);
-for (const id of ["mode", "request-native", "format"]) $(id).addEventListener("change", run);
+for (const id of ["mode", "request-native", "on-resource-increase", "format"]) $(id).addEventListener("change", run);
 $("extra-sidecars").addEventListener("input", schedule);
 document.body.dataset.ready = "true";
 run();

@@ -36,7 +36,7 @@ test("the .d.ts declares exactly the functions the module exports", async () => 
   const exported = Object.keys(sidecar).filter((k) => typeof sidecar[k] === "function").sort();
   assert.deepEqual(declared, exported);
   assert.deepEqual(exported, ["check", "convert", "kinds", "meshes", "normalizeSettings"]);
-  for (const shape of ["Settings", "Manifest", "Finding", "PatchOperation", "PodLayout", "ConvertResult", "CheckResult", "MeshInfo"]) {
+  for (const shape of ["Settings", "Manifest", "Finding", "PatchOperation", "PodLayout", "ConvertResult", "CheckResult", "MeshInfo", "ResourceChange", "PodResources"]) {
     assert.match(types, new RegExp(`export (interface|type) ${shape}\\b`), shape);
   }
   assert.match(types, /export function convert\(manifest: Manifest \| string, settings\?: Settings \| null\): ConvertResult;/);
@@ -54,6 +54,9 @@ test("Istio's classic Job becomes its native rendering, and the input is left al
     { name: "istio-proxy", sidecar: true },
   ]);
   assert.equal(result.manifest.spec.template.spec.restartPolicy, "Never");
+  // Istio's own injection: the proxy after istio-init costs nothing more.
+  const effective = { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "2", memory: "1Gi" } };
+  assert.deepEqual(result.resources, { before: effective, after: effective, rises: [], refusals: [], problems: [] });
 });
 
 test("rejections are Error objects with the policy's message", async () => {

@@ -171,6 +171,37 @@ test("validate mode lists the init container that starts before the proxy", asyn
   await page.close();
 });
 
+test("the pod's effective requests and limits are shown before and after, the rise highlighted", async () => {
+  const page = await open();
+  await page.click('button[data-sample="init-larger-than-app"]');
+  await page.waitForSelector(".document table.resources");
+  const cells = () =>
+    page.$$eval("table.resources tr", (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)));
+  assert.deepEqual(await cells(), [
+    ["resource", "request before", "request after", "limit before", "limit after"],
+    ["cpu", "2", "2100m", "2", "2"],
+    ["memory", "1152Mi", "1152Mi", "2Gi", "2Gi"],
+  ]);
+  const rises = await page.$$eval("td.rise", (tds) => tds.map((td) => [td.parentElement.dataset.resource, td.textContent]));
+  assert.deepEqual(rises, [["cpu", "2100m"]]);
+  const rise =
+    'converting istio-proxy raises the pod\'s effective cpu request from 2 to 2100m: init container "migrate" (2) now runs beside istio-proxy (100m); ResourceQuota, LimitRange and scheduling count the new value';
+  assert.deepEqual(await page.$$eval(".warnings li", (items) => items.map((li) => li.textContent)), [rise]);
+  await mkdir(join(root, "target"), { recursive: true });
+  await page.screenshot({ path: join(root, "target", "playground-resources.png"), fullPage: true });
+
+  await page.selectOption("#on-resource-increase", "reject");
+  await page.waitForSelector(".document .verdict.rejected");
+  assert.ok((await page.textContent(".document .rejection")).startsWith(`${rise}. onResourceIncrease is "reject"`));
+
+  await page.selectOption("#on-resource-increase", "warn");
+  await page.selectOption("#mode", "validate");
+  await page.waitForSelector(".document .verdict.invalid");
+  assert.deepEqual((await cells())[0], ["resource", "request now", "request converted", "limit now", "limit converted"]);
+  assert.ok((await page.textContent(".document .message")).endsWith(`. C${rise.slice(1)}`));
+  await page.close();
+});
+
 test("a YAML syntax error is shown with its place", async () => {
   const page = await open();
   await page.fill("#input", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n    {name: app\n");

@@ -46,6 +46,12 @@ pub fn cases() -> Result<Vec<Case>, String> {
             "istio-hello-classic.json",
             json!({}),
         )?,
+        // The same without the effective-resources accounting: its cost is the difference.
+        case(
+            "hello Deployment, onResourceIncrease: ignore",
+            "istio-hello-classic.json",
+            json!({"onResourceIncrease": "ignore"}),
+        )?,
         case(
             "Linkerd emojivoto Deployment (classic to native)",
             "linkerd-emojivoto-deployment-classic.json",
@@ -74,6 +80,13 @@ pub fn cases() -> Result<Vec<Case>, String> {
             containers: Some(size),
         });
     }
+    let largest = SYNTHETIC_SIZES[SYNTHETIC_SIZES.len() - 1];
+    cases.push(Case {
+        name: format!("Pod, {largest} app containers + proxy, onResourceIncrease: ignore"),
+        request: synthetic(&classic, largest)?,
+        settings: json!({"onResourceIncrease": "ignore"}),
+        containers: None,
+    });
     Ok(cases)
 }
 

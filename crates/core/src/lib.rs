@@ -13,6 +13,8 @@ mod mesh;
 mod order;
 mod path;
 mod profile;
+mod quantity;
+mod resources;
 mod review;
 mod settings;
 mod validate;
@@ -20,8 +22,10 @@ mod workload;
 
 pub use mesh::{MeshInfo, meshes};
 pub use order::Misplacement;
+pub use quantity::{Format, Quantity, QuantityError};
+pub use resources::{Bound, PodResources, ResourceChange, ResourceList, Rise, resource_change};
 pub use review::{Outcome, review};
-pub use settings::{Mode, Settings, SidecarRule};
+pub use settings::{Mode, OnResourceIncrease, Settings, SidecarRule};
 pub use validate::{Finding, Problem};
 pub use workload::{ALL_KINDS, Kind, Operation};
 

@@ -1,15 +1,14 @@
 //! One evaluation: look at the pod spec, decide (refuse, report, convert, reorder, annotate), then
 //! edit the object in place, touching only what the decision names.
 
-use serde_json::Value;
-
-use serde_json::Map;
+use serde_json::{Map, Value};
 
 use crate::convert;
 use crate::mesh::{self, Injection, NativeEdit};
 use crate::order::{self, Misplacement};
 use crate::path;
 use crate::profile::Profile;
+use crate::resources::{self, ResourceChange};
 use crate::settings::{Mode, Settings, describe};
 use crate::validate::{self, Finding, Problem};
 use crate::workload::{Kind, Operation};
@@ -30,6 +29,10 @@ pub struct Outcome {
     /// The object asks to keep its mesh proxy classic (the warning says which annotation); tools
     /// count such objects apart from those without a proxy.
     pub opted_out: bool,
+    /// The pod's effective requests and limits before and after a conversion or reorder (in
+    /// validate mode: after the one it would make); `None` when nothing changes or with
+    /// `onResourceIncrease: ignore`.
+    pub resources: Option<ResourceChange>,
 }
 
 impl Outcome {
@@ -66,16 +69,36 @@ pub fn review(
         Mode::Validate => {
             if !outcome.findings.is_empty() {
                 let proxies: Vec<&str> = plan.handled.iter().map(|h| h.profile.proxy).collect();
-                outcome.rejection = Some(validate::rejection(
+                let mut rejection = validate::rejection(
                     kind.spec_path(),
                     &proxies,
                     &outcome.findings,
                     &outcome.expected_init_order,
-                ));
+                );
+                resources::append_cost(
+                    &mut outcome,
+                    &mut rejection,
+                    kind,
+                    object,
+                    settings,
+                    |copy| {
+                        plan.apply(kind, copy, &mut Vec::new());
+                    },
+                );
+                outcome.rejection = Some(rejection);
             }
         }
         Mode::Mutate => {
-            outcome.changed = plan.apply(kind, object, &mut outcome.warnings);
+            let changes = plan.changes();
+            let mut said = Vec::new();
+            outcome.changed =
+                resources::apply(&mut outcome, kind, object, settings, changes, |object| {
+                    plan.apply(kind, object, &mut said)
+                });
+            if outcome.rejection.is_some() {
+                return outcome;
+            }
+            outcome.warnings.append(&mut said);
             if kind == Kind::Pod
                 && operation == Operation::Create
                 && settings.request_native_injection
@@ -334,14 +357,18 @@ impl<'s> Plan<'s> {
             .collect()
     }
 
+    /// Whether `apply` converts or reorders anything.
+    fn changes(&self) -> bool {
+        self.handled
+            .iter()
+            .any(|h| matches!(h.state, State::Classic { .. }))
+            || !self.misplaced.is_empty()
+    }
+
     /// Converts classic proxies and restores the layout; returns whether anything changed, and
     /// adds what the conversions have to say to `warnings`.
     fn apply(&self, kind: Kind, object: &mut Value, warnings: &mut Vec<String>) -> bool {
-        let converts = self
-            .handled
-            .iter()
-            .any(|h| matches!(h.state, State::Classic { .. }));
-        if !converts && self.misplaced.is_empty() {
+        if !self.changes() {
             return false;
         }
         let Some(spec) = path::at_mut(object, kind.spec_pointer()).and_then(Value::as_object_mut)

@@ -41,6 +41,7 @@ pub struct Settings {
     /// The meshes whose proxies the policy handles, by id (`istio`, `linkerd`). The first is the
     /// one asked for native injection when a pod does not say which mesh injects it.
     pub meshes: Vec<String>,
+    pub on_resource_increase: OnResourceIncrease,
 }
 
 impl Default for Settings {
@@ -50,11 +51,12 @@ impl Default for Settings {
             request_native_injection: true,
             extra_sidecars: Vec::new(),
             meshes: MESHES.iter().map(|m| m.id().to_owned()).collect(),
+            on_resource_increase: OnResourceIncrease::Warn,
         }
     }
 }
 
-const KEYS: &str = "mode, requestNativeInjection, extraSidecars and meshes";
+const KEYS: &str = "mode, requestNativeInjection, extraSidecars, meshes and onResourceIncrease";
 
 impl Settings {
     /// Parses the policy settings. `null` and `{}` mean the defaults.
@@ -83,6 +85,9 @@ impl Settings {
                 }
                 "extraSidecars" => settings.extra_sidecars = parse_extra_sidecars(value)?,
                 "meshes" => settings.meshes = parse_meshes(value)?,
+                "onResourceIncrease" => {
+                    settings.on_resource_increase = OnResourceIncrease::parse(value)?
+                }
                 other => {
                     return Err(format!(
                         "unknown setting \"{other}\": the settings are {KEYS} (camelCase)"
@@ -107,6 +112,7 @@ impl Settings {
             "requestNativeInjection": self.request_native_injection,
             "extraSidecars": sidecars,
             "meshes": self.meshes,
+            "onResourceIncrease": self.on_resource_increase.as_str(),
         })
     }
 
@@ -311,6 +317,40 @@ fn container_name(name: &str, field: &str) -> Result<String, String> {
     }
 }
 
+/// What a conversion or reorder that raises the pod's effective requests or limits does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnResourceIncrease {
+    /// Change the pod and say what rose in a warning.
+    #[default]
+    Warn,
+    /// Refuse the pod with that message.
+    Reject,
+    /// Change the pod without computing anything.
+    Ignore,
+}
+
+impl OnResourceIncrease {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnResourceIncrease::Warn => "warn",
+            OnResourceIncrease::Reject => "reject",
+            OnResourceIncrease::Ignore => "ignore",
+        }
+    }
+
+    fn parse(value: &Value) -> Result<OnResourceIncrease, String> {
+        match value.as_str() {
+            Some("warn") => Ok(OnResourceIncrease::Warn),
+            Some("reject") => Ok(OnResourceIncrease::Reject),
+            Some("ignore") => Ok(OnResourceIncrease::Ignore),
+            _ => Err(format!(
+                "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found {}",
+                describe(value)
+            )),
+        }
+    }
+}
+
 /// A short description of a JSON value for error messages.
 pub(crate) fn describe(value: &Value) -> String {
     match value {
@@ -363,9 +403,11 @@ mod tests {
             "mode": "validate",
             "requestNativeInjection": false,
             "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}, {"name": "log-shipper"}],
-            "meshes": ["linkerd"]
+            "meshes": ["linkerd"],
+            "onResourceIncrease": "reject"
         }))
         .unwrap();
+        assert_eq!(settings.on_resource_increase, OnResourceIncrease::Reject);
         assert_eq!(settings.mode, Mode::Validate);
         assert_eq!(settings.meshes, ["linkerd"]);
         assert!(!settings.request_native_injection);
@@ -387,8 +429,8 @@ mod tests {
 
     #[rstest]
     #[case::not_object(json!("mutate"), "settings must be an object such as {\"mode\": \"mutate\"}, found the string \"mutate\"")]
-    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars and meshes (camelCase)")]
-    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars and meshes (camelCase)")]
+    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars, meshes and onResourceIncrease (camelCase)")]
+    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars, meshes and onResourceIncrease (camelCase)")]
     #[case::bad_mode(json!({"mode": "audit"}), "mode must be \"mutate\" or \"validate\", found the string \"audit\"")]
     #[case::mode_type(json!({"mode": 1}), "mode must be \"mutate\" or \"validate\", found the number 1")]
     #[case::bool_type(json!({"requestNativeInjection": "yes"}), "requestNativeInjection must be true or false, found the string \"yes\"")]
@@ -413,6 +455,8 @@ mod tests {
     #[case::mesh_case(json!({"meshes": ["Linkerd"]}), "meshes[0] must be one of \"istio\" and \"linkerd\", found the string \"Linkerd\"")]
     #[case::mesh_entry_type(json!({"meshes": [{"name": "istio"}]}), "meshes[0] must be one of \"istio\" and \"linkerd\", found an object")]
     #[case::mesh_twice(json!({"meshes": ["linkerd", "linkerd"]}), "meshes[1] \"linkerd\" is listed twice; list each mesh once")]
+    #[case::on_resource_increase(json!({"onResourceIncrease": "error"}), "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"")]
+    #[case::on_resource_increase_type(json!({"onResourceIncrease": false}), "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the boolean false")]
     #[case::entry_key(json!({"extraSidecars": [{"name": "a", "setup": ["b"]}]}), "unknown key \"setup\" in extraSidecars[0]: an entry has \"name\" and \"setupContainers\"")]
     fn rejects(#[case] input: Value, #[case] message: &str) {
         assert_eq!(Settings::from_json(&input), Err(message.to_owned()));

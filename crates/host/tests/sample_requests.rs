@@ -311,6 +311,44 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
     for (name, object) in linkerd_rejections {
         add(name, admission_request(&object, "CREATE"), None);
     }
+
+    // An init container that asks for more than the app and the proxy together (issue 13): as a
+    // native sidecar the proxy runs beside it, so the pod's effective cpu request rises.
+    let migrate = |object: &Value, init: &[usize]| -> Value {
+        let mut object = object.clone();
+        object["spec"]["containers"][0]["resources"] =
+            json!({"requests": {"cpu": "500m", "memory": "256Mi"}});
+        let list = object["spec"]["initContainers"]
+            .as_array_mut()
+            .expect("init containers");
+        let migrate = json!({"name": "migrate", "image": "app", "command": ["/migrate"],
+            "resources": {"requests": {"cpu": "2", "memory": "256Mi"}}});
+        for &at in init {
+            list.insert(at, migrate.clone());
+        }
+        object
+    };
+    let native_pod = istio("pod.native.yaml");
+    // Classic injection puts the user's init containers before istio-init; native after the proxy.
+    let pod_migrate = migrate(&pod, &[0]);
+    add(
+        "pod-init-larger-than-app",
+        admission_request(&pod_migrate, "CREATE"),
+        Some(migrate(&native_pod, &[2])),
+    );
+    // Pod-level requests that leave no room for the proxy: the API server would refuse the pod.
+    add(
+        "pod-init-larger-than-app-pod-level",
+        admission_request(
+            &with(
+                &pod_migrate,
+                "/spec/resources",
+                json!({"requests": {"cpu": "2"}}),
+            ),
+            "CREATE",
+        ),
+        None,
+    );
     samples
 }
 

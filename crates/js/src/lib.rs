@@ -23,6 +23,9 @@ export interface Settings {
   /** The meshes whose proxies are handled (default all, `["istio", "linkerd"]`); the first is asked
    *  for native injection when a Pod does not name its mesh. */
   meshes?: ("istio" | "linkerd")[];
+  /** What a conversion that raises the pod's effective requests or limits does: `warn` (default) converts
+   *  and says so, `reject` refuses the pod with that message, `ignore` converts without computing anything. */
+  onResourceIncrease?: "warn" | "reject" | "ignore";
 }
 
 /** A mesh the policy knows (see `meshes()`). */
@@ -72,6 +75,38 @@ export interface PodLayout {
   containers: (string | null)[];
 }
 
+/** Quantities by resource name, in Kubernetes' canonical form (`"2100m"`, `"1152Mi"`). */
+export type ResourceList = Record<string, string>;
+
+/** A pod's effective requests and limits, as the scheduler, ResourceQuota and LimitRange count them
+ *  (KEP-753: an init container counts with the native sidecars started before it). */
+export interface PodResources {
+  requests: ResourceList;
+  limits: ResourceList;
+}
+
+/** A resource whose effective value the conversion raises. */
+export interface ResourceRise {
+  resource: string;
+  bound: "request" | "limit";
+  before: string;
+  after: string;
+  /** The policy's warning: which init container now runs beside which sidecars. */
+  message: string;
+}
+
+/** The effective resources of the manifest as it came in and as the policy returns it (for `check`:
+ *  as converting would make it). */
+export interface ResourceChange {
+  before: PodResources;
+  after: PodResources;
+  rises: ResourceRise[];
+  /** Rises the API server refuses: the containers' aggregate passes the pod-level `spec.resources`. */
+  refusals: string[];
+  /** Values that are not Kubernetes quantities, left out of the sums. */
+  problems: string[];
+}
+
 export interface ConvertResult {
   /** The manifest as the policy returns it (a copy; the argument is not changed). */
   manifest: Manifest;
@@ -85,6 +120,7 @@ export interface ConvertResult {
   expectedInitOrder: string[];
   before: PodLayout;
   after: PodLayout;
+  resources: ResourceChange;
 }
 
 export interface CheckResult {
@@ -96,6 +132,8 @@ export interface CheckResult {
   findings: Finding[];
   expectedInitOrder: string[];
   layout: PodLayout;
+  /** Before: the manifest; after: what converting it would give. */
+  resources: ResourceChange;
 }
 "#;
 

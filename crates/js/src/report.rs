@@ -2,7 +2,8 @@
 //! the host: the wasm glue in `lib.rs` only moves values across the JavaScript boundary.
 
 use native_sidecar_core::{
-    ALL_KINDS, Finding, Kind, Mode, Operation, Settings, meshes as known, review,
+    ALL_KINDS, Finding, Kind, Mode, OnResourceIncrease, Operation, PodResources, ResourceChange,
+    ResourceList, Settings, meshes as known, resource_change, review,
 };
 use serde_json::{Map, Value, json};
 
@@ -34,7 +35,11 @@ pub fn convert(manifest: &Value, settings_json: &Value) -> Result<Value, String>
     } else {
         Value::Array(Vec::new())
     };
+    let resources = outcome
+        .resources
+        .unwrap_or_else(|| resource_change(kind, manifest, &converted));
     Ok(json!({
+        "resources": resources_json(&resources),
         "manifest": converted,
         "changed": outcome.changed,
         "patch": patch,
@@ -58,7 +63,23 @@ pub fn check(manifest: &Value, settings_json: &Value) -> Result<Value, String> {
     if let (Some(message), true) = (&outcome.rejection, outcome.findings.is_empty()) {
         return Err(message.clone());
     }
+    // Validate mode computed what converting would cost when it finds something to convert;
+    // otherwise (or with onResourceIncrease: ignore) convert a copy the way mutate mode would.
+    let resources = match outcome.resources {
+        Some(resources) => resources,
+        None => {
+            let mut converted = manifest.clone();
+            let mutate = Settings {
+                mode: Mode::Mutate,
+                on_resource_increase: OnResourceIncrease::Ignore,
+                ..settings
+            };
+            review(kind, Operation::Create, &mut converted, &mutate);
+            resource_change(kind, manifest, &converted)
+        }
+    };
     Ok(json!({
+        "resources": resources_json(&resources),
         "valid": outcome.rejection.is_none(),
         "message": outcome.rejection,
         "warnings": outcome.warnings,
@@ -158,6 +179,40 @@ fn findings(found: &[Finding]) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// The effective resources before and after, quantities in Kubernetes' canonical form.
+fn resources_json(change: &ResourceChange) -> Value {
+    fn list(list: &ResourceList) -> Value {
+        Value::Object(
+            list.iter()
+                .map(|(name, quantity)| (name.clone(), Value::from(quantity.to_string())))
+                .collect(),
+        )
+    }
+    fn pod(resources: &PodResources) -> Value {
+        json!({"requests": list(&resources.requests), "limits": list(&resources.limits)})
+    }
+    let rises: Vec<Value> = change
+        .rises
+        .iter()
+        .map(|rise| {
+            json!({
+                "resource": rise.resource,
+                "bound": rise.bound.as_str(),
+                "before": rise.before.to_string(),
+                "after": rise.after.to_string(),
+                "message": rise.message,
+            })
+        })
+        .collect();
+    json!({
+        "before": pod(&change.before),
+        "after": pod(&change.after),
+        "rises": rises,
+        "refusals": change.refusals,
+        "problems": change.problems,
+    })
 }
 
 /// The container names of the pod spec in start order, init containers marked as sidecars when
@@ -335,6 +390,50 @@ mod tests {
         assert_eq!(convert(&pod, &Value::Null).unwrap_err(), error);
     }
 
+    /// `migrate` asks for more than the app and the proxy together.
+    fn migrate_pod() -> Value {
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "migrate"},
+            "spec": {"template": {"spec": {
+                "initContainers": [{"name": "migrate", "image": "app", "resources": {"requests": {"cpu": "2", "memory": "256Mi"}}}],
+                "containers": [
+                    {"name": "app", "image": "app", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}},
+                    {"name": "istio-proxy", "image": "proxyv2", "args": ["proxy", "sidecar"], "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}}}
+                ]
+            }}}
+        })
+    }
+
+    const MIGRATE_RISE: &str = "converting istio-proxy raises the pod's effective cpu request from 2 to 2100m: init container \"migrate\" (2) now runs beside istio-proxy (100m); ResourceQuota, LimitRange and scheduling count the new value";
+
+    #[test]
+    fn convert_and_check_carry_the_effective_resources() {
+        let expected = json!({
+            "before": {"requests": {"cpu": "2", "memory": "1152Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
+            "after": {"requests": {"cpu": "2100m", "memory": "1152Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
+            "rises": [{"resource": "cpu", "bound": "request", "before": "2", "after": "2100m", "message": MIGRATE_RISE}],
+            "refusals": [],
+            "problems": [],
+        });
+        let converted = convert(&migrate_pod(), &Value::Null).unwrap();
+        assert_eq!(converted["resources"], expected);
+        assert_eq!(converted["warnings"], json!([MIGRATE_RISE]));
+        // check says the same about the conversion it would ask for, whatever the setting.
+        for setting in ["warn", "ignore"] {
+            let checked = check(&migrate_pod(), &json!({"onResourceIncrease": setting})).unwrap();
+            assert_eq!(checked["resources"], expected, "{setting}");
+        }
+        // Native already: nothing changes, before and after are the same.
+        let native = check(&converted["manifest"], &Value::Null).unwrap();
+        assert_eq!(native["resources"]["before"], expected["after"]);
+        assert_eq!(native["resources"]["after"], expected["after"]);
+        assert_eq!(native["resources"]["rises"], json!([]));
+        let error = convert(&migrate_pod(), &json!({"onResourceIncrease": "reject"})).unwrap_err();
+        assert!(error.starts_with(MIGRATE_RISE), "{error}");
+    }
+
     #[test]
     fn invalid_settings_carry_the_policy_message() {
         let error = convert(&classic_pod(), &json!({"mode": "audit"})).unwrap_err();
@@ -342,7 +441,7 @@ mod tests {
         assert!(error.contains("audit"), "{error}");
         assert_eq!(
             check(&classic_pod(), &json!({"colour": 1})).unwrap_err(),
-            "invalid policy settings: unknown setting \"colour\": the settings are mode, requestNativeInjection, extraSidecars and meshes (camelCase)"
+            "invalid policy settings: unknown setting \"colour\": the settings are mode, requestNativeInjection, extraSidecars, meshes and onResourceIncrease (camelCase)"
         );
     }
 
@@ -374,7 +473,7 @@ mod tests {
     fn normalized_settings_fill_in_the_defaults() {
         assert_eq!(
             normalized_settings(&json!({"mode": "validate"})).unwrap(),
-            json!({"mode": "validate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd"]})
+            json!({"mode": "validate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd"], "onResourceIncrease": "warn"})
         );
         assert_eq!(
             kinds()[3],

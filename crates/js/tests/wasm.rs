@@ -395,6 +395,42 @@ fn a_manifest_can_be_json_text_and_settings_can_be_left_out() {
         .expect("defaults");
     assert_eq!(
         settings,
-        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd"]})
+        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd"], "onResourceIncrease": "warn"})
+    );
+}
+
+/// The effective resources cross into JavaScript with the quantities in Kubernetes' canonical
+/// form, and the rise is both a warning and a highlighted entry.
+#[wasm_bindgen_test]
+fn the_effective_resources_before_and_after_reach_javascript() {
+    let mut pod = single(("article-job-pod.yaml", ARTICLE_JOB_POD));
+    pod["spec"]["initContainers"]
+        .as_array_mut()
+        .expect("init containers")
+        .push(json!({"name": "migrate", "image": "app", "resources": {"requests": {"cpu": "1.5", "memory": "0.5Gi"}}}));
+    pod["spec"]["containers"][1]["resources"] =
+        json!({"requests": {"cpu": "100m", "memory": "128Mi"}});
+    let result = js_convert(&pod, json!({})).expect("converted");
+    let rise = "converting istio-proxy raises the pod's effective cpu request from 1500m to 1600m: init container \"migrate\" (1500m) now runs beside istio-proxy (100m); ResourceQuota, LimitRange and scheduling count the new value";
+    assert_eq!(
+        result["resources"],
+        json!({
+            "before": {"requests": {"cpu": "1500m", "memory": "512Mi"}, "limits": {}},
+            "after": {"requests": {"cpu": "1600m", "memory": "640Mi"}, "limits": {}},
+            "rises": [
+                {"resource": "cpu", "bound": "request", "before": "1500m", "after": "1600m", "message": rise},
+                {"resource": "memory", "bound": "request", "before": "512Mi", "after": "640Mi", "message": "converting istio-proxy raises the pod's effective memory request from 512Mi to 640Mi: init container \"migrate\" (512Mi) now runs beside istio-proxy (128Mi); ResourceQuota, LimitRange and scheduling count the new value"},
+            ],
+            "refusals": [],
+            "problems": [],
+        })
+    );
+    assert_eq!(result["warnings"][0], rise);
+    let checked = js_check(&pod, json!({})).expect("checked");
+    assert_eq!(checked["resources"], result["resources"]);
+    assert!(
+        checked["message"].as_str().unwrap_or_default().ends_with(". Converting istio-proxy raises the pod's effective memory request from 512Mi to 640Mi: init container \"migrate\" (512Mi) now runs beside istio-proxy (128Mi); ResourceQuota, LimitRange and scheduling count the new value"),
+        "{}",
+        checked["message"]
     );
 }

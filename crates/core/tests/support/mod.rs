@@ -379,6 +379,7 @@ fn settings() -> impl Strategy<Value = Settings> {
                 request_native_injection,
                 extra_sidecars,
                 meshes: meshes.into_iter().map(String::from).collect(),
+                ..Settings::default()
             },
         )
 }
