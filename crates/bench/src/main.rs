@@ -673,10 +673,10 @@ fn serve(options: &Options, cases: &[Case]) -> Result<served::Report, String> {
         wrk: options.wrk.clone(),
         seconds: options
             .load_seconds
-            .unwrap_or(if options.quick { 2 } else { 10 }),
+            .unwrap_or(if options.quick { 2 } else { 6 }),
         rounds: options
             .load_rounds
-            .unwrap_or(if options.quick { 1 } else { 3 }),
+            .unwrap_or(if options.quick { 1 } else { 5 }),
         connections: 4,
         threads: 2,
         workers: 2,
