@@ -5,7 +5,7 @@ WASM_TARGET := wasm32-wasip1
 WASM_OUT := target/$(WASM_TARGET)/release/native_sidecar_policy.wasm
 SOURCES := $(shell find src crates/core/src -name '*.rs') Cargo.toml Cargo.lock crates/core/Cargo.toml
 
-.PHONY: all test unit-tests e2e-tests e2e-tools host run fmt lint clean
+.PHONY: all test unit-tests e2e-tests e2e-kwctl kwctl-tests policy-server-tests soak e2e-tools host run fmt lint clean
 
 all: policy.wasm
 
@@ -15,8 +15,17 @@ policy.wasm: $(SOURCES) scripts/wasm-shrink.sh
 	$(CARGO) build --release --locked --target $(WASM_TARGET) -p native-sidecar-policy
 	scripts/wasm-shrink.sh $(WASM_OUT) policy.wasm
 
-# The whole suite: unit, golden and entry-point tests, then the e2e tests against the built module.
-test: unit-tests e2e-tests
+# Kubewarden's own binaries, for the tests that run the module in them (README: Kubewarden's
+# binaries): kwctl runs the e2e files, policy-server serves the module to its integration test, the
+# soak and make bench. make test runs those parts when KWCTL or POLICY_SERVER is set (in the
+# environment or on the command line) and says it skipped them otherwise. Relative paths are taken
+# from this directory.
+POLICY_SERVER ?=
+export POLICY_SERVER
+
+# The whole suite: unit, golden and entry-point tests, then the e2e tests against the built module,
+# under policy-host and, when set, the real kwctl; the module in the real policy-server when set.
+test: unit-tests e2e-tests kwctl-tests policy-server-tests
 
 # policy.wasm first: crates/host/tests/bad_input.rs runs the built module.
 unit-tests: policy.wasm
@@ -41,10 +50,47 @@ SAMPLE_REQUEST ?= test_data/requests/case-hold-application.json
 host:
 	$(CARGO) build --locked -p native-sidecar-host --bin policy-host
 
-# tests/e2e.bats against policy.wasm, run by policy-host; `KWCTL=kwctl bats tests/e2e.bats` runs
-# the same file under the real kwctl.
-e2e-tests: policy.wasm host e2e-tools
-	bats tests/e2e.bats
+# The e2e files: every tests/*.bats but tests/policy-server*.bats (those start policy-server
+# themselves). Each runs the module through a `kwctl run`-like runner, $$KWCTL in the file.
+E2E_FILES = $(filter-out tests/policy-server%.bats,$(sort $(wildcard tests/*.bats)))
+
+# The e2e files under policy-host, this repository's imitation of `kwctl run`.
+e2e-tests: policy.wasm annotated-policy.wasm host e2e-tools
+	KWCTL=$(POLICY_HOST) bats $(E2E_FILES)
+
+# The same files under the real kwctl (KWCTL=path; by default the kwctl on the PATH). Without a
+# trust root kwctl skips Sigstore instead of fetching one: local modules need no signatures.
+KWCTL_RUN_FLAGS ?= --sigstore-trust-config /nonexistent.json
+e2e-kwctl: policy.wasm annotated-policy.wasm e2e-tools
+	@[ -n "$(KWCTL)" ] || { echo "e2e-kwctl needs kwctl: install it or set KWCTL=path/to/kwctl"; exit 1; }
+	KWCTL=$(KWCTL) KWCTL_RUN_FLAGS="$(KWCTL_RUN_FLAGS)" RUST_BACKTRACE=0 bats $(E2E_FILES)
+
+# make test's pass under kwctl: only with a KWCTL given, not any kwctl on the PATH (another
+# release may word its errors differently).
+kwctl-tests:
+ifneq ($(filter environment command,$(origin KWCTL)),)
+	@$(MAKE) --no-print-directory e2e-kwctl
+else
+	@echo "skipped: the e2e files under the real kwctl (set KWCTL=path/to/kwctl)"
+endif
+
+# The module in Kubewarden's policy-server (crates/policy-server/tests): ignored by a plain
+# cargo test, run here when POLICY_SERVER is set.
+ifneq ($(POLICY_SERVER),)
+policy-server-tests: annotated-policy.wasm
+	$(CARGO) test --locked -p native-sidecar-policy-server --test policy_server -- --ignored
+else
+policy-server-tests:
+	@echo "skipped: the module served by Kubewarden's policy-server (set POLICY_SERVER=path/to/policy-server)"
+endif
+
+# A minute of mixed requests against policy-server (README: Reliability): no 5xx, no guest error
+# in its log, resident memory steady. CI runs it.
+SOAK_SECONDS ?= 60
+soak: annotated-policy.wasm
+	@[ -n "$(POLICY_SERVER)" ] || { echo "make soak needs POLICY_SERVER=path/to/policy-server"; exit 1; }
+	$(CARGO) run --quiet --locked -p native-sidecar-policy-server --bin policy-server-soak -- \
+		--module annotated-policy.wasm --seconds $(SOAK_SECONDS)
 
 # bats and jq run the e2e tests: installed from Debian's packages when missing, so that `make test`
 # works on a fresh machine.
@@ -89,11 +135,16 @@ browser-tests: playground
 # Shipping (README: Publish). kwctl when installed, else crates/oci's policy-publish, which writes
 # the same metadata section, OCI layout and ArtifactHub package.
 KWCTL ?= $(shell command -v kwctl 2>/dev/null)
+# For the tests that compare policy-publish with kwctl (crates/oci/tests/kwctl.rs).
+export KWCTL
 POLICY_PUBLISH := $(CARGO) run --quiet --locked -p native-sidecar-oci --bin policy-publish --
 VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 OCI_TARGET ?= ghcr.io/native-sidecar-policy/policies/native-sidecar-policy
 
 .PHONY: push
+
+# kwctl and policy-publish take the same annotate flags.
+ANNOTATE = $(if $(KWCTL),$(KWCTL) annotate,$(POLICY_PUBLISH) annotate)
 
 annotated-policy.wasm: policy.wasm metadata.yml README.md
 ifneq ($(KWCTL),)
@@ -118,22 +169,41 @@ else
 	$(POLICY_PUBLISH) push $(PUSH_FLAGS) annotated-policy.wasm $(OCI_TARGET):v$(VERSION)
 endif
 
-# Performance (BENCHMARKS.md): the policy as policy-server runs it, against two floor baselines on
-# the same SDK (benches/baselines, their own workspace and target dir), and the module's size at
+# Performance (BENCHMARKS.md): the policy as policy-server runs it, against three floor baselines
+# on the same SDK (benches/baselines, their own workspace and target dir), and the module's size at
 # each build stage. The harness is crates/bench, built with wasmtime optimised (profile bench-host).
+# With POLICY_SERVER set, the annotated modules are also served by Kubewarden's policy-server and
+# loaded over loopback by wrk.
 BASELINES_DIR := target/baselines
 BENCH_BIN := target/bench-host/policy-bench
 BENCH_MODULES = --policy policy.wasm --policy-cargo $(WASM_OUT) \
-	--accept $(BASELINES_DIR)/accept.wasm --echo $(BASELINES_DIR)/echo.wasm
+	--accept $(BASELINES_DIR)/accept.wasm --echo $(BASELINES_DIR)/echo.wasm --move $(BASELINES_DIR)/move.wasm
+BENCH_SERVED = $(if $(POLICY_SERVER),--policy-server $(POLICY_SERVER) --served policy=annotated-policy.wasm \
+	$(foreach baseline,move echo accept,--served '$(baseline) baseline=$(BASELINES_DIR)/annotated-$(baseline).wasm'))
+BENCH_SERVED_DEPS = $(if $(POLICY_SERVER),annotated-policy.wasm annotated-baselines bench-tools)
 
-.PHONY: bench bench-smoke bench-host baselines sizes check-size
+.PHONY: bench bench-smoke bench-host bench-tools baselines annotated-baselines sizes check-size
 
 baselines:
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	CARGO_TARGET_DIR=$(BASELINES_DIR) $(CARGO) build --release --locked --target $(WASM_TARGET) \
 		--manifest-path benches/baselines/Cargo.toml
-	scripts/wasm-shrink.sh $(BASELINES_DIR)/$(WASM_TARGET)/release/baseline_accept.wasm $(BASELINES_DIR)/accept.wasm
-	scripts/wasm-shrink.sh $(BASELINES_DIR)/$(WASM_TARGET)/release/baseline_echo.wasm $(BASELINES_DIR)/echo.wasm
+	for baseline in accept echo move; do \
+	  scripts/wasm-shrink.sh $(BASELINES_DIR)/$(WASM_TARGET)/release/baseline_$$baseline.wasm $(BASELINES_DIR)/$$baseline.wasm; \
+	done
+
+# The baselines with Kubewarden metadata, which policy-server needs to serve them.
+annotated-baselines: baselines
+	for baseline in accept echo move; do \
+	  $(ANNOTATE) -m benches/baselines/metadata.yml -o $(BASELINES_DIR)/annotated-$$baseline.wasm \
+	    $(BASELINES_DIR)/$$baseline.wasm; \
+	done
+
+# wrk loads policy-server in make bench: installed from Debian's packages when missing.
+bench-tools:
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; } || \
+	  { echo "make bench's policy-server run needs wrk: apt-get install wrk"; exit 1; }; }
 
 sizes: policy.wasm baselines
 	scripts/module-sizes.sh target/module-sizes.tsv
@@ -143,13 +213,13 @@ bench-host:
 
 # Prints the tables and writes BENCHMARKS.md (about a minute of measurement). With valgrind
 # installed, also instructions per request (callgrind), which do not move with the machine's load.
-bench: policy.wasm baselines sizes bench-host
-	$(BENCH_BIN) $(BENCH_MODULES) --sizes target/module-sizes.tsv --out BENCHMARKS.md --instructions \
+bench: policy.wasm baselines sizes bench-host $(BENCH_SERVED_DEPS)
+	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --sizes target/module-sizes.tsv --out BENCHMARKS.md --instructions \
 		--extra 'policy, opt-level "z"=target/size-variants/release-z-shrunk.wasm'
 
 # A few seconds: checks that the harness runs, figures not worth quoting.
-bench-smoke: policy.wasm baselines bench-host
-	$(BENCH_BIN) $(BENCH_MODULES) --quick
+bench-smoke: policy.wasm baselines bench-host $(BENCH_SERVED_DEPS)
+	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --quick
 
 # Fails when the shipped module grows past the budget in policy.wasm.budget.
 check-size: policy.wasm

@@ -38,7 +38,7 @@ row "release profile with opt-level \"z\"" "$(size $variants/release-z.wasm)"
 scripts/wasm-shrink.sh $variants/release-z.wasm $variants/release-z-shrunk.wasm 2>/dev/null
 row "release profile with opt-level \"z\", then wasm-opt -Oz when installed" "$(size $variants/release-z-shrunk.wasm)"
 row "shipped policy.wasm (release profile, then wasm-opt -Oz when installed)" "$(size policy.wasm)"
-for baseline in accept echo; do
+for baseline in accept echo move; do
   row "$baseline baseline, release profile" "$(size target/baselines/$target/release/baseline_$baseline.wasm)"
 done
 mv "$out.tmp" "$out"

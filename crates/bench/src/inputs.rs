@@ -22,7 +22,7 @@ fn requests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test_data/requests")
 }
 
-fn load(file: &str) -> Result<Value, String> {
+pub fn load(file: &str) -> Result<Value, String> {
     let path = requests_dir().join(file);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -92,7 +92,7 @@ pub fn cases() -> Result<Vec<Case>, String> {
 
 /// The classic Istio Pod with its app container repeated `apps` times (distinct names), so the
 /// conversion work grows with the pod while the proxy and its setup stay the same.
-fn synthetic(classic: &Value, apps: usize) -> Result<Value, String> {
+pub fn synthetic(classic: &Value, apps: usize) -> Result<Value, String> {
     let mut request = classic.clone();
     let containers = request
         .pointer_mut("/object/spec/containers")

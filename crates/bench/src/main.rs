@@ -8,10 +8,14 @@
 //!
 //! Absolute times move with whatever else runs on the machine, so every module is measured in
 //! the same rounds, interleaved, and the figures to quote are the ratios between modules.
+//!
+//! With `--policy-server`, the annotated modules are also served by Kubewarden's real
+//! policy-server and loaded over HTTP with wrk (`served.rs`).
 
 mod cli;
 mod inputs;
 mod instructions;
+mod served;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -23,8 +27,9 @@ use serde_json::{Value, json};
 
 use inputs::Case;
 
-const USAGE: &str = "usage: policy-bench --policy FILE --accept FILE --echo FILE \
-[--policy-cargo FILE] [--extra LABEL=FILE]... [--sizes FILE] [--out FILE] [--command TEXT] [--quick] [--instructions]";
+const USAGE: &str = "usage: policy-bench --policy FILE --accept FILE --echo FILE [--move FILE] \
+[--policy-cargo FILE] [--extra LABEL=FILE]... [--sizes FILE] [--out FILE] [--command TEXT] [--quick] [--instructions] \
+[--policy-server FILE --served LABEL=FILE... [--wrk FILE] [--load-seconds N] [--load-rounds N]]";
 
 /// The goals of issue 6.
 const ECHO_RATIO_GOAL: f64 = 1.3;
@@ -38,6 +43,8 @@ struct Options {
     extra: Vec<(String, PathBuf)>,
     accept: PathBuf,
     echo: PathBuf,
+    /// The third floor: a conversion's structural change without its checks.
+    moved: Option<PathBuf>,
     sizes: Option<PathBuf>,
     out: Option<PathBuf>,
     command: String,
@@ -45,6 +52,13 @@ struct Options {
     /// Also count instructions per request under callgrind (valgrind).
     instructions: bool,
     count_child: bool,
+    /// Kubewarden's policy-server, to serve the annotated modules under load.
+    policy_server: Option<PathBuf>,
+    /// The annotated modules policy-server serves, the policy first.
+    served: Vec<(String, PathBuf)>,
+    wrk: PathBuf,
+    load_seconds: Option<u64>,
+    load_rounds: Option<usize>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -53,6 +67,8 @@ fn parse_args() -> Result<Options, String> {
     let (mut sizes, mut out, mut command, mut quick) = (None, None, None, false);
     let (mut instructions, mut count_child) = (false, false);
     let mut extra = Vec::new();
+    let (mut moved, mut policy_server, mut served) = (None, None, Vec::new());
+    let (mut wrk, mut load_seconds, mut load_rounds) = (PathBuf::from("wrk"), None, None);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
         match arg.as_str() {
@@ -66,6 +82,30 @@ fn parse_args() -> Result<Options, String> {
                 extra.push((label.to_owned(), PathBuf::from(path)));
             }
             "--accept" => accept = Some(PathBuf::from(value()?)),
+            "--move" => moved = Some(PathBuf::from(value()?)),
+            "--policy-server" => policy_server = Some(PathBuf::from(value()?)),
+            "--served" => {
+                let spec = value()?;
+                let (label, path) = spec
+                    .split_once('=')
+                    .ok_or(format!("--served takes LABEL=FILE, not {spec}"))?;
+                served.push((label.to_owned(), PathBuf::from(path)));
+            }
+            "--wrk" => wrk = PathBuf::from(value()?),
+            "--load-seconds" => {
+                load_seconds = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| format!("--load-seconds: {e}"))?,
+                )
+            }
+            "--load-rounds" => {
+                load_rounds = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| format!("--load-rounds: {e}"))?,
+                )
+            }
             "--echo" => echo = Some(PathBuf::from(value()?)),
             "--sizes" => sizes = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
@@ -90,6 +130,12 @@ fn parse_args() -> Result<Options, String> {
         quick,
         instructions,
         count_child,
+        moved,
+        policy_server,
+        served,
+        wrk,
+        load_seconds,
+        load_rounds,
     })
 }
 
@@ -231,9 +277,13 @@ fn run(options: &Options) -> Result<(), String> {
     for (label, path) in &options.extra {
         modules.push(load(label, path.clone())?);
     }
+    if let Some(path) = &options.moved {
+        modules.push(load("move baseline", path.clone())?);
+    }
     modules.push(load("accept baseline", options.accept.clone())?);
     modules.push(load("echo baseline", options.echo.clone())?);
     let (policy, accept, echo) = (0, modules.len() - 2, modules.len() - 1);
+    let moved = options.moved.as_ref().map(|_| modules.len() - 3);
 
     let cases = inputs::cases()?;
     let payloads = cases.iter().map(payload).collect::<Result<Vec<_>, _>>()?;
@@ -364,8 +414,11 @@ fn run(options: &Options) -> Result<(), String> {
          \n- **accept**: parses the request with the same SDK (`ValidationRequest<serde_json::Value>`) \
          and accepts.\n- **echo**: the same, and returns the object unchanged as `mutated_object`: \
          the floor for a mutating policy (parse the request, write the object back).\n\
-         Both use the policy's serde_json features and release profile, and go through the same \
-         `wasm-opt` step as the shipped module when it runs.\n"
+         - **move**: the same, after moving `istio-proxy` from `containers` into `initContainers` \
+         with `restartPolicy: Always`, with no checks: the structural change of a conversion, \
+         and nothing else.\n\
+         The baselines use the policy's serde_json features and release profile, and go through \
+         the same `wasm-opt` step as the shipped module when it runs.\n"
     );
 
     for mode in [Mode::Fresh, Mode::Warm] {
@@ -386,8 +439,16 @@ fn run(options: &Options) -> Result<(), String> {
         for m in &modules {
             let _ = write!(w, " {} |", m.label);
         }
+        if moved.is_some() {
+            let _ = write!(w, " **policy / move** |");
+        }
         let _ = writeln!(w, " **policy / accept** | **policy / echo** |");
-        let _ = writeln!(w, "|---|---|{}---:|---:|", "---:|".repeat(modules.len()));
+        let _ = writeln!(
+            w,
+            "|---|---|{}{}---:|---:|",
+            "---:|".repeat(modules.len()),
+            if moved.is_some() { "---:|" } else { "" }
+        );
         for (c, case) in cases.iter().enumerate() {
             let _ = write!(w, "| {} | {} |", case.name, verdicts[policy][c]);
             for m in 0..modules.len() {
@@ -399,6 +460,9 @@ fn run(options: &Options) -> Result<(), String> {
                     micros(s.quantile(0.1)),
                     micros(s.quantile(0.9))
                 );
+            }
+            if let Some(moved) = moved {
+                let _ = write!(w, " **{:.2}x** |", ratio(c, moved, mode));
             }
             let _ = writeln!(
                 w,
@@ -528,6 +592,11 @@ fn run(options: &Options) -> Result<(), String> {
             );
         }
     }
+    let served = serve(options, &cases);
+    if let Err(reason) = &served {
+        eprintln!("policy-server run skipped: {reason}");
+    }
+    served::write_section(w, &served);
 
     let sizes = match &options.sizes {
         Some(path) => read_sizes(path)?,
@@ -594,6 +663,36 @@ fn run(options: &Options) -> Result<(), String> {
         eprintln!("wrote {}", out.display());
     }
     Ok(())
+}
+
+/// The annotated modules served by policy-server under load, or why they were not.
+fn serve(options: &Options, cases: &[Case]) -> Result<served::Report, String> {
+    let Some(policy_server) = &options.policy_server else {
+        return Err(
+            "set POLICY_SERVER to Kubewarden's policy-server binary (and install wrk)".to_owned(),
+        );
+    };
+    if options.served.is_empty() {
+        return Err("--policy-server needs the annotated modules (--served LABEL=FILE)".to_owned());
+    }
+    let hello = cases
+        .iter()
+        .find(|c| c.name == GOAL_CASE)
+        .ok_or("the hello Deployment case is missing")?;
+    let load = served::LoadOptions {
+        policy_server: policy_server.clone(),
+        wrk: options.wrk.clone(),
+        seconds: options
+            .load_seconds
+            .unwrap_or(if options.quick { 2 } else { 6 }),
+        rounds: options
+            .load_rounds
+            .unwrap_or(if options.quick { 1 } else { 5 }),
+        connections: 4,
+        threads: 2,
+        workers: 2,
+    };
+    served::measure(&load, &options.served, hello.name.as_str(), &hello.request)
 }
 
 /// A ratio, or "not counted" when callgrind did not run.

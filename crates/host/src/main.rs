@@ -78,8 +78,9 @@ fn run(args: &RunArgs) -> Result<()> {
     print_logs(&instance);
     let verdict = verdict?;
     if !verdict.valid {
+        // kwctl 1.36 prints the policy's message as it is (older releases Debug-quoted it).
         return Err(anyhow!(
-            "Provided settings are not valid: {:?}",
+            "Provided settings are not valid: {}",
             verdict.message.unwrap_or_default()
         ));
     }

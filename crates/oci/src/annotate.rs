@@ -11,7 +11,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use wasm_encoder::{CustomSection, Section};
 use wasmparser::{Parser, Payload};
 
-use crate::metadata::{ANNOTATION_USAGE, METADATA_SECTION, Metadata};
+use crate::metadata::{
+    ANNOTATION_KWCTL_VERSION, ANNOTATION_USAGE, KWCTL_VERSION, METADATA_SECTION, Metadata,
+};
 
 /// What `annotate` needs besides the module: the metadata file's content, the usage text (the
 /// README) and the module's protocol version.
@@ -36,11 +38,14 @@ pub fn annotate(module: &[u8], request: AnnotateRequest<'_>) -> Result<(Vec<u8>,
     }
     let mut metadata = request.metadata;
     metadata.protocol_version = Some(request.protocol_version.to_owned());
+    let annotations = metadata.annotations.get_or_insert_with(Default::default);
+    // As kwctl: its version, replacing one metadata.yml may carry.
+    annotations.insert(
+        ANNOTATION_KWCTL_VERSION.to_owned(),
+        KWCTL_VERSION.to_owned(),
+    );
     if let Some(usage) = request.usage {
-        metadata
-            .annotations
-            .get_or_insert_with(Default::default)
-            .insert(ANNOTATION_USAGE.to_owned(), usage);
+        annotations.insert(ANNOTATION_USAGE.to_owned(), usage);
     }
     metadata
         .validate()
@@ -152,6 +157,41 @@ mod tests {
         assert_eq!(read_metadata(&annotated).unwrap(), Some(written.clone()));
         assert_eq!(written.protocol_version.as_deref(), Some("v1"));
         assert_eq!(written.annotation(ANNOTATION_USAGE), Some("usage\ntext"));
+        assert_eq!(
+            written.annotation(ANNOTATION_KWCTL_VERSION),
+            Some(KWCTL_VERSION)
+        );
+    }
+
+    #[test]
+    fn the_kwctl_version_replaces_one_in_the_metadata_file() {
+        let mut metadata = metadata();
+        metadata.annotations = Some(
+            [(ANNOTATION_KWCTL_VERSION.to_owned(), "0.0.1".to_owned())]
+                .into_iter()
+                .collect(),
+        );
+        let (_, written) = annotate(
+            EMPTY_MODULE,
+            AnnotateRequest {
+                metadata,
+                usage: None,
+                protocol_version: "v1",
+                force: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            written.annotations,
+            Some(
+                [(
+                    ANNOTATION_KWCTL_VERSION.to_owned(),
+                    KWCTL_VERSION.to_owned()
+                )]
+                .into_iter()
+                .collect()
+            )
+        );
     }
 
     #[test]

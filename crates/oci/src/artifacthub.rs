@@ -160,7 +160,7 @@ fn check_semver(version: &str) -> Result<()> {
 
 fn install_text(oci_reference: &str) -> String {
     format!(
-        "The policy can be obtained using [`kwctl`](https://github.com/kubewarden/kwctl):\n\
+        "The policy can be obtained using [kwctl](https://docs.kubewarden.io/howtos/install-kwctl):\n\
          ```console\n\
          kwctl pull {oci_reference}\n\
          ```\n\

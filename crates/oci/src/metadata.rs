@@ -26,6 +26,13 @@ pub const ANNOTATION_RESOURCES: &str = "io.artifacthub.resources";
 pub const ANNOTATION_KEYWORDS: &str = "io.artifacthub.keywords";
 pub const ANNOTATION_HIDDEN_UI: &str = "io.kubewarden.hidden-ui";
 pub const ANNOTATION_QUESTIONS_UI: &str = "io.kubewarden.questions-ui";
+/// kwctl annotate records its version here.
+pub const ANNOTATION_KWCTL_VERSION: &str = "io.kubewarden.kwctl";
+
+/// The kwctl release whose output this crate writes (annotate, scaffold artifacthub). A module
+/// annotated by policy-publish carries it in [`ANNOTATION_KWCTL_VERSION`], as one annotated by that
+/// kwctl does, so the two metadata sections are the same; CI compares them with that release.
+pub const KWCTL_VERSION: &str = "1.36.0-beta.1";
 
 const OPERATIONS: [&str; 5] = ["CREATE", "UPDATE", "DELETE", "CONNECT", "*"];
 const EXECUTION_MODES: [&str; 4] = ["kubewarden-wapc", "opa", "gatekeeper", "wasi"];

@@ -5,18 +5,19 @@ mod common;
 
 use std::process::Command;
 
-use native_sidecar_oci::metadata::METADATA_SECTION;
+use native_sidecar_oci::metadata::{ANNOTATION_KWCTL_VERSION, KWCTL_VERSION, METADATA_SECTION};
 use native_sidecar_oci::protocol::protocol_version;
 use native_sidecar_oci::{Metadata, annotate_files, custom_sections};
 use serde_json::{Value, json};
 
 /// The section kwctl would write for metadata.yml and README.md: metadata.yml as JSON with
 /// policy-evaluator's field names and defaults, protocolVersion from the module, the README as
-/// io.kubewarden.policy.usage.
+/// io.kubewarden.policy.usage, and kwctl's version.
 fn expected_section() -> Value {
     let yaml: Value = serde_yaml::from_str(&common::read("metadata.yml")).unwrap();
     let mut annotations = yaml["annotations"].clone();
     annotations["io.kubewarden.policy.usage"] = json!(common::read("README.md"));
+    annotations[ANNOTATION_KWCTL_VERSION] = json!(KWCTL_VERSION);
     json!({
         "protocolVersion": "v1",
         "rules": yaml["rules"],
@@ -168,10 +169,13 @@ fn the_checked_in_annotated_module_if_built_matches_metadata_yml() {
         return;
     }
     let mut section = metadata_section(&annotated);
-    // kwctl records its own version; policy-publish does not claim to be kwctl.
-    if let Some(annotations) = section["annotations"].as_object_mut() {
-        annotations.remove("io.kubewarden.kwctl");
-    }
+    // Written by whichever kwctl is installed, or by policy-publish: the version is kwctl's own.
+    let kwctl_version = &mut section["annotations"][ANNOTATION_KWCTL_VERSION];
+    assert!(
+        kwctl_version.is_string(),
+        "no {ANNOTATION_KWCTL_VERSION} annotation"
+    );
+    *kwctl_version = json!(KWCTL_VERSION);
     assert!(
         section == expected_section(),
         "annotated-policy.wasm does not carry the current metadata.yml and README.md: run `make annotated-policy.wasm`"
