@@ -671,35 +671,20 @@ fn refuses_what_would_break_linkerd(#[case] before: Value, #[case] message: &str
     }
 }
 
-#[test]
-fn validate_mode_reports_linkerd_like_istio() {
-    let mut classic = pod(
-        vec![init("migrate"), linkerd_init()],
-        vec![linkerd_proxy(), app("app")],
-    );
-    let outcome = review(Kind::Pod, Operation::Create, &mut classic, &validate_mode());
-    assert_eq!(
-        outcome.rejection.as_deref(),
-        Some(
-            "spec: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: linkerd-proxy (containers[0]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: linkerd-init, linkerd-proxy, migrate"
-        )
-    );
-    let mut misplaced = pod(
-        vec![init("migrate"), linkerd_init(), native_linkerd_proxy()],
-        vec![app("app")],
-    );
-    let outcome = review(
-        Kind::Pod,
-        Operation::Create,
-        &mut misplaced,
-        &validate_mode(),
-    );
-    assert_eq!(
-        outcome.rejection.as_deref(),
-        Some(
-            "spec: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: migrate (initContainers[0]) runs before linkerd-proxy has started, outside the mesh. Expected initContainers order: linkerd-init, linkerd-proxy, migrate"
-        )
-    );
+#[rstest]
+#[case::classic(
+    pod(vec![init("migrate"), linkerd_init()], vec![linkerd_proxy(), app("app")]),
+    "spec: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: linkerd-proxy (containers[0]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: linkerd-init, linkerd-proxy, migrate"
+)]
+#[case::misplaced(
+    pod(vec![init("migrate"), linkerd_init(), native_linkerd_proxy()], vec![app("app")]),
+    "spec: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: migrate (initContainers[0]) runs before linkerd-proxy has started, outside the mesh. Expected initContainers order: linkerd-init, linkerd-proxy, migrate"
+)]
+fn validate_mode_reports_linkerd_like_istio(#[case] before: Value, #[case] message: &str) {
+    let mut object = before.clone();
+    let outcome = review(Kind::Pod, Operation::Create, &mut object, &validate_mode());
+    assert_eq!(outcome.rejection.as_deref(), Some(message));
+    assert_eq!(object, before, "validate mode never mutates");
 }
 
 #[test]
