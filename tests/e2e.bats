@@ -309,9 +309,9 @@ assert_rejected() {
   [ "$status" -ne 0 ]
   [ -z "$output" ] || [ "$(jq -r .valid <<<"$output")" = false ]
   # kwctl prints the policy's message Debug-quoted (older releases wrap it in Some(...)).
-  [[ "$stderr" == *'Provided settings are not valid: '*'"unknown setting \"dryRun\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)"'* ]]
+  [[ "$stderr" == *'Provided settings are not valid: '*'"unknown setting \"dryRun\": the settings are mode, requestNativeInjection, extraSidecars, checkNodes and minKubeletVersion (camelCase)"'* ]]
   if is_policy_host; then
-    [ "$stderr" = 'Error: Provided settings are not valid: "unknown setting \"dryRun\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)"' ]
+    [ "$stderr" = 'Error: Provided settings are not valid: "unknown setting \"dryRun\": the settings are mode, requestNativeInjection, extraSidecars, checkNodes and minKubeletVersion (camelCase)"' ]
   fi
 }
 

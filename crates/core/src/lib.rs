@@ -8,6 +8,7 @@
 
 mod convert;
 mod istio;
+mod nodes;
 mod order;
 mod path;
 mod profile;
@@ -16,8 +17,11 @@ mod settings;
 mod validate;
 mod workload;
 
+pub use nodes::{
+    Cluster, KubeletVersion, NO_CLUSTER, NoCluster, Node, Support, parse_node_list, support,
+};
 pub use order::Misplacement;
-pub use review::{Outcome, review};
+pub use review::{Outcome, review, review_with};
 pub use settings::{Mode, Settings, SidecarRule};
 pub use validate::{Finding, Problem};
 pub use workload::{ALL_KINDS, Kind, Operation};

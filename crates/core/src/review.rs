@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::convert;
 use crate::istio;
+use crate::nodes::{self, Cluster, NoCluster};
 use crate::order::{self, Misplacement};
 use crate::path;
 use crate::profile::Profile;
@@ -36,12 +37,26 @@ impl Outcome {
     }
 }
 
-/// Reviews an object of a known kind for an admission operation.
+/// Reviews an object of a known kind for an admission operation, without a cluster: with
+/// `checkNodes` on, nothing native is made and a warning says why.
 pub fn review(
     kind: Kind,
     operation: Operation,
     object: &mut Value,
     settings: &Settings,
+) -> Outcome {
+    review_with(kind, operation, object, settings, &mut NoCluster)
+}
+
+/// [`review`] with the cluster whose nodes decide, when `checkNodes` is on, whether native
+/// sidecars can be made. The nodes are asked for at most once, and only when something native
+/// is pending.
+pub fn review_with(
+    kind: Kind,
+    operation: Operation,
+    object: &mut Value,
+    settings: &Settings,
+    cluster: &mut dyn Cluster,
 ) -> Outcome {
     if !kind.mutable_on(operation) || !object.is_object() {
         return Outcome::default();
@@ -56,6 +71,26 @@ pub fn review(
         expected_init_order: plan.expected_order(),
         ..Outcome::default()
     };
+    let requests_native = settings.mode == Mode::Mutate
+        && kind == Kind::Pod
+        && operation == Operation::Create
+        && settings.request_native_injection
+        && !plan.has_istio_proxy
+        && istio::wants_native_request(object);
+    if settings.check_nodes {
+        let pending = nodes::Pending {
+            edits: !outcome.findings.is_empty(),
+            request: requests_native,
+            proxies: plan
+                .handled
+                .iter()
+                .map(|h| (h.profile.proxy, matches!(h.state, State::Native)))
+                .collect(),
+        };
+        if nodes::hold_back(&pending, kind, object, settings, cluster, &mut outcome) {
+            return outcome;
+        }
+    }
     match settings.mode {
         Mode::Validate => {
             if !outcome.findings.is_empty() {
@@ -70,12 +105,7 @@ pub fn review(
         }
         Mode::Mutate => {
             outcome.changed = plan.apply(kind, object);
-            if kind == Kind::Pod
-                && operation == Operation::Create
-                && settings.request_native_injection
-                && !plan.has_istio_proxy
-                && istio::wants_native_request(object)
-            {
+            if requests_native {
                 outcome.changed |= istio::request_native(object);
             }
         }

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::nodes::KubeletVersion;
 use crate::profile::{ISTIO_PROXY, Profile};
 
 /// What the policy does with pods it looks at.
@@ -37,6 +38,10 @@ pub struct Settings {
     /// Ask Istio's injector for native mode on Pods that have no proxy yet.
     pub request_native_injection: bool,
     pub extra_sidecars: Vec<SidecarRule>,
+    /// Read the cluster's nodes and make native sidecars only where their kubelets run them.
+    pub check_nodes: bool,
+    /// The lowest kubelet version that runs native sidecars, when `check_nodes` is on.
+    pub min_kubelet_version: KubeletVersion,
 }
 
 impl Default for Settings {
@@ -45,11 +50,13 @@ impl Default for Settings {
             mode: Mode::Mutate,
             request_native_injection: true,
             extra_sidecars: Vec::new(),
+            check_nodes: false,
+            min_kubelet_version: KubeletVersion::DEFAULT_MINIMUM,
         }
     }
 }
 
-const KEYS: &str = "mode, requestNativeInjection and extraSidecars";
+const KEYS: &str = "mode, requestNativeInjection, extraSidecars, checkNodes and minKubeletVersion";
 
 impl Settings {
     /// Parses the policy settings. `null` and `{}` mean the defaults.
@@ -77,6 +84,15 @@ impl Settings {
                     })?
                 }
                 "extraSidecars" => settings.extra_sidecars = parse_extra_sidecars(value)?,
+                "checkNodes" => {
+                    settings.check_nodes = value.as_bool().ok_or_else(|| {
+                        format!(
+                            "checkNodes must be true or false, found {}",
+                            describe(value)
+                        )
+                    })?
+                }
+                "minKubeletVersion" => settings.min_kubelet_version = parse_min_kubelet(value)?,
                 other => {
                     return Err(format!(
                         "unknown setting \"{other}\": the settings are {KEYS} (camelCase)"
@@ -100,6 +116,8 @@ impl Settings {
             "mode": self.mode.as_str(),
             "requestNativeInjection": self.request_native_injection,
             "extraSidecars": sidecars,
+            "checkNodes": self.check_nodes,
+            "minKubeletVersion": self.min_kubelet_version.to_string(),
         })
     }
 
@@ -118,6 +136,31 @@ fn parse_mode(value: &Value) -> Result<Mode, String> {
         Some("validate") => Ok(Mode::Validate),
         _ => Err(format!(
             "mode must be \"mutate\" or \"validate\", found {}",
+            describe(value)
+        )),
+    }
+}
+
+fn parse_min_kubelet(value: &Value) -> Result<KubeletVersion, String> {
+    let lowest = KubeletVersion::LOWEST_MINIMUM;
+    let version = match value {
+        Value::String(text) => KubeletVersion::from_setting(text),
+        // YAML reads an unquoted 1.33 as a number.
+        Value::Number(_) => {
+            return Err(format!(
+                "minKubeletVersion must be a string such as \"1.33\" (quote it in YAML), found {}",
+                describe(value)
+            ));
+        }
+        _ => None,
+    };
+    match version {
+        Some(version) if version >= lowest => Ok(version),
+        Some(version) => Err(format!(
+            "minKubeletVersion {version} is below {lowest}, the first Kubernetes release that runs sidecar containers by default; set \"{lowest}\" or later"
+        )),
+        None => Err(format!(
+            "minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found {}",
             describe(value)
         )),
     }
@@ -288,6 +331,21 @@ mod tests {
         assert_eq!(Settings::from_json(&input), Ok(Settings::default()));
         assert_eq!(Settings::default().mode, Mode::Mutate);
         assert!(Settings::default().request_native_injection);
+        assert!(!Settings::default().check_nodes);
+        assert_eq!(Settings::default().min_kubelet_version.to_string(), "1.33");
+    }
+
+    #[rstest]
+    #[case("1.29", KubeletVersion::new(1, 29))]
+    #[case("1.33", KubeletVersion::new(1, 33))]
+    #[case("1.40", KubeletVersion::new(1, 40))]
+    fn node_checking(#[case] minimum: &str, #[case] expected: KubeletVersion) {
+        let settings =
+            Settings::from_json(&json!({"checkNodes": true, "minKubeletVersion": minimum}))
+                .unwrap();
+        assert!(settings.check_nodes);
+        assert_eq!(settings.min_kubelet_version, expected);
+        assert_eq!(Settings::from_json(&settings.to_json()), Ok(settings));
     }
 
     #[test]
@@ -318,8 +376,8 @@ mod tests {
 
     #[rstest]
     #[case::not_object(json!("mutate"), "settings must be an object such as {\"mode\": \"mutate\"}, found the string \"mutate\"")]
-    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)")]
-    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection and extraSidecars (camelCase)")]
+    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars, checkNodes and minKubeletVersion (camelCase)")]
+    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars, checkNodes and minKubeletVersion (camelCase)")]
     #[case::bad_mode(json!({"mode": "audit"}), "mode must be \"mutate\" or \"validate\", found the string \"audit\"")]
     #[case::mode_type(json!({"mode": 1}), "mode must be \"mutate\" or \"validate\", found the number 1")]
     #[case::bool_type(json!({"requestNativeInjection": "yes"}), "requestNativeInjection must be true or false, found the string \"yes\"")]
@@ -336,6 +394,13 @@ mod tests {
     #[case::setup_self(json!({"extraSidecars": [{"name": "a", "setupContainers": ["a"]}]}), "extraSidecars[0].setupContainers[0] \"a\" is the sidecar itself; list only the init containers that must run before it")]
     #[case::setup_type(json!({"extraSidecars": [{"name": "a", "setupContainers": "b"}]}), "extraSidecars[0].setupContainers must be a list of init container names, found the string \"b\"")]
     #[case::setup_entry(json!({"extraSidecars": [{"name": "a", "setupContainers": [true]}]}), "extraSidecars[0].setupContainers[0] must be a container name, found the boolean true")]
+    #[case::check_nodes_type(json!({"checkNodes": "true"}), "checkNodes must be true or false, found the string \"true\"")]
+    #[case::min_number(json!({"minKubeletVersion": 1.33}), "minKubeletVersion must be a string such as \"1.33\" (quote it in YAML), found the number 1.33")]
+    #[case::min_v(json!({"minKubeletVersion": "v1.33"}), "minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found the string \"v1.33\"")]
+    #[case::min_patch(json!({"minKubeletVersion": "1.33.0"}), "minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found the string \"1.33.0\"")]
+    #[case::min_null(json!({"minKubeletVersion": null}), "minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found null")]
+    #[case::min_too_low(json!({"minKubeletVersion": "1.28"}), "minKubeletVersion 1.28 is below 1.29, the first Kubernetes release that runs sidecar containers by default; set \"1.29\" or later")]
+    #[case::min_major_zero(json!({"minKubeletVersion": "0.99"}), "minKubeletVersion 0.99 is below 1.29, the first Kubernetes release that runs sidecar containers by default; set \"1.29\" or later")]
     #[case::entry_key(json!({"extraSidecars": [{"name": "a", "setup": ["b"]}]}), "unknown key \"setup\" in extraSidecars[0]: an entry has \"name\" and \"setupContainers\"")]
     fn rejects(#[case] input: Value, #[case] message: &str) {
         assert_eq!(Settings::from_json(&input), Err(message.to_owned()));

@@ -20,6 +20,10 @@ export interface Settings {
   requestNativeInjection?: boolean;
   /** More sidecars to run as native sidecars, after Istio's proxy, in this order. */
   extraSidecars?: { name: string; setupContainers?: string[] }[];
+  /** Make native sidecars only where the nodes' kubelets run them (default false). The package has no cluster to ask: with `true`, nothing native is made and a warning says so. */
+  checkNodes?: boolean;
+  /** The lowest kubelet version, `"MAJOR.MINOR"` and at least `"1.29"`, that runs native sidecars when `checkNodes` is on (default `"1.33"`). */
+  minKubeletVersion?: string;
 }
 
 /** A Kubernetes object: Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob or ReplicationController. */

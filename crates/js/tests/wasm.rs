@@ -372,6 +372,6 @@ fn a_manifest_can_be_json_text_and_settings_can_be_left_out() {
         .expect("defaults");
     assert_eq!(
         settings,
-        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": []})
+        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": [], "checkNodes": false, "minKubeletVersion": "1.33"})
     );
 }

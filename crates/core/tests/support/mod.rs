@@ -296,6 +296,7 @@ fn settings() -> impl Strategy<Value = Settings> {
                 },
                 request_native_injection,
                 extra_sidecars,
+                ..Settings::default()
             },
         )
 }
