@@ -33,9 +33,10 @@ host:
 	$(CARGO) build --locked -p native-sidecar-host --bin policy-host
 
 # tests/e2e.bats against policy.wasm, run by policy-host; `KWCTL=kwctl bats tests/e2e.bats` runs
-# the same file under the real kwctl.
-e2e-tests: policy.wasm host e2e-tools
-	bats tests/e2e.bats
+# the same file under the real kwctl. tests/nodes.bats (checkNodes, replay sessions) needs the
+# annotated module: context-aware access follows its contextAwareResources.
+e2e-tests: policy.wasm annotated-policy.wasm host e2e-tools
+	bats tests/e2e.bats tests/nodes.bats
 
 # bats and jq run the e2e tests: installed from Debian's packages when missing, so that `make test`
 # works on a fresh machine.

@@ -123,7 +123,7 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
 
 @test "nodes: no RBAC on nodes: untouched, and the warning names the ClusterRole" {
   replay forbidden "$REQUESTS/istio-pod-classic.json" --settings-json "$CHECK"
-  assert_untouched_with "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read (Callback evaluation failure: nodes is forbidden: User \"system:serviceaccount:kubewarden:policy-server-default\" cannot list resource \"nodes\" in API group \"\" at the cluster scope); let the policy-server's service account list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
+  assert_untouched_with "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read (Callback evaluation failure: nodes is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot list resource \"nodes\" in API group \"\" at the cluster scope); let the policy-server's service account list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
 }
 
 @test "nodes: without --allow-context-aware the nodes are denied: untouched, and the warning names contextAwareResources" {

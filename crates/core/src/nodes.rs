@@ -335,10 +335,10 @@ fn old_nodes(old: &Support, minimum: KubeletVersion) -> String {
     else {
         return String::new();
     };
-    let node = if *own_node {
-        format!("the pod's node \"{}\"", oldest.name)
-    } else {
-        format!("node \"{}\"", oldest.name)
+    let node = match (own_node, oldest.name.as_str()) {
+        (true, name) => format!("the pod's node \"{name}\""),
+        (false, "") => "a node without a name".to_owned(),
+        (false, name) => format!("node \"{name}\""),
     };
     let version = match oldest.kubelet_version.as_str() {
         "" => format!(

@@ -150,7 +150,7 @@ fn a_lower_minimum_lets_older_nodes_run_native_sidecars() {
 
 #[rstest]
 #[case::no_rbac(
-    "nodes is forbidden: User \"system:serviceaccount:kubewarden:policy-server-default\" cannot list resource \"nodes\" in API group \"\" at the cluster scope",
+    "nodes is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot list resource \"nodes\" in API group \"\" at the cluster scope",
     "let the policy-server's service account list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
 )]
 #[case::not_granted(
@@ -368,4 +368,18 @@ fn nodes_without_a_kubelet_version_are_too_old() {
             "no native sidecar made: node \"b\" reports no kubelet version, which counts as older than minKubeletVersion 1.33 (the oldest of 2 such nodes out of 3), and a kubelet without sidecar support runs a native sidecar as an init container that never exits, so the pod would never start. Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if it runs sidecar containers"
         ]
     );
+}
+
+#[test]
+fn a_node_without_a_name_is_described_as_such() {
+    let (classic, _) = pair("pod");
+    let (_, outcome) = run(
+        &classic,
+        Kind::Pod,
+        &checking(Mode::Mutate),
+        &mut Counted::nodes(&[("", "v1.30.0"), ("b", "v1.34.0")]),
+    );
+    assert!(outcome.warnings[0].starts_with(
+        "no native sidecar made: a node without a name runs kubelet v1.30.0, older than minKubeletVersion 1.33 (1 of 2 nodes)"
+    ));
 }

@@ -44,6 +44,10 @@ impl ContextAwareResource {
 /// The `contextAwareResources` of an annotated module; `None` for a module without metadata
 /// (kwctl then allows no resource at all).
 pub fn declared_resources(module: &[u8]) -> Result<Option<BTreeSet<ContextAwareResource>>, String> {
+    // WAT text (which the host also compiles) carries no custom sections.
+    if !module.starts_with(b"\0asm") {
+        return Ok(None);
+    }
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Metadata {
