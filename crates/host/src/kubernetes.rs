@@ -212,8 +212,11 @@ pub fn write_session(entries: &[SessionEntry]) -> Result<String, String> {
 /// prints them. The answer for a set of field masks is built once and kept.
 pub struct Nodes {
     items: Vec<Value>,
-    answer: Mutex<Option<(Option<BTreeSet<String>>, Arc<Vec<u8>>)>>,
+    answer: Mutex<Option<Answer>>,
 }
+
+/// An answer built for a set of field masks.
+type Answer = (Option<BTreeSet<String>>, Arc<Vec<u8>>);
 
 impl Nodes {
     pub fn new(items: Vec<Value>) -> Nodes {
@@ -242,6 +245,12 @@ impl Nodes {
             return Err(format!("items[{at}] is not a Node object"));
         }
         Ok(Nodes::new(items))
+    }
+
+    /// The size of the last answer built, if any (for reports).
+    pub fn answer_len(&self) -> Option<usize> {
+        let cached = self.answer.lock().unwrap_or_else(PoisonError::into_inner);
+        cached.as_ref().map(|(_, answer)| answer.len())
     }
 
     /// The NodeList policy-server answers: each node trimmed to the masked fields but for its
