@@ -134,6 +134,15 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
   assert_untouched_with "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read (Policy has not been granted access to Kubernetes v1/Node resources. The violation has been reported.); add {apiVersion: v1, kind: Node} to the policy's spec.contextAwareResources (kwctl run: --allow-context-aware and the annotated module), or set checkNodes: false"
 }
 
+@test "nodes: without the host capability list_resources_all: untouched, and the warning names it" {
+  run --separate-stderr "$KWCTL" run --allowed-host-capabilities 'oci/*' --allow-context-aware \
+    --replay-host-capabilities-interactions "$NODES/all-new.session.yml" \
+    --request-path "$REQUESTS/istio-pod-classic.json" --settings-json "$CHECK" "$ANNOTATED_POLICY"
+  echo "stdout: $output"
+  [ "$status" -eq 0 ]
+  assert_untouched_with "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read (Policy has not been granted access to the 'kubernetes/list_resources_all' host capability. The violation has been reported.); allow the policy the host capability kubernetes/list_resources_all (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
+}
+
 @test "nodes: a session that does not match the policy's request: untouched, same message from both runners" {
   replay no-masks "$REQUESTS/istio-pod-classic.json" --settings-json "$CHECK"
   assert_untouched_with 'no native sidecar made: checkNodes is on and the cluster'"'"'s nodes cannot be read (Callback evaluation failure: Replay error: unexpected request. Was expecting KubernetesListResourceAll { api_version: "v1", kind: "Node", label_selector: None, field_selector: None, field_masks: None }, got KubernetesListResourceAll { api_version: "v1", kind: "Node", label_selector: None, field_selector: None, field_masks: Some({"metadata.name", "status.nodeInfo.kubeletVersion"}) } instead); the replayed session does not answer this call: the policy asks list_resources_all for v1/Node with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes'

@@ -379,6 +379,8 @@ fn too_old_reason(old: &Support, minimum: KubeletVersion) -> String {
 fn unreadable_fix(error: &str) -> &'static str {
     if error == NO_CLUSTER {
         "evaluate the policy in policy-server or with `kwctl run --allow-context-aware`, or set checkNodes: false"
+    } else if error.contains("host capability") {
+        "allow the policy the host capability kubernetes/list_resources_all (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
     } else if error.contains("not been granted access") || error.contains("not allowed") {
         "add {apiVersion: v1, kind: Node} to the policy's spec.contextAwareResources (kwctl run: --allow-context-aware and the annotated module), or set checkNodes: false"
     } else if error.contains("the host's answer is not a node list") {

@@ -157,6 +157,10 @@ fn a_lower_minimum_lets_older_nodes_run_native_sidecars() {
     "Policy has not been granted access to Kubernetes v1/Node resources. The violation has been reported.",
     "add {apiVersion: v1, kind: Node} to the policy's spec.contextAwareResources (kwctl run: --allow-context-aware and the annotated module), or set checkNodes: false"
 )]
+#[case::host_capability(
+    "Policy has not been granted access to the 'kubernetes/list_resources_all' host capability. The violation has been reported.",
+    "allow the policy the host capability kubernetes/list_resources_all (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
+)]
 #[case::replay(
     "Callback evaluation failure: the list of recorded responses is empty",
     "the replayed session does not answer this call: the policy asks list_resources_all for v1/Node with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes"

@@ -344,6 +344,8 @@ pub enum Cluster {
 /// The Kubernetes host capabilities of one run.
 pub struct Kubernetes {
     allowed: BTreeSet<ContextAwareResource>,
+    /// kwctl's `--allowed-host-capabilities` patterns (`*`, `kubernetes/*`, or a full name).
+    capabilities: Vec<String>,
     state: Mutex<State>,
 }
 
@@ -369,11 +371,19 @@ impl Kubernetes {
     ) -> Kubernetes {
         Kubernetes {
             allowed,
+            capabilities: vec!["*".to_owned()],
             state: Mutex::new(State {
                 cluster,
                 recorded: record.then(Vec::new),
             }),
         }
+    }
+
+    /// Allows only the host capabilities these patterns match, as kwctl's
+    /// `--allowed-host-capabilities` (default `*`).
+    pub fn with_allowed_capabilities(mut self, patterns: Vec<String>) -> Kubernetes {
+        self.capabilities = patterns;
+        self
     }
 
     /// Answers from another cluster from now on (the benchmark switches node lists this way).
@@ -383,6 +393,16 @@ impl Kubernetes {
 
     /// Answers one host call `kubewarden/kubernetes/<operation>`.
     pub fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        let capability = format!("kubernetes/{operation}");
+        if !self
+            .capabilities
+            .iter()
+            .any(|pattern| capability_matches(pattern, &capability))
+        {
+            return Err(format!(
+                "Policy has not been granted access to the '{capability}' host capability. The violation has been reported."
+            ));
+        }
         let request = CallbackRequest::from_call(operation, payload)?;
         let resource = request.resource();
         if !self.allowed.contains(&resource) {
@@ -446,6 +466,15 @@ impl Kubernetes {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn capability_matches(pattern: &str, capability: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => {
+            (prefix.is_empty() || prefix.ends_with('/')) && capability.starts_with(prefix)
+        }
+        None => pattern == capability,
     }
 }
 
@@ -606,6 +635,28 @@ mod tests {
             Err("Callback evaluation failure: nodes is forbidden".to_owned())
         );
         assert_eq!(access.leftovers(), 0);
+    }
+
+    #[test]
+    fn host_capability_patterns() {
+        for (pattern, allowed) in [
+            ("*", true),
+            ("kubernetes/*", true),
+            ("kubernetes/list_resources_all", true),
+            ("kubernetes/get_resource", false),
+            ("oci/*", false),
+            ("kube*", false),
+        ] {
+            let access = node_access(false).with_allowed_capabilities(vec![pattern.to_owned()]);
+            let answer = access.call("list_resources_all", NODE_REQUEST);
+            assert_eq!(answer.is_ok(), allowed, "{pattern}: {answer:?}");
+            if !allowed {
+                assert_eq!(
+                    answer.unwrap_err(),
+                    "Policy has not been granted access to the 'kubernetes/list_resources_all' host capability. The violation has been reported."
+                );
+            }
+        }
     }
 
     #[test]

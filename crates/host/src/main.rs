@@ -47,6 +47,10 @@ struct RunArgs {
     /// `contextAwareResources` (an annotated module: a bare one gets none, as with kwctl).
     #[arg(long)]
     allow_context_aware: bool,
+    /// Host capabilities the module may use (kwctl's flag): `*` (the default), `kubernetes/*`, or
+    /// full names such as `kubernetes/list_resources_all`; may be repeated.
+    #[arg(long, value_name = "PATTERN", num_args = 1.., default_value = "*")]
+    allowed_host_capabilities: Vec<String>,
     /// Answers the module's Kubernetes host calls from this session, entry after entry (kwctl's
     /// format; kwctl replays the same files).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["nodes", "record_host_capabilities_interactions"])]
@@ -151,7 +155,8 @@ fn context_aware(args: &RunArgs, host: &Host) -> Result<Kubernetes> {
         Cluster::None
     };
     let record = args.record_host_capabilities_interactions.is_some();
-    Ok(Kubernetes::new(allowed, cluster, record))
+    Ok(Kubernetes::new(allowed, cluster, record)
+        .with_allowed_capabilities(args.allowed_host_capabilities.clone()))
 }
 
 /// Writes the recorded session, and says when a replayed one was not used up (kwctl warns too).
