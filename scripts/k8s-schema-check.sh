@@ -2,7 +2,8 @@
 # Checks every object the test suites produce against the Kubernetes OpenAPI schema, strictly
 # (unknown fields are errors), with kubernetes-validate: the policy's output for every fixture and
 # the fixtures' expected objects, the e2e tests' expected outputs (test_data/requests/expected),
-# and the mutate-mode outputs of SCHEMA_SAMPLES generated valid pods and workloads.
+# the mutate-mode outputs of SCHEMA_SAMPLES generated valid pods and workloads, and the RBAC
+# documents of policy.yaml.
 #
 #   scripts/k8s-schema-check.sh                           # Kubernetes 1.34.0, 300 samples
 #   K8S_VERSION=1.35.0 SCHEMA_SAMPLES=2000 scripts/k8s-schema-check.sh
@@ -27,6 +28,15 @@ cargo run -q --locked -p native-sidecar-core --example k8s_objects -- "$dir" "$s
 for expected in test_data/requests/expected/*.json; do
   cp "$expected" "$dir/e2e-$(basename "$expected")"
 done
+# policy.yaml's RBAC documents (its Kubewarden policies are checked against their CRDs by
+# crates/oci/tests/manifests.rs).
+"$python" - "$dir" <<'PY'
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open("policy.yaml")) if d and not d["apiVersion"].startswith("policies.kubewarden.io/")]
+for at, doc in enumerate(docs):
+    with open(f"{sys.argv[1]}/policy-yaml-{at}-{doc['kind']}.json", "w") as out:
+        json.dump(doc, out)
+PY
 count=$(find "$dir" -name '*.json' | wc -l)
 # --quiet prints only the objects that fail; the exit code says whether any did.
 "$python" -m kubernetes_validate --strict --quiet -k "$version" "$dir"/*.json
