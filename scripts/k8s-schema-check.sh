@@ -2,10 +2,10 @@
 # Checks every object the test suites produce against the Kubernetes OpenAPI schema, strictly
 # (unknown fields are errors), with kubernetes-validate: the policy's output for every fixture and
 # the fixtures' expected objects, the e2e tests' expected outputs (test_data/requests/expected),
-# the mutate-mode outputs of SCHEMA_SAMPLES generated valid pods and workloads, and what
-# `native-sidecar convert` writes for every fixture directory (as YAML, which kubernetes-validate
-# reads with a YAML 1.1 reader, as kubectl does: a string the tool wrote bare that such a reader
-# takes for a boolean or a number fails the check).
+# the mutate-mode outputs of SCHEMA_SAMPLES generated valid pods and workloads, the RBAC documents
+# of policy.yaml, and what `native-sidecar convert` writes for every fixture directory (as YAML,
+# which kubernetes-validate reads with a YAML 1.1 reader, as kubectl does: a string the tool wrote
+# bare that such a reader takes for a boolean or a number fails the check).
 #
 #   scripts/k8s-schema-check.sh                           # Kubernetes 1.34.0, 300 samples
 #   K8S_VERSION=1.35.0 SCHEMA_SAMPLES=2000 scripts/k8s-schema-check.sh
@@ -30,6 +30,15 @@ cargo run -q --locked -p native-sidecar-core --example k8s_objects -- "$dir" "$s
 for expected in test_data/requests/expected/*.json; do
   cp "$expected" "$dir/e2e-$(basename "$expected")"
 done
+# policy.yaml's RBAC documents (its Kubewarden policies are checked against their CRDs by
+# crates/oci/tests/manifests.rs).
+"$python" - "$dir" <<'PY'
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open("policy.yaml")) if d and not d["apiVersion"].startswith("policies.kubewarden.io/")]
+for at, doc in enumerate(docs):
+    with open(f"{sys.argv[1]}/policy-yaml-{at}-{doc['kind']}.json", "w") as out:
+        json.dump(doc, out)
+PY
 count=$(find "$dir" -name '*.json' | wc -l)
 
 # One line per fixture directory; directories that are not there (yet) are skipped.

@@ -4,7 +4,7 @@ use kubewarden_policy_sdk::{
     protocol_version_guest, response::ValidationResponse, settings::SettingsValidationResponse,
     wapc_guest as guest,
 };
-use native_sidecar_core::{Kind, Operation, Settings, review};
+use native_sidecar_core::{Cluster, Kind, Node, Operation, Settings, parse_node_list, review_with};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -20,7 +20,51 @@ pub extern "C" fn wapc_init() {
 /// Evaluates one admission request. Every failure is a response, never a guest error: a guest
 /// error becomes a 500 that blocks the user's request with an unhelpful message.
 pub fn validate(payload: &[u8]) -> CallResult {
-    Ok(serde_json::to_vec(&evaluate(payload))?)
+    validate_with_host(payload, |binding, namespace, operation, request| {
+        guest::host_call(binding, namespace, operation, request).map_err(|e| {
+            // wapc-guest words every failure "Host error: <the host's message>": keep the message.
+            let message = e.to_string();
+            message
+                .strip_prefix("Host error: ")
+                .map_or(message.clone(), str::to_owned)
+        })
+    })
+}
+
+/// [`validate`] with the waPC host call as a parameter (binding, namespace, operation, payload),
+/// so that tests can answer the policy's host capability calls.
+pub fn validate_with_host(
+    payload: &[u8],
+    host_call: impl FnMut(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String>,
+) -> CallResult {
+    Ok(serde_json::to_vec(&evaluate(
+        payload,
+        &mut HostCluster { host_call },
+    ))?)
+}
+
+/// What the policy asks the host for with `checkNodes` on: the SDK's `ListAllResourcesRequest`
+/// for `v1/Node`, with field masks so that only each node's name and kubelet version travel.
+/// Written out rather than built: it never changes, and a test holds it equal to the SDK's.
+pub const NODE_LIST_REQUEST: &[u8] = br#"{"api_version":"v1","kind":"Node","label_selector":null,"field_selector":null,"field_masks":["metadata.name","status.nodeInfo.kubeletVersion"]}"#;
+
+/// The cluster behind Kubewarden's `kubernetes/list_resources_all` host capability. The answer
+/// is read by the core's parser rather than the SDK's typed `List<Node>`: it builds only the two
+/// fields the rule needs, and it is the parser the core's tests hold to bad input.
+struct HostCluster<F> {
+    host_call: F,
+}
+
+impl<F: FnMut(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String>> Cluster for HostCluster<F> {
+    fn nodes(&mut self) -> Result<Vec<Node>, String> {
+        let answer = (self.host_call)(
+            "kubewarden",
+            "kubernetes",
+            "list_resources_all",
+            NODE_LIST_REQUEST,
+        )?;
+        parse_node_list(&answer)
+    }
 }
 
 /// The parts of the validation payload the policy reads. The SDK's `ValidationRequest` would also
@@ -50,7 +94,7 @@ struct GroupKind {
     kind: String,
 }
 
-fn evaluate(payload: &[u8]) -> ValidationResponse {
+fn evaluate(payload: &[u8], cluster: &mut dyn Cluster) -> ValidationResponse {
     let request = match serde_json::from_slice::<Payload>(payload) {
         Ok(request) => request,
         Err(e) => {
@@ -72,11 +116,12 @@ fn evaluate(payload: &[u8]) -> ValidationResponse {
         return accepted(None, Vec::new());
     };
     let mut object = admission.object;
-    let outcome = review(
+    let outcome = review_with(
         kind,
         Operation::parse(&admission.operation),
         &mut object,
         &settings,
+        cluster,
     );
     match outcome.rejection {
         Some(message) => ValidationResponse {

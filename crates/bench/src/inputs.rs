@@ -13,10 +13,18 @@ pub struct Case {
     pub settings: Value,
     /// Containers in the pod, for the cases that show how cost grows with them.
     pub containers: Option<usize>,
+    /// Nodes in the host's answer to the node list, for the cases with `checkNodes` on.
+    pub nodes: Option<usize>,
 }
 
 /// How many app containers the synthetic pods hold (each also holds the proxy and `istio-init`).
 pub const SYNTHETIC_SIZES: [usize; 4] = [1, 10, 100, 1000];
+
+/// How many nodes the host answers with in the `checkNodes` cases.
+pub const NODE_COUNTS: [usize; 3] = [1, 100, 5000];
+
+/// The case the `checkNodes` cases add the node check to.
+pub const NODE_BASE_CASE: &str = "hello Deployment (classic to native)";
 
 fn requests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test_data/requests")
@@ -37,6 +45,7 @@ pub fn cases() -> Result<Vec<Case>, String> {
             request: load(file)?,
             settings,
             containers: None,
+            nodes: None,
         })
     };
     let mut cases = vec![
@@ -78,6 +87,20 @@ pub fn cases() -> Result<Vec<Case>, String> {
             request: synthetic(&classic, size)?,
             settings: json!({}),
             containers: Some(size),
+            nodes: None,
+        });
+    }
+    let hello = load("istio-hello-classic.json")?;
+    for count in NODE_COUNTS {
+        cases.push(Case {
+            name: format!(
+                "hello Deployment, checkNodes, {count} node{}",
+                if count == 1 { "" } else { "s" }
+            ),
+            request: hello.clone(),
+            settings: json!({"checkNodes": true}),
+            containers: None,
+            nodes: Some(count),
         });
     }
     let largest = SYNTHETIC_SIZES[SYNTHETIC_SIZES.len() - 1];
@@ -86,8 +109,63 @@ pub fn cases() -> Result<Vec<Case>, String> {
         request: synthetic(&classic, largest)?,
         settings: json!({"onResourceIncrease": "ignore"}),
         containers: None,
+        nodes: None,
     });
     Ok(cases)
+}
+
+/// Node `at` of a managed cluster as `kubectl get nodes -o json` shows it, every kubelet 1.33 or
+/// later (so the policy converts, as in the case without the check). The host trims it to the
+/// policy's field masks but keeps `metadata` whole, as policy-server does: the labels and
+/// annotations below are most of what the policy reads per node.
+pub fn node(at: usize) -> Value {
+    let name = format!(
+        "ip-10-0-{}-{}.eu-west-1.compute.internal",
+        at / 250,
+        at % 250
+    );
+    let zone = ["eu-west-1a", "eu-west-1b", "eu-west-1c"][at % 3];
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "annotations": {
+                "alpha.kubernetes.io/provided-node-ip": format!("10.0.{}.{}", at / 250, at % 250),
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true"
+            },
+            "creationTimestamp": "2025-09-01T08:10:00Z",
+            "labels": {
+                "beta.kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/instance-type": "m6i.large",
+                "beta.kubernetes.io/os": "linux",
+                "eks.amazonaws.com/capacityType": "ON_DEMAND",
+                "eks.amazonaws.com/nodegroup": "general",
+                "failure-domain.beta.kubernetes.io/region": "eu-west-1",
+                "failure-domain.beta.kubernetes.io/zone": zone,
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "node.kubernetes.io/instance-type": "m6i.large",
+                "topology.kubernetes.io/region": "eu-west-1",
+                "topology.kubernetes.io/zone": zone
+            },
+            "name": name,
+            "resourceVersion": format!("{}", 1_000_000 + at),
+            "uid": format!("8a1c2f3e-0000-4000-8000-{at:012}")
+        },
+        "spec": {"providerID": format!("aws:///{zone}/i-0{at:016x}")},
+        "status": {
+            "nodeInfo": {
+                "architecture": "amd64",
+                "containerRuntimeVersion": "containerd://1.7.27",
+                "kernelVersion": "6.1.141-155.222.amzn2023.x86_64",
+                "kubeletVersion": if at.is_multiple_of(2) { "v1.33.5-eks-3025e55" } else { "v1.34.1-eks-113cf36" },
+                "operatingSystem": "linux",
+                "osImage": "Amazon Linux 2023.8.20250818"
+            }
+        }
+    })
 }
 
 /// The classic Istio Pod with its app container repeated `apps` times (distinct names), so the

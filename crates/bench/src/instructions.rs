@@ -7,6 +7,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+
+use native_sidecar_host::kubernetes::Nodes;
 
 use crate::{Mode, Module};
 
@@ -38,12 +41,17 @@ pub fn order(cases: usize, modules: usize) -> Vec<(usize, usize, Mode)> {
 }
 
 /// The child: one counted call per entry of [`order`], each after an uncounted warm-up call.
-pub fn child(modules: &[Module], payloads: &[Vec<u8>]) -> Result<(), String> {
+pub fn child(
+    modules: &[Module],
+    payloads: &[Vec<u8>],
+    nodes: &[Option<Arc<Nodes>>],
+) -> Result<(), String> {
     let warm = modules
         .iter()
         .map(|m| m.host.instantiate().map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     for (case, module, mode) in order(payloads.len(), modules.len()) {
+        crate::answer_with(&nodes[case]);
         crate::time_one(&modules[module], &warm[module], Mode::Warm, &payloads[case])?;
         count_request(&modules[module], &warm[module], mode, &payloads[case])?;
     }

@@ -17,12 +17,15 @@ mod inputs;
 mod instructions;
 mod served;
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use native_sidecar_host::Host;
+use native_sidecar_host::kubernetes::{Cluster, Nodes};
+use native_sidecar_host::{ContextAwareResource, Host, Kubernetes};
 use serde_json::{Value, json};
 
 use inputs::Case;
@@ -139,6 +142,37 @@ fn parse_args() -> Result<Options, String> {
     })
 }
 
+/// The Kubernetes host capabilities every module is run with: the nodes of the case being
+/// measured (see [`serve`]), as policy-server answers `list_resources_all` for `v1/Node`.
+static KUBERNETES: LazyLock<Arc<Kubernetes>> = LazyLock::new(|| {
+    Arc::new(Kubernetes::new(
+        BTreeSet::from([ContextAwareResource::new("v1", "Node")]),
+        Cluster::None,
+        false,
+    ))
+});
+
+/// The node list of each case (`None` for the cases without `checkNodes`). The host builds its
+/// answer once per list, on the first call (the verdicts, before any measurement).
+fn node_lists(cases: &[Case]) -> Vec<Option<Arc<Nodes>>> {
+    cases
+        .iter()
+        .map(|case| {
+            case.nodes
+                .map(|count| Arc::new(Nodes::new((0..count).map(inputs::node).collect())))
+        })
+        .collect()
+}
+
+/// Makes the host answer with the nodes of the case about to run; outside every measurement.
+fn answer_with(nodes: &Option<Arc<Nodes>>) {
+    KUBERNETES.set_cluster(
+        nodes
+            .as_ref()
+            .map_or(Cluster::None, |nodes| Cluster::Nodes(Arc::clone(nodes))),
+    );
+}
+
 /// A module under test: compiled once, then loaded from its precompiled code as policy-server
 /// does, so compilation is never part of a measurement.
 struct Module {
@@ -157,7 +191,8 @@ fn load(label: &str, path: PathBuf) -> Result<Module, String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
     // SAFETY: `compiled` was made just above by this crate's own wasmtime.
     let host = unsafe { Host::from_precompiled(&compiled) }
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .with_kubernetes(Arc::clone(&KUBERNETES));
     Ok(Module {
         label: label.to_owned(),
         path,
@@ -259,11 +294,9 @@ fn counted_modules(options: &Options) -> Result<Vec<Module>, String> {
 
 fn run_count_child(options: &Options) -> Result<(), String> {
     let modules = counted_modules(options)?;
-    let payloads = inputs::cases()?
-        .iter()
-        .map(payload)
-        .collect::<Result<Vec<_>, _>>()?;
-    instructions::child(&modules, &payloads)
+    let cases = inputs::cases()?;
+    let payloads = cases.iter().map(payload).collect::<Result<Vec<_>, _>>()?;
+    instructions::child(&modules, &payloads, &node_lists(&cases))
 }
 
 fn run(options: &Options) -> Result<(), String> {
@@ -287,12 +320,17 @@ fn run(options: &Options) -> Result<(), String> {
 
     let cases = inputs::cases()?;
     let payloads = cases.iter().map(payload).collect::<Result<Vec<_>, _>>()?;
+    let nodes = node_lists(&cases);
     let verdicts = modules
         .iter()
         .map(|m| {
             payloads
                 .iter()
-                .map(|p| verdict(m, p))
+                .zip(&nodes)
+                .map(|(p, n)| {
+                    answer_with(n);
+                    verdict(m, p)
+                })
                 .collect::<Result<Vec<_>, _>>()
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -320,6 +358,7 @@ fn run(options: &Options) -> Result<(), String> {
                 });
             }
             // Warm-up: the first calls fault in memory and grow the warm instance's heap.
+            answer_with(&nodes[c]);
             for _ in 0..3 {
                 time_one(&modules[m], &warm[m], Mode::Warm, payload)?;
             }
@@ -328,7 +367,9 @@ fn run(options: &Options) -> Result<(), String> {
     // The same number of samples for every module in a batch, sized on the policy's fresh cost.
     let batches = payloads
         .iter()
-        .map(|p| {
+        .zip(&nodes)
+        .map(|(p, n)| {
+            answer_with(n);
             let one = time_one(&modules[policy], &warm[policy], Mode::Fresh, p)?;
             Ok((batch_target.as_nanos() as f64 / one.max(1.0)).clamp(1.0, 2000.0) as usize)
         })
@@ -341,6 +382,7 @@ fn run(options: &Options) -> Result<(), String> {
             let Measured {
                 case, module, mode, ..
             } = measured[index];
+            answer_with(&nodes[case]);
             for _ in 0..batches[case] {
                 let ns = time_one(&modules[module], &warm[module], mode, &payloads[case])?;
                 measured[index].series.0.push(ns);
@@ -597,6 +639,48 @@ fn run(options: &Options) -> Result<(), String> {
         eprintln!("policy-server run skipped: {reason}");
     }
     served::write_section(w, &served);
+    let base = cases
+        .iter()
+        .position(|c| c.name == inputs::NODE_BASE_CASE)
+        .ok_or("the case without checkNodes is missing")?;
+    let _ = writeln!(
+        w,
+        "## checkNodes: reading the nodes\n\n\
+         The hello Deployment with `checkNodes: true`: the host answers `list_resources_all` for \
+         `v1/Node` with N nodes, each trimmed to the policy's field masks but with its whole \
+         `metadata`, as policy-server sends them (`crates/bench/src/inputs.rs`: an EKS-like node, \
+         13 labels, 3 annotations; every kubelet new enough, so the policy converts). Beside it \
+         the same request without the check, and echo. Fresh instance, medians; instructions \
+         when counted.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| nodes | answer bytes | policy µs | / without check | / echo | instructions / without check | instructions / echo |\n|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for (c, case) in cases.iter().enumerate() {
+        let Some(count) = case.nodes else { continue };
+        let answer = nodes[c]
+            .as_ref()
+            .and_then(|n| n.answer_len())
+            .map_or("?".to_owned(), |n| n.to_string());
+        let ours = find(c, policy, Mode::Fresh).median();
+        let _ = writeln!(
+            w,
+            "| {count} | {answer} | {} | {:.2}x | {:.2}x | {} | {} |",
+            micros(ours),
+            ours / find(base, policy, Mode::Fresh).median(),
+            ratio(c, echo, Mode::Fresh),
+            times(counted(c, 0, Mode::Fresh) / counted(base, 0, Mode::Fresh)),
+            times(counted(c, 0, Mode::Fresh) / counted(c, 2, Mode::Fresh)),
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\nWithout the check: {} µs, {:.2}x echo. The node list is read once per request, and \
+         only when something native is pending.\n",
+        micros(find(base, policy, Mode::Fresh).median()),
+        ratio(base, echo, Mode::Fresh)
+    );
 
     let sizes = match &options.sizes {
         Some(path) => read_sizes(path)?,

@@ -10,6 +10,7 @@ mod convert;
 mod istio;
 mod linkerd;
 mod mesh;
+mod nodes;
 mod order;
 mod path;
 mod profile;
@@ -21,10 +22,13 @@ mod validate;
 mod workload;
 
 pub use mesh::{MeshInfo, meshes};
+pub use nodes::{
+    Cluster, KubeletVersion, NO_CLUSTER, NoCluster, Node, Support, parse_node_list, support,
+};
 pub use order::Misplacement;
 pub use quantity::{Format, Quantity, QuantityError};
 pub use resources::{Bound, PodResources, ResourceChange, ResourceList, Rise, resource_change};
-pub use review::{Outcome, review};
+pub use review::{Outcome, review, review_with};
 pub use settings::{Mode, OnResourceIncrease, Settings, SidecarRule};
 pub use validate::{Finding, Problem};
 pub use workload::{ALL_KINDS, Kind, Operation};

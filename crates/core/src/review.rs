@@ -4,7 +4,8 @@
 use serde_json::{Map, Value};
 
 use crate::convert;
-use crate::mesh::{self, Injection, NativeEdit};
+use crate::mesh::{self, Injection, Mesh, NativeEdit};
+use crate::nodes::{self, Cluster, NoCluster};
 use crate::order::{self, Misplacement};
 use crate::path;
 use crate::profile::Profile;
@@ -44,12 +45,26 @@ impl Outcome {
     }
 }
 
-/// Reviews an object of a known kind for an admission operation.
+/// Reviews an object of a known kind for an admission operation, without a cluster: with
+/// `checkNodes` on, nothing native is made and a warning says why.
 pub fn review(
     kind: Kind,
     operation: Operation,
     object: &mut Value,
     settings: &Settings,
+) -> Outcome {
+    review_with(kind, operation, object, settings, &mut NoCluster)
+}
+
+/// [`review`] with the cluster whose nodes decide, when `checkNodes` is on, whether native
+/// sidecars can be made. The nodes are asked for at most once, and only when something native
+/// is pending.
+pub fn review_with(
+    kind: Kind,
+    operation: Operation,
+    object: &mut Value,
+    settings: &Settings,
+    cluster: &mut dyn Cluster,
 ) -> Outcome {
     if !kind.mutable_on(operation) || !object.is_object() {
         return Outcome::default();
@@ -65,6 +80,27 @@ pub fn review(
         opted_out: plan.opted_out,
         ..Outcome::default()
     };
+    let native_request = (settings.mode == Mode::Mutate
+        && kind == Kind::Pod
+        && operation == Operation::Create
+        && settings.request_native_injection
+        && !plan.carries_mesh_proxy)
+        .then(|| native_request_target(object, settings))
+        .flatten();
+    if settings.check_nodes {
+        let pending = nodes::Pending {
+            edits: !outcome.findings.is_empty(),
+            request: native_request.is_some(),
+            proxies: plan
+                .handled
+                .iter()
+                .map(|h| (h.profile.proxy, matches!(h.state, State::Native)))
+                .collect(),
+        };
+        if nodes::hold_back(&pending, kind, object, settings, cluster, &mut outcome) {
+            return outcome;
+        }
+    }
     match settings.mode {
         Mode::Validate => {
             if !outcome.findings.is_empty() {
@@ -99,24 +135,20 @@ pub fn review(
                 return outcome;
             }
             outcome.warnings.append(&mut said);
-            if kind == Kind::Pod
-                && operation == Operation::Create
-                && settings.request_native_injection
-                && !plan.carries_mesh_proxy
-            {
-                outcome.changed |= request_native(object, settings);
+            if let Some(mesh) = native_request {
+                outcome.changed |= request_native(object, mesh);
             }
         }
     }
     outcome
 }
 
-/// Asks the injector that will inject this Pod for a native sidecar (a ClusterAdmissionPolicy sees
-/// Pods before the meshes' injectors). The mesh is the one the Pod asks for itself, else the first
-/// of the `meshes` setting: the namespaces the policy is deployed on are that mesh's. Nothing when
-/// the Pod already says which mode it wants or that mesh will not inject it.
-fn request_native(pod: &mut Value, settings: &Settings) -> bool {
-    let meshes: Vec<&dyn mesh::Mesh> = settings
+/// The mesh to ask for a native sidecar on a Pod that has no proxy yet (a ClusterAdmissionPolicy
+/// sees Pods before the meshes' injectors): the one the Pod asks to be injected by, else the first
+/// of the `meshes` setting, since the namespaces the policy is deployed on are that mesh's. None
+/// when the Pod already says which mode it wants or that mesh will not inject it.
+fn native_request_target(pod: &Value, settings: &Settings) -> Option<&'static dyn Mesh> {
+    let meshes: Vec<&'static dyn Mesh> = settings
         .meshes
         .iter()
         .filter_map(|id| mesh::by_id(id))
@@ -128,16 +160,15 @@ fn request_native(pod: &mut Value, settings: &Settings) -> bool {
             meshes
                 .first()
                 .filter(|m| m.injection(pod) == Injection::Unstated)
-        });
-    let Some(target) = target else {
-        return false;
-    };
-    if target.states_mode(pod) {
-        return false;
-    }
+        })?;
+    (!target.states_mode(pod)).then_some(*target)
+}
+
+/// Sets `mesh`'s native switch on the Pod; whether it could.
+fn request_native(pod: &mut Value, mesh: &dyn Mesh) -> bool {
     match annotations_mut(pod) {
         Some(annotations) => {
-            target.request_native(annotations);
+            mesh.request_native(annotations);
             true
         }
         None => false,

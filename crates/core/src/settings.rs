@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::mesh::{self, MESHES};
+use crate::nodes::KubeletVersion;
 use crate::profile::Profile;
 
 /// What the policy does with pods it looks at.
@@ -42,6 +43,10 @@ pub struct Settings {
     /// one asked for native injection when a pod does not say which mesh injects it.
     pub meshes: Vec<String>,
     pub on_resource_increase: OnResourceIncrease,
+    /// Read the cluster's nodes and make native sidecars only where their kubelets run them.
+    pub check_nodes: bool,
+    /// The lowest kubelet version that runs native sidecars, when `check_nodes` is on.
+    pub min_kubelet_version: KubeletVersion,
 }
 
 impl Default for Settings {
@@ -52,11 +57,13 @@ impl Default for Settings {
             extra_sidecars: Vec::new(),
             meshes: MESHES.iter().map(|m| m.id().to_owned()).collect(),
             on_resource_increase: OnResourceIncrease::Warn,
+            check_nodes: false,
+            min_kubelet_version: KubeletVersion::DEFAULT_MINIMUM,
         }
     }
 }
 
-const KEYS: &str = "mode, requestNativeInjection, extraSidecars, meshes and onResourceIncrease";
+const KEYS: &str = "mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes and minKubeletVersion";
 
 impl Settings {
     /// Parses the policy settings. `null` and `{}` mean the defaults.
@@ -88,6 +95,15 @@ impl Settings {
                 "onResourceIncrease" => {
                     settings.on_resource_increase = OnResourceIncrease::parse(value)?
                 }
+                "checkNodes" => {
+                    settings.check_nodes = value.as_bool().ok_or_else(|| {
+                        format!(
+                            "checkNodes must be true or false, found {}",
+                            describe(value)
+                        )
+                    })?
+                }
+                "minKubeletVersion" => settings.min_kubelet_version = parse_min_kubelet(value)?,
                 other => {
                     return Err(format!(
                         "unknown setting \"{other}\": the settings are {KEYS} (camelCase)"
@@ -113,6 +129,8 @@ impl Settings {
             "extraSidecars": sidecars,
             "meshes": self.meshes,
             "onResourceIncrease": self.on_resource_increase.as_str(),
+            "checkNodes": self.check_nodes,
+            "minKubeletVersion": self.min_kubelet_version.to_string(),
         })
     }
 
@@ -175,6 +193,31 @@ fn parse_mode(value: &Value) -> Result<Mode, String> {
         Some("validate") => Ok(Mode::Validate),
         _ => Err(format!(
             "mode must be \"mutate\" or \"validate\", found {}",
+            describe(value)
+        )),
+    }
+}
+
+fn parse_min_kubelet(value: &Value) -> Result<KubeletVersion, String> {
+    let lowest = KubeletVersion::LOWEST_MINIMUM;
+    let version = match value {
+        Value::String(text) => KubeletVersion::from_setting(text),
+        // YAML reads an unquoted 1.33 as a number.
+        Value::Number(_) => {
+            return Err(format!(
+                "minKubeletVersion must be a string such as \"1.33\" (quote it in YAML), found {}",
+                describe(value)
+            ));
+        }
+        _ => None,
+    };
+    match version {
+        Some(version) if version >= lowest => Ok(version),
+        Some(version) => Err(format!(
+            "minKubeletVersion {version} is below {lowest}, the first Kubernetes release that runs sidecar containers by default; set \"{lowest}\" or later"
+        )),
+        None => Err(format!(
+            "minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found {}",
             describe(value)
         )),
     }
@@ -383,6 +426,8 @@ mod tests {
         assert_eq!(Settings::default().mode, Mode::Mutate);
         assert!(Settings::default().request_native_injection);
         assert_eq!(Settings::default().meshes, ["istio", "linkerd"]);
+        assert!(!Settings::default().check_nodes);
+        assert_eq!(Settings::default().min_kubelet_version.to_string(), "1.33");
     }
 
     #[test]
@@ -395,6 +440,19 @@ mod tests {
         let linkerd_first = Settings::from_json(&json!({"meshes": ["linkerd", "istio"]})).unwrap();
         let proxies: Vec<&str> = linkerd_first.profiles().iter().map(|p| p.proxy).collect();
         assert_eq!(proxies, ["linkerd-proxy", "istio-proxy"]);
+    }
+
+    #[rstest]
+    #[case("1.29", KubeletVersion::new(1, 29))]
+    #[case("1.33", KubeletVersion::new(1, 33))]
+    #[case("1.40", KubeletVersion::new(1, 40))]
+    fn node_checking(#[case] minimum: &str, #[case] expected: KubeletVersion) {
+        let settings =
+            Settings::from_json(&json!({"checkNodes": true, "minKubeletVersion": minimum}))
+                .unwrap();
+        assert!(settings.check_nodes);
+        assert_eq!(settings.min_kubelet_version, expected);
+        assert_eq!(Settings::from_json(&settings.to_json()), Ok(settings));
     }
 
     #[test]
@@ -429,8 +487,8 @@ mod tests {
 
     #[rstest]
     #[case::not_object(json!("mutate"), "settings must be an object such as {\"mode\": \"mutate\"}, found the string \"mutate\"")]
-    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars, meshes and onResourceIncrease (camelCase)")]
-    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars, meshes and onResourceIncrease (camelCase)")]
+    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes and minKubeletVersion (camelCase)")]
+    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes and minKubeletVersion (camelCase)")]
     #[case::bad_mode(json!({"mode": "audit"}), "mode must be \"mutate\" or \"validate\", found the string \"audit\"")]
     #[case::mode_type(json!({"mode": 1}), "mode must be \"mutate\" or \"validate\", found the number 1")]
     #[case::bool_type(json!({"requestNativeInjection": "yes"}), "requestNativeInjection must be true or false, found the string \"yes\"")]
@@ -457,6 +515,13 @@ mod tests {
     #[case::mesh_twice(json!({"meshes": ["linkerd", "linkerd"]}), "meshes[1] \"linkerd\" is listed twice; list each mesh once")]
     #[case::on_resource_increase(json!({"onResourceIncrease": "error"}), "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"")]
     #[case::on_resource_increase_type(json!({"onResourceIncrease": false}), "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the boolean false")]
+    #[case::check_nodes_type(json!({"checkNodes": "true"}), "checkNodes must be true or false, found the string \"true\"")]
+    #[case::min_number(json!({"minKubeletVersion": 1.33}), "minKubeletVersion must be a string such as \"1.33\" (quote it in YAML), found the number 1.33")]
+    #[case::min_v(json!({"minKubeletVersion": "v1.33"}), "minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found the string \"v1.33\"")]
+    #[case::min_patch(json!({"minKubeletVersion": "1.33.0"}), "minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found the string \"1.33.0\"")]
+    #[case::min_null(json!({"minKubeletVersion": null}), "minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found null")]
+    #[case::min_too_low(json!({"minKubeletVersion": "1.28"}), "minKubeletVersion 1.28 is below 1.29, the first Kubernetes release that runs sidecar containers by default; set \"1.29\" or later")]
+    #[case::min_major_zero(json!({"minKubeletVersion": "0.99"}), "minKubeletVersion 0.99 is below 1.29, the first Kubernetes release that runs sidecar containers by default; set \"1.29\" or later")]
     #[case::entry_key(json!({"extraSidecars": [{"name": "a", "setup": ["b"]}]}), "unknown key \"setup\" in extraSidecars[0]: an entry has \"name\" and \"setupContainers\"")]
     fn rejects(#[case] input: Value, #[case] message: &str) {
         assert_eq!(Settings::from_json(&input), Err(message.to_owned()));

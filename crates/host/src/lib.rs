@@ -19,9 +19,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod kubernetes;
 mod request;
 mod response;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -32,6 +34,7 @@ use wapc::WapcHost;
 use wasmtime_provider::wasmtime::{self, Engine, Module};
 use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
 
+pub use kubernetes::{ContextAwareResource, Kubernetes};
 pub use request::{read_request, read_settings};
 pub use response::{AdmissionResponse, AdmissionResponseStatus, PatchType, ValidationResponse};
 
@@ -112,6 +115,11 @@ pub struct Host {
     engine: Engine,
     module: Module,
     pre: WasmtimeEngineProviderPre,
+    /// The module's `contextAwareResources`; `None` when it carries no metadata.
+    declared: Option<BTreeSet<ContextAwareResource>>,
+    /// Answers `kubewarden/kubernetes/*`; by default every resource is denied, as kwctl does
+    /// without `--allow-context-aware`.
+    kubernetes: Arc<Kubernetes>,
 }
 
 impl fmt::Debug for Host {
@@ -146,6 +154,20 @@ impl Host {
         Host::compile(new_engine(&config)?, &read_module(path.as_ref())?)
     }
 
+    /// The module's `contextAwareResources` (its `io.kubewarden.metadata` section); `None` for a
+    /// module that is not annotated, or one loaded from precompiled code.
+    pub fn declared_resources(&self) -> Option<&BTreeSet<ContextAwareResource>> {
+        self.declared.as_ref()
+    }
+
+    /// The same module, answering its Kubernetes host calls with `kubernetes`.
+    pub fn with_kubernetes(&self, kubernetes: Arc<Kubernetes>) -> Host {
+        Host {
+            kubernetes,
+            ..self.clone()
+        }
+    }
+
     /// Compiles a module (binary or WAT text) held in memory.
     pub fn from_bytes(module: &[u8]) -> Result<Host> {
         Host::compile(new_engine(&engine_config())?, module)
@@ -170,16 +192,21 @@ impl Host {
         // SAFETY: the caller vouches that the bytes are wasmtime's own serialized module.
         let module = unsafe { Module::deserialize(&engine, compiled) }
             .map_err(|e| Error::Load(error_chain(e.as_ref())))?;
-        Host::with_module(engine, module)
+        Host::with_module(engine, module, None)
     }
 
     fn compile(engine: Engine, bytes: &[u8]) -> Result<Host> {
         let module =
             Module::new(&engine, bytes).map_err(|e| Error::Load(error_chain(e.as_ref())))?;
-        Host::with_module(engine, module)
+        let declared = kubernetes::declared_resources(bytes).map_err(Error::Load)?;
+        Host::with_module(engine, module, declared)
     }
 
-    fn with_module(engine: Engine, module: Module) -> Result<Host> {
+    fn with_module(
+        engine: Engine,
+        module: Module,
+        declared: Option<BTreeSet<ContextAwareResource>>,
+    ) -> Result<Host> {
         let pre = WasmtimeEngineProviderBuilder::new()
             .engine(engine.clone())
             .module(module.clone())
@@ -189,6 +216,8 @@ impl Host {
             engine,
             module,
             pre,
+            declared,
+            kubernetes: Arc::new(Kubernetes::default()),
         })
     }
 
@@ -206,6 +235,7 @@ impl Host {
             .map_err(|e| Error::Instantiate(error_chain(&e)))?;
         let logs = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&logs);
+        let kubernetes = Arc::clone(&self.kubernetes);
         let callback = move |_id: u64,
                              binding: &str,
                              namespace: &str,
@@ -223,8 +253,9 @@ impl Host {
                         .push(record);
                     Ok(Vec::new())
                 }
-                // Cluster lookups, sigstore, DNS, crypto: this policy needs none of them, and a
-                // module that asks must learn it got nothing rather than read an empty answer.
+                ("kubewarden", "kubernetes", operation) => Ok(kubernetes.call(operation, payload)?),
+                // Sigstore, DNS, crypto, OCI: this policy needs none of them, and a module that
+                // asks must learn it got nothing rather than read an empty answer.
                 _ => Err(format!(
                     "host capability not available in this host: {binding}/{namespace}/{operation}"
                 )

@@ -1,11 +1,14 @@
 //! `policy-host run`: `kwctl run` for a local module, without kwctl.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
+use native_sidecar_host::kubernetes::{self, Cluster, Kubernetes, Nodes};
 use native_sidecar_host::{AdmissionResponse, Host, Instance, read_request, read_settings};
 use serde_json::Value;
 
@@ -40,6 +43,25 @@ struct RunArgs {
     /// Prints the response with its patch decoded, and the resulting object, as YAML.
     #[arg(long, visible_alias = "pretty")]
     show_result: bool,
+    /// Grants the module access to the Kubernetes resources its metadata lists in
+    /// `contextAwareResources` (an annotated module: a bare one gets none, as with kwctl).
+    #[arg(long)]
+    allow_context_aware: bool,
+    /// Host capabilities the module may use (kwctl's flag): `*` (the default), `kubernetes/*`, or
+    /// full names such as `kubernetes/list_resources_all`; may be repeated.
+    #[arg(long, value_name = "PATTERN", num_args = 1.., default_value = "*")]
+    allowed_host_capabilities: Vec<String>,
+    /// Answers the module's Kubernetes host calls from this session, entry after entry (kwctl's
+    /// format; kwctl replays the same files).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["nodes", "record_host_capabilities_interactions"])]
+    replay_host_capabilities_interactions: Option<PathBuf>,
+    /// Writes the module's Kubernetes host calls and their answers to this session file.
+    #[arg(long, value_name = "FILE")]
+    record_host_capabilities_interactions: Option<PathBuf>,
+    /// This host has no cluster: it answers list_resources_all for v1/Node from this file, the
+    /// output of `kubectl get nodes -o json` (or -o yaml), trimmed to the requested field masks.
+    #[arg(long, value_name = "FILE")]
+    nodes: Option<PathBuf>,
     /// Keeps compiled modules in this directory (wasmtime's cache), so that later runs of the same
     /// module start in milliseconds instead of compiling again.
     #[arg(long, value_name = "DIR", env = "POLICY_HOST_CACHE_DIR")]
@@ -71,6 +93,8 @@ fn run(args: &RunArgs) -> Result<()> {
         Some(cache_dir) => Host::load_cached(&args.module, cache_dir)?,
         None => Host::load(&args.module)?,
     };
+    let kubernetes = Arc::new(context_aware(args, &host)?);
+    let host = host.with_kubernetes(Arc::clone(&kubernetes));
 
     // Same order and wording as kwctl: settings first, evaluation only with valid settings.
     let instance = host.instantiate()?;
@@ -90,6 +114,7 @@ fn run(args: &RunArgs) -> Result<()> {
     let response = instance.evaluate(&request, &settings);
     print_logs(&instance);
     let response = response?;
+    finish_session(args, &kubernetes)?;
 
     let text = if args.show_result {
         readable(&request, &response)?
@@ -97,6 +122,67 @@ fn run(args: &RunArgs) -> Result<()> {
         format!("{}\n", serde_json::to_string(&response)?)
     };
     emit(&text)
+}
+
+/// The Kubernetes access kwctl would give the module: the resources its metadata declares, and
+/// only with --allow-context-aware.
+fn context_aware(args: &RunArgs, host: &Host) -> Result<Kubernetes> {
+    let declared = host.declared_resources();
+    let allowed = match (args.allow_context_aware, declared) {
+        (true, Some(declared)) => declared.clone(),
+        (true, None) => {
+            warn("the policy is not annotated, access to Kubernetes resources is not allowed");
+            BTreeSet::new()
+        }
+        (false, Some(declared)) if !declared.is_empty() => {
+            warn(
+                "the policy requires access to Kubernetes resources at evaluation time, and access is denied in this run: review them (metadata contextAwareResources), then run with --allow-context-aware",
+            );
+            BTreeSet::new()
+        }
+        (false, _) => BTreeSet::new(),
+    };
+    let cluster = if let Some(path) = &args.replay_host_capabilities_interactions {
+        let entries = kubernetes::read_session(&read_text(path)?)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        Cluster::Replay(entries.into())
+    } else if let Some(path) = &args.nodes {
+        let document = serde_yaml::from_str::<Value>(&read_text(path)?)
+            .map_err(|e| anyhow!("{} is neither JSON nor YAML: {e}", path.display()))?;
+        let nodes = Nodes::from_document(document)
+            .map_err(|e| anyhow!("{} holds no nodes: {e}", path.display()))?;
+        Cluster::Nodes(Arc::new(nodes))
+    } else {
+        Cluster::None
+    };
+    let record = args.record_host_capabilities_interactions.is_some();
+    Ok(Kubernetes::new(allowed, cluster, record)
+        .with_allowed_capabilities(args.allowed_host_capabilities.clone()))
+}
+
+/// Writes the recorded session, and says when a replayed one was not used up (kwctl warns too).
+fn finish_session(args: &RunArgs, kubernetes: &Kubernetes) -> Result<()> {
+    let leftovers = kubernetes.leftovers();
+    if leftovers > 0 {
+        warn(&format!(
+            "{leftovers} recorded exchange(s) of the session have not been replayed"
+        ));
+    }
+    if let Some(path) = &args.record_host_capabilities_interactions {
+        let text = kubernetes::write_session(&kubernetes.recorded()).map_err(|e| anyhow!(e))?;
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write the session to {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn warn(message: &str) {
+    // Nothing useful to do when stderr is gone.
+    let _ = writeln!(std::io::stderr().lock(), "policy-host: warning: {message}");
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error worth a message.

@@ -5,11 +5,15 @@
 //!
 //! Needs the module: `make policy.wasm` (or set `POLICY_WASM` to another build).
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use native_sidecar_host::{AdmissionResponse, Host, ValidationResponse};
+use native_sidecar_host::kubernetes::{Cluster, Nodes, Response, SessionEntry};
+use native_sidecar_host::{
+    AdmissionResponse, ContextAwareResource, Host, Kubernetes, ValidationResponse,
+};
 use native_sidecar_testdata::admission_request;
 use serde_json::{Value, json};
 
@@ -364,4 +368,151 @@ fn wrong_typed_settings_are_refused() {
             Some(format!("invalid policy settings: {message}"))
         );
     }
+}
+
+// ---- checkNodes: what the host answers for the nodes ----
+
+const NODE_REQUEST: &str = "!KubernetesListResourceAll\napi_version: v1\nkind: Node\nlabel_selector: null\nfield_selector: null\nfield_masks:\n- metadata.name\n- status.nodeInfo.kubeletVersion\n";
+
+/// The classic pod evaluated with checkNodes on, the host answering the node list from `cluster`.
+fn evaluate_with_nodes(cluster: Cluster) -> (Value, AdmissionResponse) {
+    let object = pod(json!([{"name": "app", "image": "app"}, proxy()]));
+    let kubernetes = Kubernetes::new(
+        BTreeSet::from([ContextAwareResource::new("v1", "Node")]),
+        cluster,
+        false,
+    );
+    let started = Instant::now();
+    let response = host()
+        .with_kubernetes(Arc::new(kubernetes))
+        .evaluate(&create(&object), &json!({"checkNodes": true}))
+        .unwrap_or_else(|e| panic!("the evaluation failed instead of answering: {e}"));
+    assert_within(started, Duration::from_secs(60));
+    (object, response)
+}
+
+fn answered(response: Response) -> Cluster {
+    Cluster::Replay(
+        vec![SessionEntry::Exchange {
+            request: NODE_REQUEST.to_owned(),
+            response,
+        }]
+        .into(),
+    )
+}
+
+fn payload(text: String) -> Cluster {
+    answered(Response::Success { payload: text })
+}
+
+/// Accepted untouched with one warning starting with `start`.
+fn assert_held_back(response: &AdmissionResponse, start: &str) {
+    assert_untouched(response);
+    let warnings = response.warnings.clone().unwrap_or_default();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with(start), "{}", warnings[0]);
+}
+
+const UNREADABLE: &str =
+    "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read (";
+
+#[test]
+fn host_answers_that_are_not_node_lists_leave_the_pod_classic() {
+    for (answer, reason) in [
+        (
+            "<html>502 Bad Gateway</html>".to_owned(),
+            "the host's answer is not a node list: expected value at line 1 column 1",
+        ),
+        (
+            String::new(),
+            "the host's answer is not a node list: EOF while parsing a value",
+        ),
+        (
+            r#"{"items": "nodes"}"#.to_owned(),
+            "the host's answer is not a node list: invalid type: string",
+        ),
+        (
+            r#"{"items": [{"status": {"nodeInfo": {"kubeletVersion": 133}}}]}"#.to_owned(),
+            "the host's answer is not a node list: invalid type: integer `133`",
+        ),
+    ] {
+        let (_, response) = evaluate_with_nodes(payload(answer));
+        assert_held_back(&response, &format!("{UNREADABLE}{reason}"));
+    }
+}
+
+#[test]
+fn fields_the_policy_skips_may_nest_deeper_than_the_parser_builds() {
+    // serde_json skips an unread value without building it, at any depth.
+    let answer = format!(
+        r#"{{"items": [{{"metadata": {{"name": "a", "labels": {}}}, "status": {{"nodeInfo": {{"kubeletVersion": "v1.33.0"}}}}}}]}}"#,
+        nested(100_000)
+    );
+    let (object, response) = evaluate_with_nodes(payload(answer));
+    assert!(response.allowed);
+    let converted = response.apply_patch(&object).expect("the patch applies");
+    assert_eq!(
+        converted["spec"]["initContainers"][0]["name"],
+        "istio-proxy"
+    );
+}
+
+#[test]
+fn a_failing_host_call_leaves_the_pod_classic() {
+    let (_, response) = evaluate_with_nodes(answered(Response::Error {
+        message: "etcdserver: request timed out".to_owned(),
+    }));
+    assert_held_back(
+        &response,
+        &format!("{UNREADABLE}Callback evaluation failure: etcdserver: request timed out)"),
+    );
+}
+
+#[test]
+fn nodes_without_status_or_with_garbage_versions_count_as_too_old() {
+    let (_, response) = evaluate_with_nodes(payload(
+        r#"{"kind": "NodeList", "items": [{"metadata": {"name": "new"}, "status": {"nodeInfo": {"kubeletVersion": "v1.34.0"}}}, {"metadata": {"name": "bare"}}, {"metadata": {"name": "null"}, "status": null}]}"#.to_owned(),
+    ));
+    assert_held_back(
+        &response,
+        "no native sidecar made: node \"bare\" reports no kubelet version, which counts as older than minKubeletVersion 1.33 (the oldest of 2 such nodes out of 3)",
+    );
+    let garbage = "v".repeat(1_000_000);
+    let (_, response) = evaluate_with_nodes(payload(format!(
+        r#"{{"items": [{{"metadata": {{"name": "odd"}}, "status": {{"nodeInfo": {{"kubeletVersion": "{garbage}"}}}}}}]}}"#
+    )));
+    assert_held_back(
+        &response,
+        &format!(
+            "no native sidecar made: node \"odd\" reports kubelet version \"{}...\", which is not a version",
+            "v".repeat(40)
+        ),
+    );
+}
+
+fn many_nodes(count: usize, old: Option<usize>) -> Cluster {
+    let items = (0..count)
+        .map(|at| {
+            let version = if Some(at) == old { "v1.31.4" } else { "v1.34.1" };
+            json!({"metadata": {"name": format!("node-{at:06}")}, "status": {"nodeInfo": {"kubeletVersion": version}}})
+        })
+        .collect();
+    Cluster::Nodes(Arc::new(Nodes::new(items)))
+}
+
+#[test]
+fn a_hundred_thousand_nodes() {
+    let (object, response) = evaluate_with_nodes(many_nodes(100_000, None));
+    assert!(response.allowed);
+    let converted = response.apply_patch(&object).expect("the patch applies");
+    assert_eq!(
+        converted["spec"]["initContainers"][0]["name"],
+        "istio-proxy"
+    );
+
+    let (_, response) = evaluate_with_nodes(many_nodes(100_000, Some(99_999)));
+    assert_held_back(
+        &response,
+        "no native sidecar made: node \"node-099999\" runs kubelet v1.31.4, older than minKubeletVersion 1.33 (1 of 100000 nodes)",
+    );
 }

@@ -26,6 +26,10 @@ export interface Settings {
   /** What a conversion that raises the pod's effective requests or limits does: `warn` (default) converts
    *  and says so, `reject` refuses the pod with that message, `ignore` converts without computing anything. */
   onResourceIncrease?: "warn" | "reject" | "ignore";
+  /** Make native sidecars only where the nodes' kubelets run them (default false). The package has no cluster to ask: with `true`, nothing native is made and a warning says so. */
+  checkNodes?: boolean;
+  /** The lowest kubelet version, `"MAJOR.MINOR"` and at least `"1.29"`, that runs native sidecars when `checkNodes` is on (default `"1.33"`). */
+  minKubeletVersion?: string;
 }
 
 /** A mesh the policy knows (see `meshes()`). */

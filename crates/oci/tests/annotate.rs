@@ -26,7 +26,8 @@ fn expected_section() -> Value {
         "backgroundAudit": true,
         "executionMode": "kubewarden-wapc",
         "policyType": "kubernetes",
-        "contextAwareResources": [],
+        "contextAwareResources": yaml["contextAwareResources"],
+        "hostCapabilities": yaml["hostCapabilities"],
     })
 }
 

@@ -104,14 +104,19 @@ fn fields_follow_kwctl() {
 
     let annotations = package["annotations"].as_object().unwrap();
     let keys: Vec<&str> = annotations.keys().map(String::as_str).collect();
-    // No contextAwareResources: kwctl writes it only for context-aware policies.
+    // contextAwareResources: kwctl writes it for context-aware policies (checkNodes reads nodes).
     assert_eq!(
         keys,
         [
+            "kubewarden/contextAwareResources",
             "kubewarden/mutation",
             "kubewarden/resources",
             "kubewarden/rules"
         ]
+    );
+    assert_eq!(
+        annotations["kubewarden/contextAwareResources"],
+        "- apiVersion: v1\n  kind: Node\n"
     );
     assert_eq!(annotations["kubewarden/mutation"], "true");
     assert_eq!(
@@ -124,21 +129,29 @@ fn fields_follow_kwctl() {
 }
 
 #[test]
-fn a_context_aware_policy_gets_the_context_aware_annotation() {
+fn the_context_aware_annotation_follows_the_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metadata.yml");
-    std::fs::write(
-        &path,
-        common::read("metadata.yml").replace(
-            "contextAwareResources: []",
-            "contextAwareResources:\n  - apiVersion: v1\n    kind: Namespace",
-        ),
-    )
-    .unwrap();
-    let text = scaffold_artifacthub(&path, None, None, Some(&committed())).unwrap();
-    let package: Value = serde_yaml::from_str(&text).unwrap();
+    let scaffold = |metadata: String| -> Value {
+        std::fs::write(&path, metadata).unwrap();
+        let text = scaffold_artifacthub(&path, None, None, Some(&committed())).unwrap();
+        serde_yaml::from_str(&text).unwrap()
+    };
+    let metadata = common::read("metadata.yml");
+    let declared = "contextAwareResources:\n  - apiVersion: v1\n    kind: Node\n";
+    assert!(metadata.contains(declared));
+    let namespaces = scaffold(metadata.replace(
+        declared,
+        "contextAwareResources:\n  - apiVersion: v1\n    kind: Namespace\n",
+    ));
     assert_eq!(
-        package["annotations"]["kubewarden/contextAwareResources"],
+        namespaces["annotations"]["kubewarden/contextAwareResources"],
         "- apiVersion: v1\n  kind: Namespace\n"
+    );
+    let none = scaffold(metadata.replace(declared, "contextAwareResources: []\n"));
+    assert!(
+        none["annotations"]
+            .get("kubewarden/contextAwareResources")
+            .is_none()
     );
 }

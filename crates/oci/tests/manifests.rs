@@ -12,10 +12,29 @@ use native_sidecar_oci::Metadata;
 use native_sidecar_oci::metadata::{ANNOTATION_OCI_URL, ANNOTATION_VERSION};
 use serde_json::{Value, json};
 
-fn documents() -> Vec<Value> {
+fn all_documents() -> Vec<Value> {
     common::read("policy.yaml")
         .split("\n---")
         .filter_map(|text| serde_yaml::from_str::<Option<Value>>(text).unwrap())
+        .collect()
+}
+
+fn is_kubewarden(document: &Value) -> bool {
+    document["apiVersion"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("policies.kubewarden.io/"))
+}
+
+/// The Kubewarden policies of policy.yaml.
+fn documents() -> Vec<Value> {
+    all_documents().into_iter().filter(is_kubewarden).collect()
+}
+
+/// The RBAC documents of policy.yaml (`make schema-check` checks them against Kubernetes' schema).
+fn rbac_documents() -> Vec<Value> {
+    all_documents()
+        .into_iter()
+        .filter(|document| !is_kubewarden(document))
         .collect()
 }
 
@@ -269,7 +288,7 @@ fn injection_policies_cover_both_istio_labels_without_overlapping() {
 /// users to add, and asks Linkerd (not Istio) for native injection of Pods there.
 #[test]
 fn linkerd_injection_policy_asks_linkerd_in_labelled_namespaces() {
-    use native_sidecar_core::{Kind, Operation, review};
+    use native_sidecar_core::{Kind, Node, Operation, review_with};
     let policy = by_name("native-sidecar-request-injection-linkerd");
     assert_eq!(policy["kind"], "ClusterAdmissionPolicy");
     assert_eq!(policy["spec"]["mutating"], true);
@@ -284,7 +303,15 @@ fn linkerd_injection_policy_asks_linkerd_in_labelled_namespaces() {
     let settings = Settings::from_json(&policy["spec"]["settings"]).unwrap();
     let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
         "spec": {"containers": [{"name": "web", "image": "buoyantio/emojivoto-web:v10"}]}});
-    let outcome = review(Kind::Pod, Operation::Create, &mut pod, &settings);
+    // The policy checks the nodes first: here all of them run native sidecars.
+    let mut nodes = vec![Node::new("node-1", "v1.34.1")];
+    let outcome = review_with(
+        Kind::Pod,
+        Operation::Create,
+        &mut pod,
+        &settings,
+        &mut nodes,
+    );
     assert!(outcome.changed);
     assert_eq!(
         pod["metadata"]["annotations"],
@@ -331,4 +358,55 @@ fn the_crds_are_the_shared_copy_with_their_readme() {
             );
         }
     }
+}
+
+#[test]
+fn cluster_wide_policies_check_nodes_and_may_read_them() {
+    let metadata = Metadata::from_yaml(&common::read("metadata.yml")).unwrap();
+    let node = json!([{"apiVersion": "v1", "kind": "Node"}]);
+    assert_eq!(
+        serde_json::to_value(&metadata.context_aware_resources).unwrap(),
+        node,
+        "metadata.yml declares what the module reads"
+    );
+    assert_eq!(
+        metadata.host_capabilities.as_deref(),
+        Some(&["kubernetes/list_resources_all".to_owned()][..])
+    );
+    for document in documents() {
+        let name = &document["metadata"]["name"];
+        let settings = Settings::from_json(&document["spec"]["settings"]).unwrap();
+        // Kubewarden gives only ClusterAdmissionPolicies cluster context (the AdmissionPolicy CRD
+        // has no contextAwareResources): a namespaced policy checking nodes would never convert.
+        let cluster_wide = document["kind"] == "ClusterAdmissionPolicy";
+        assert_eq!(settings.check_nodes, cluster_wide, "{name}");
+        if cluster_wide {
+            assert_eq!(document["spec"]["contextAwareResources"], node, "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_cluster_role_lets_policy_server_list_and_watch_nodes() {
+    let rbac = rbac_documents();
+    let kinds: Vec<&str> = rbac.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(kinds, ["ClusterRole", "ClusterRoleBinding"]);
+    let (role, binding) = (&rbac[0], &rbac[1]);
+    for document in &rbac {
+        assert_eq!(document["apiVersion"], "rbac.authorization.k8s.io/v1");
+        assert!(document["metadata"].get("namespace").is_none());
+    }
+    assert_eq!(
+        role["rules"],
+        json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}])
+    );
+    assert_eq!(
+        binding["roleRef"],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]})
+    );
+    // The ServiceAccount of the default PolicyServer in Kubewarden's Helm charts.
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "policy-server", "namespace": "kubewarden"}])
+    );
 }

@@ -59,7 +59,18 @@ fn flags_match_a_mutating_wapc_policy_with_audit() {
     assert!(metadata.background_audit);
     assert_eq!(metadata.execution_mode, "kubewarden-wapc");
     assert_eq!(metadata.policy_type, "kubernetes");
-    assert!(metadata.context_aware_resources.is_empty());
+    // checkNodes reads the nodes through kubernetes/list_resources_all.
+    assert_eq!(
+        metadata.context_aware_resources,
+        [native_sidecar_oci::metadata::ContextAwareResource {
+            api_version: "v1".into(),
+            kind: "Node".into()
+        }]
+    );
+    assert_eq!(
+        metadata.host_capabilities,
+        Some(vec!["kubernetes/list_resources_all".to_owned()])
+    );
     assert_eq!(metadata.protocol_version, None, "annotate sets it");
     let mut with_protocol = metadata;
     with_protocol.protocol_version = Some("v1".into());

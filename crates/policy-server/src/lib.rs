@@ -63,6 +63,8 @@ pub struct Policy {
     /// `policyMode: monitor`: `/validate` lets every request through and only logs the verdict;
     /// `/audit` (the audit scanner's endpoint) still answers with it.
     pub monitor: bool,
+    /// `contextAwareResources` of the policy's spec: what it may read from the cluster.
+    pub context_aware_resources: Value,
 }
 
 impl Policy {
@@ -74,6 +76,7 @@ impl Policy {
             settings: json!({}),
             allowed_to_mutate: false,
             monitor: false,
+            context_aware_resources: json!([]),
         }
     }
 
@@ -90,11 +93,17 @@ impl Policy {
 
 /// The policies of a file of Kubewarden manifests (`policy.yaml`), as the Kubewarden controller
 /// hands them to policy-server: the ids it gives them (`clusterwide-NAME`,
-/// `namespaced-NAMESPACE-NAME`), their settings, `mode` as policyMode and `mutating` as
-/// allowedToMutate, every one served from `module`.
+/// `namespaced-NAMESPACE-NAME`), their settings, `mode` as policyMode, `mutating` as
+/// allowedToMutate and their contextAwareResources, every one served from `module`. Documents of
+/// other API groups (the RBAC that lets policy-server read nodes) are not policies.
 pub fn manifest_policies(manifests: &Path, module: &Path) -> Result<Vec<Policy>> {
     native_sidecar_testdata::documents(manifests)
         .iter()
+        .filter(|document| {
+            document["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("policies.kubewarden.io/"))
+        })
         .map(|document| {
             let name = document["metadata"]["name"]
                 .as_str()
@@ -119,6 +128,10 @@ pub fn manifest_policies(manifests: &Path, module: &Path) -> Result<Vec<Policy>>
                 settings: spec.get("settings").cloned().unwrap_or_else(|| json!({})),
                 allowed_to_mutate: spec["mutating"].as_bool().unwrap_or(false),
                 monitor: spec["mode"] == "monitor",
+                context_aware_resources: spec
+                    .get("contextAwareResources")
+                    .cloned()
+                    .unwrap_or_else(|| json!([])),
             })
         })
         .collect()
@@ -139,6 +152,7 @@ pub fn policies_yml(policies: &[Policy]) -> Result<String> {
                 "module": format!("file://{}", module.display()),
                 "policyMode": if policy.monitor { "monitor" } else { "protect" },
                 "allowedToMutate": policy.allowed_to_mutate,
+                "contextAwareResources": policy.context_aware_resources,
                 "settings": policy.settings,
             }),
         );
@@ -563,6 +577,15 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let module = Path::new("annotated-policy.wasm");
         let policies = manifest_policies(&root.join("policy.yaml"), module).unwrap();
+        let nodes = json!([{"apiVersion": "v1", "kind": "Node"}]);
+        for policy in &policies {
+            let expected = if policy.id.starts_with("clusterwide-") {
+                &nodes
+            } else {
+                &json!([])
+            };
+            assert_eq!(&policy.context_aware_resources, expected, "{}", policy.id);
+        }
         let summary: Vec<(String, Value, bool, bool)> = policies
             .into_iter()
             .map(|p| (p.id, p.settings, p.allowed_to_mutate, p.monitor))
@@ -572,31 +595,31 @@ mod tests {
             vec![
                 (
                     REQUEST_INJECTION_ID.to_owned(),
-                    json!({"mode": "mutate", "requestNativeInjection": true, "meshes": ["istio"]}),
+                    json!({"mode": "mutate", "requestNativeInjection": true, "meshes": ["istio"], "checkNodes": true}),
                     true,
                     false
                 ),
                 (
                     "clusterwide-native-sidecar-request-injection-rev".to_owned(),
-                    json!({"mode": "mutate", "requestNativeInjection": true, "meshes": ["istio"]}),
+                    json!({"mode": "mutate", "requestNativeInjection": true, "meshes": ["istio"], "checkNodes": true}),
                     true,
                     false
                 ),
                 (
                     REQUEST_INJECTION_LINKERD_ID.to_owned(),
-                    json!({"mode": "mutate", "requestNativeInjection": true, "meshes": ["linkerd"]}),
+                    json!({"mode": "mutate", "requestNativeInjection": true, "meshes": ["linkerd"], "checkNodes": true}),
                     true,
                     false
                 ),
                 (
                     CONVERT_ID.to_owned(),
-                    json!({"mode": "mutate", "requestNativeInjection": false, "meshes": ["istio", "linkerd"], "extraSidecars": []}),
+                    json!({"mode": "mutate", "requestNativeInjection": false, "meshes": ["istio", "linkerd"], "extraSidecars": [], "checkNodes": false}),
                     true,
                     false
                 ),
                 (
                     AUDIT_ID.to_owned(),
-                    json!({"mode": "validate"}),
+                    json!({"mode": "validate", "checkNodes": true}),
                     false,
                     true
                 ),

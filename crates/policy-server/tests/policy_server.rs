@@ -134,10 +134,24 @@ fn answers_as_decided(request: &Value, settings: &Value, response: &Value) -> Re
     }
 }
 
+/// policy.yaml's policies as a cluster whose nodes all run native sidecars sees them: this
+/// policy-server has no cluster to read nodes from, so `checkNodes` is off here (the node check is
+/// `without_a_cluster_nothing_native_is_made` below, and tests/nodes.bats with replayed nodes).
+fn policies_on_new_nodes() -> Vec<Policy> {
+    manifest_policies(&root().join("policy.yaml"), &module())
+        .unwrap()
+        .into_iter()
+        .map(|mut policy| {
+            policy.settings["checkNodes"] = json!(false);
+            policy
+        })
+        .collect()
+}
+
 #[test]
 #[ignore = "needs Kubewarden's policy-server: make policy-server-tests POLICY_SERVER=path"]
 fn policy_yaml_policies_answer_every_request_as_the_policy_decides() {
-    let policies = manifest_policies(&root().join("policy.yaml"), &module()).unwrap();
+    let policies = policies_on_new_nodes();
     let server = Server::start(&binary(), &policies, 2).unwrap_or_else(|e| panic!("{e:#}"));
     let requests = requests();
     let mut failures = Vec::new();
@@ -289,6 +303,79 @@ fn policy_yaml_policies_answer_every_request_as_the_policy_decides() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// policy.yaml as it ships (`checkNodes: true` on the ClusterAdmissionPolicies) in a policy-server
+/// that cannot reach a cluster: the node list cannot be read, so nothing native is made, every
+/// request is still answered (never a 500 or a guest error), and the warning says why.
+#[test]
+#[ignore = "needs Kubewarden's policy-server: make policy-server-tests POLICY_SERVER=path"]
+fn without_a_cluster_nothing_native_is_made() {
+    let policies = manifest_policies(&root().join("policy.yaml"), &module()).unwrap();
+    let checking: Vec<&Policy> = policies
+        .iter()
+        .filter(|p| p.settings["checkNodes"] == json!(true))
+        .collect();
+    assert!(
+        checking.len() >= 3,
+        "policy.yaml checks nodes in {checking:?}"
+    );
+    let server = Server::start(&binary(), &policies, 2).unwrap_or_else(|e| panic!("{e:#}"));
+    let mut failures = Vec::new();
+    let mut warned = 0;
+    for (name, request) in requests() {
+        for policy in &checking {
+            let endpoint = if policy.monitor { "audit" } else { "validate" };
+            let response = match server
+                .review(endpoint, &policy.id, &request)
+                .and_then(|reply| reply.response())
+            {
+                Ok(response) => response,
+                Err(e) => {
+                    failures.push(format!("{name} to /{endpoint}/{}: {e:#}", policy.id));
+                    continue;
+                }
+            };
+            let (_, outcome) = decided(&request, &policy.settings);
+            // Refusals do not depend on the nodes; everything else is let through unchanged.
+            let expected_allowed = outcome.rejection.is_none();
+            if response["allowed"] != json!(expected_allowed) {
+                failures.push(format!("{name} to {}: {response}", policy.id));
+            }
+            if expected_allowed && patch_of(&response).ok().flatten().is_some() {
+                failures.push(format!("{name} to {}: patched without nodes", policy.id));
+            }
+            let warnings = response["warnings"].as_array().cloned().unwrap_or_default();
+            let held_back = warnings.iter().any(|w| {
+                w.as_str().is_some_and(|w| {
+                    w.starts_with("no native sidecar made: checkNodes is on and the cluster's nodes cannot be read")
+                        || w.starts_with("sidecar placement not checked: checkNodes is on and the cluster's nodes cannot be read")
+                })
+            });
+            // The core, with no cluster either, holds back exactly the same requests.
+            if held_back
+                != outcome
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains("cannot be read"))
+            {
+                failures.push(format!("{name} to {}: warnings {warnings:?}", policy.id));
+            }
+            warned += usize::from(held_back);
+        }
+    }
+    let log = server.stop().unwrap();
+    let errors = native_sidecar_policy_server::guest_errors(&log);
+    assert!(
+        errors.is_empty(),
+        "errors in policy-server's log:\n{}",
+        errors.join("\n")
+    );
+    assert!(
+        warned >= 20,
+        "only {warned} answers said the nodes cannot be read"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Settings the policy refuses stop policy-server at start-up, with the policy's own message.

@@ -1,0 +1,554 @@
+//! Can the cluster's kubelets run native sidecars? Istio's rule (`DetectNativeSidecar`, its
+//! default `auto` mode since 1.27): a kubelet without sidecar support runs a native sidecar as an
+//! ordinary init container that never exits, and the pod never starts. So the pod's own node
+//! decides when `spec.nodeName` names a node that exists; otherwise every node must be new enough,
+//! because the scheduler may put the pod on any of them. An empty node list means native.
+//!
+//! The nodes come from the caller through [`Cluster`], asked only when a decision needs them, at
+//! most once per review: the policy reads them through a Kubewarden host capability, tests and
+//! tools answer from memory, and [`review`](crate::review) has no cluster at all.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::path;
+use crate::review::Outcome;
+use crate::settings::{Mode, Settings};
+use crate::workload::Kind;
+
+/// A node as the rule needs it: its name and `status.nodeInfo.kubeletVersion` (empty when the
+/// node reports none).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Node {
+    pub name: String,
+    pub kubelet_version: String,
+}
+
+impl Node {
+    pub fn new(name: &str, kubelet_version: &str) -> Node {
+        Node {
+            name: name.to_owned(),
+            kubelet_version: kubelet_version.to_owned(),
+        }
+    }
+}
+
+/// Where the review reads the cluster's nodes from. `Err` carries the reason, in the words of
+/// whoever failed (the host's error message), and becomes part of the warning.
+pub trait Cluster {
+    fn nodes(&mut self) -> Result<Vec<Node>, String>;
+}
+
+/// A cluster that cannot be read: the review run without a host (`review`, `review_request`,
+/// `review_manifest`, the JavaScript package).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCluster;
+
+/// The reason [`NoCluster`] gives; the warning recognises it to say what to do.
+pub const NO_CLUSTER: &str = "this evaluation has no Kubernetes cluster to ask";
+
+impl Cluster for NoCluster {
+    fn nodes(&mut self) -> Result<Vec<Node>, String> {
+        Err(NO_CLUSTER.to_owned())
+    }
+}
+
+/// Nodes held in memory, for tests and tools.
+impl Cluster for Vec<Node> {
+    fn nodes(&mut self) -> Result<Vec<Node>, String> {
+        Ok(self.clone())
+    }
+}
+
+/// A Kubernetes `MAJOR.MINOR` version. Only these two parts decide: patch releases and vendor
+/// suffixes (`-eks-…`, `+k3s1`, `-gke.…`) do not change what a kubelet supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KubeletVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl KubeletVersion {
+    /// Sidecar containers are GA from 1.33: Istio's minimum, and the default `minKubeletVersion`.
+    pub const DEFAULT_MINIMUM: KubeletVersion = KubeletVersion::new(1, 33);
+    /// Sidecar containers are beta and on by default from 1.29: nothing lower can be a minimum.
+    pub const LOWEST_MINIMUM: KubeletVersion = KubeletVersion::new(1, 29);
+
+    pub const fn new(major: u32, minor: u32) -> KubeletVersion {
+        KubeletVersion { major, minor }
+    }
+
+    /// A node's `kubeletVersion` (`v1.33.5-eks-3025e55`, `v1.32.9+k3s1`, `1.31`): an optional `v`,
+    /// the major and minor numbers, then the end or anything that does not continue the minor.
+    /// `None` for anything else, which the rule counts as too old.
+    pub fn from_kubelet(text: &str) -> Option<KubeletVersion> {
+        let text = text.strip_prefix('v').unwrap_or(text);
+        let (major, rest) = leading_number(text)?;
+        let (minor, rest) = leading_number(rest.strip_prefix('.')?)?;
+        match rest.bytes().next() {
+            None | Some(b'.' | b'-' | b'+') => Some(KubeletVersion::new(major, minor)),
+            Some(_) => None,
+        }
+    }
+
+    /// The `minKubeletVersion` setting: exactly `MAJOR.MINOR`.
+    pub(crate) fn from_setting(text: &str) -> Option<KubeletVersion> {
+        let (major, rest) = leading_number(text)?;
+        let (minor, rest) = leading_number(rest.strip_prefix('.')?)?;
+        rest.is_empty().then_some(KubeletVersion::new(major, minor))
+    }
+}
+
+impl fmt::Display for KubeletVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// The decimal number at the start of `text` and what follows it. No sign, no leading `+`, and
+/// at most what fits a `u32`.
+fn leading_number(text: &str) -> Option<(u32, &str)> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let number = text[..digits].parse().ok()?;
+    Some((number, &text[digits..]))
+}
+
+/// Reads the host's answer to `list_resources_all` for `v1/Node`: a NodeList as JSON (a live
+/// policy-server trims each node to the masked fields but keeps its whole `metadata`). Only each
+/// node's name and kubelet version are kept; a node without status has an empty version.
+pub fn parse_node_list(answer: &[u8]) -> Result<Vec<Node>, String> {
+    let list: WireList = serde_json::from_slice(answer)
+        .map_err(|e| format!("the host's answer is not a node list: {e}"))?;
+    Ok(list
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| Node {
+            name: item.metadata.and_then(|m| m.name).unwrap_or_default(),
+            kubelet_version: item
+                .status
+                .and_then(|s| s.node_info)
+                .and_then(|i| i.kubelet_version)
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+// The wire shape: every level optional, every other field skipped without being built.
+#[derive(Deserialize)]
+struct WireList {
+    #[serde(default)]
+    items: Option<Vec<WireNode>>,
+}
+
+#[derive(Deserialize)]
+struct WireNode {
+    #[serde(default)]
+    metadata: Option<WireMetadata>,
+    #[serde(default)]
+    status: Option<WireStatus>,
+}
+
+#[derive(Deserialize)]
+struct WireMetadata {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireStatus {
+    #[serde(default, rename = "nodeInfo")]
+    node_info: Option<WireNodeInfo>,
+}
+
+#[derive(Deserialize)]
+struct WireNodeInfo {
+    #[serde(default, rename = "kubeletVersion")]
+    kubelet_version: Option<String>,
+}
+
+/// What the nodes say about native sidecars for one pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Support {
+    /// Every node that decides runs at least the minimum (or there are no nodes).
+    Native,
+    /// Some deciding node is older: the oldest of them, and how many of the nodes are too old.
+    TooOld {
+        oldest: Node,
+        /// The pod's own node decided (`spec.nodeName`).
+        own_node: bool,
+        too_old: usize,
+        nodes: usize,
+    },
+}
+
+/// Istio's rule, with `minimum` as the lowest kubelet version that runs native sidecars.
+pub fn support(nodes: &[Node], node_name: Option<&str>, minimum: KubeletVersion) -> Support {
+    let meets = |node: &Node| {
+        KubeletVersion::from_kubelet(&node.kubelet_version).is_some_and(|v| v >= minimum)
+    };
+    if let Some(own) = node_name.and_then(|name| nodes.iter().find(|n| n.name == name)) {
+        return if meets(own) {
+            Support::Native
+        } else {
+            Support::TooOld {
+                oldest: own.clone(),
+                own_node: true,
+                too_old: 1,
+                nodes: 1,
+            }
+        };
+    }
+    let mut too_old = nodes.iter().filter(|node| !meets(node));
+    let Some(first) = too_old.next() else {
+        return Support::Native;
+    };
+    let mut oldest = first;
+    let mut count = 1;
+    for node in too_old {
+        count += 1;
+        // An unreadable version sorts below every version: it is the worst case.
+        let ordering = KubeletVersion::from_kubelet(&node.kubelet_version)
+            .cmp(&KubeletVersion::from_kubelet(&oldest.kubelet_version));
+        if ordering == Ordering::Less {
+            oldest = node;
+        }
+    }
+    Support::TooOld {
+        oldest: oldest.clone(),
+        own_node: false,
+        too_old: count,
+        nodes: nodes.len(),
+    }
+}
+
+/// What the review is about to make native, which only nodes that support it may receive.
+pub(crate) struct Pending<'a> {
+    /// Mutate mode: a classic proxy to convert or a native one to move.
+    pub edits: bool,
+    /// Mutate mode: the native-injection annotation would be set.
+    pub request: bool,
+    /// Validate mode: the proxies to judge, each with whether it already runs native.
+    pub proxies: Vec<(&'a str, bool)>,
+}
+
+/// With `checkNodes` on, asks the cluster (once, and only when something native is pending)
+/// whether the pod's nodes can run native sidecars. Returns `true` when they cannot or cannot be
+/// read: `outcome` then holds the answer (a warning, or in validate mode the rejection of a
+/// native proxy on old nodes), and the review must make nothing native.
+pub(crate) fn hold_back(
+    pending: &Pending,
+    kind: Kind,
+    object: &Value,
+    settings: &Settings,
+    cluster: &mut dyn Cluster,
+    outcome: &mut Outcome,
+) -> bool {
+    let asks = match settings.mode {
+        Mode::Mutate => pending.edits || pending.request,
+        Mode::Validate => !pending.proxies.is_empty(),
+    };
+    if !settings.check_nodes || !asks {
+        return false;
+    }
+    let node_name = path::at(object, kind.spec_pointer())
+        .and_then(|spec| spec.get("nodeName"))
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty());
+    let minimum = settings.min_kubelet_version;
+    let verdict = cluster
+        .nodes()
+        .map(|nodes| support(&nodes, node_name, minimum));
+    // Whatever is held back is neither fixed nor reported as out of place.
+    let held_back = |outcome: &mut Outcome| {
+        outcome.findings.clear();
+        outcome.expected_init_order.clear();
+    };
+    match (verdict, settings.mode) {
+        (Ok(Support::Native), _) => false,
+        (Ok(old), Mode::Mutate) => {
+            held_back(outcome);
+            outcome.warnings.push(format!(
+                "no native sidecar made: {}",
+                too_old_reason(&old, minimum)
+            ));
+            true
+        }
+        (Ok(old), Mode::Validate) => {
+            held_back(outcome);
+            let (native, classic): (Vec<_>, Vec<_>) =
+                pending.proxies.iter().partition(|(_, native)| *native);
+            let names = |proxies: &[&(&str, bool)]| {
+                proxies
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if native.is_empty() {
+                outcome.warnings.push(format!(
+                    "{} may stay a regular container: {}",
+                    names(&classic),
+                    too_old_reason(&old, minimum)
+                ));
+            } else {
+                outcome.rejection = Some(format!(
+                    "{}: {} runs as a native sidecar, but {}. Run the pod on nodes with kubelet {minimum} or later, or run the proxy as a regular container",
+                    kind.spec_path(),
+                    names(&native),
+                    old_nodes(&old, minimum)
+                ));
+            }
+            true
+        }
+        (Err(error), mode) => {
+            held_back(outcome);
+            let what = match mode {
+                Mode::Mutate => "no native sidecar made",
+                Mode::Validate => "sidecar placement not checked",
+            };
+            outcome.warnings.push(format!(
+                "{what}: checkNodes is on and the cluster's nodes cannot be read ({}); {}",
+                if error.is_empty() {
+                    "the host gave no reason"
+                } else {
+                    error.as_str()
+                },
+                unreadable_fix(&error)
+            ));
+            true
+        }
+    }
+}
+
+/// Which node is too old, and what that does to a native sidecar.
+fn old_nodes(old: &Support, minimum: KubeletVersion) -> String {
+    let Support::TooOld {
+        oldest,
+        own_node,
+        too_old,
+        nodes,
+    } = old
+    else {
+        return String::new();
+    };
+    let node = match (own_node, oldest.name.as_str()) {
+        (true, name) => format!("the pod's node \"{name}\""),
+        (false, "") => "a node without a name".to_owned(),
+        (false, name) => format!("node \"{name}\""),
+    };
+    let version = match oldest.kubelet_version.as_str() {
+        "" => format!(
+            "reports no kubelet version, which counts as older than minKubeletVersion {minimum}"
+        ),
+        text if KubeletVersion::from_kubelet(text).is_none() => {
+            let shown: String = text.chars().take(40).collect();
+            let cut = if shown.len() < text.len() { "..." } else { "" };
+            format!(
+                "reports kubelet version \"{shown}{cut}\", which is not a version and counts as older than minKubeletVersion {minimum}"
+            )
+        }
+        text => format!("runs kubelet {text}, older than minKubeletVersion {minimum}"),
+    };
+    let count = if *own_node {
+        String::new()
+    } else if *nodes == 1 {
+        " (the only node)".to_owned()
+    } else if *too_old == 1 {
+        format!(" (1 of {nodes} nodes)")
+    } else {
+        format!(" (the oldest of {too_old} such nodes out of {nodes})")
+    };
+    format!(
+        "{node} {version}{count}, and a kubelet without sidecar support runs a native sidecar as an init container that never exits, so the pod would never start"
+    )
+}
+
+fn too_old_reason(old: &Support, minimum: KubeletVersion) -> String {
+    format!(
+        "{}. Upgrade the node's kubelet, or lower minKubeletVersion (at least {}) if it runs sidecar containers",
+        old_nodes(old, minimum),
+        KubeletVersion::LOWEST_MINIMUM
+    )
+}
+
+/// What to change so that the nodes can be read, from what the host said.
+fn unreadable_fix(error: &str) -> &'static str {
+    if error == NO_CLUSTER {
+        "evaluate the policy in policy-server or with `kwctl run --allow-context-aware`, or set checkNodes: false"
+    } else if error.contains("host capability") {
+        "allow the policy the host capability kubernetes/list_resources_all (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
+    } else if error.contains("not been granted access") || error.contains("not allowed") {
+        "add {apiVersion: v1, kind: Node} to the policy's spec.contextAwareResources (kwctl run: --allow-context-aware and the annotated module), or set checkNodes: false"
+    } else if error.contains("the host's answer is not a node list") {
+        "the host answered something other than a NodeList: check its version and its logs, or set checkNodes: false"
+    } else if error.contains("Replay error") || error.contains("recorded responses") {
+        "the replayed session does not answer this call: the policy asks list_resources_all for v1/Node with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes"
+    } else if error.to_ascii_lowercase().contains("forbidden") {
+        "let the policy-server's service account list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
+    } else {
+        "check that the policy's spec.contextAwareResources lists {apiVersion: v1, kind: Node} and that the policy-server's service account may list and watch nodes, or set checkNodes: false"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::plain("v1.33.0", Some((1, 33)))]
+    #[case::eks("v1.33.5-eks-3025e55", Some((1, 33)))]
+    #[case::k3s("v1.32.9+k3s1", Some((1, 32)))]
+    #[case::gke("v1.28.15-gke.1503000", Some((1, 28)))]
+    #[case::no_v("1.34.1", Some((1, 34)))]
+    #[case::no_patch("v1.30", Some((1, 30)))]
+    #[case::empty("", None)]
+    #[case::garbage("garbage", None)]
+    #[case::only_v("v", None)]
+    #[case::major_only("v1", None)]
+    #[case::no_minor("v1.", None)]
+    #[case::minor_glued("v1.33beta", None)]
+    #[case::huge("v1.99999999999", None)]
+    #[case::signed("v1.+33", None)]
+    fn kubelet_versions(#[case] text: &str, #[case] expected: Option<(u32, u32)>) {
+        assert_eq!(
+            KubeletVersion::from_kubelet(text),
+            expected.map(|(major, minor)| KubeletVersion::new(major, minor))
+        );
+    }
+
+    #[rstest]
+    #[case("1.33", Some((1, 33)))]
+    #[case("1.29", Some((1, 29)))]
+    #[case("v1.33", None)]
+    #[case("1.33.0", None)]
+    #[case("1", None)]
+    #[case("1.33 ", None)]
+    fn setting_versions(#[case] text: &str, #[case] expected: Option<(u32, u32)>) {
+        assert_eq!(
+            KubeletVersion::from_setting(text),
+            expected.map(|(major, minor)| KubeletVersion::new(major, minor))
+        );
+    }
+
+    const MIN: KubeletVersion = KubeletVersion::DEFAULT_MINIMUM;
+
+    fn nodes(list: &[(&str, &str)]) -> Vec<Node> {
+        list.iter().map(|(n, v)| Node::new(n, v)).collect()
+    }
+
+    fn too_old(node: (&str, &str), own_node: bool, too_old: usize, nodes: usize) -> Support {
+        Support::TooOld {
+            oldest: Node::new(node.0, node.1),
+            own_node,
+            too_old,
+            nodes,
+        }
+    }
+
+    const NEW: &[(&str, &str)] = &[
+        ("a", "v1.33.0"),
+        ("b", "v1.33.5-eks-3025e55"),
+        ("c", "v1.34.1+k3s1"),
+    ];
+    const MIXED: &[(&str, &str)] = &[
+        ("a", "v1.33.0"),
+        ("b", "v1.32.9+k3s1"),
+        ("c", "v1.34.1"),
+        ("d", "v1.28.15-gke.1503000"),
+    ];
+
+    #[rstest]
+    #[case::no_nodes(&[], None, Support::Native)]
+    #[case::no_nodes_named(&[], Some("a"), Support::Native)]
+    #[case::one_new(&[("a", "v1.33.0")], None, Support::Native)]
+    #[case::one_old(&[("a", "v1.32.9+k3s1")], None, too_old(("a", "v1.32.9+k3s1"), false, 1, 1))]
+    #[case::one_empty(&[("a", "")], None, too_old(("a", ""), false, 1, 1))]
+    #[case::one_garbage(&[("a", "garbage")], None, too_old(("a", "garbage"), false, 1, 1))]
+    #[case::many_new(NEW, None, Support::Native)]
+    #[case::one_old_among_many(&[("a", "v1.33.0"), ("b", "v1.34.0"), ("c", "v1.32.9+k3s1"), ("d", "v1.35.0")], None, too_old(("c", "v1.32.9+k3s1"), false, 1, 4))]
+    #[case::oldest_of_several(MIXED, None, too_old(("d", "v1.28.15-gke.1503000"), false, 2, 4))]
+    #[case::unreadable_is_oldest(&[("a", "v1.28.0"), ("b", ""), ("c", "v1.20.0")], None, too_old(("b", ""), false, 3, 3))]
+    #[case::own_node_new_others_old(MIXED, Some("c"), Support::Native)]
+    #[case::own_node_old_others_new(&[("a", "v1.33.0"), ("b", "v1.32.9+k3s1"), ("c", "v1.34.1")], Some("b"), too_old(("b", "v1.32.9+k3s1"), true, 1, 1))]
+    #[case::own_node_unknown(MIXED, Some("zz"), too_old(("d", "v1.28.15-gke.1503000"), false, 2, 4))]
+    #[case::own_node_unknown_all_new(NEW, Some("zz"), Support::Native)]
+    fn istio_rule(
+        #[case] list: &[(&str, &str)],
+        #[case] node_name: Option<&str>,
+        #[case] expected: Support,
+    ) {
+        assert_eq!(support(&nodes(list), node_name, MIN), expected);
+    }
+
+    #[test]
+    fn the_minimum_moves_the_line() {
+        let list = nodes(MIXED);
+        assert_eq!(
+            support(&list, None, KubeletVersion::new(1, 28)),
+            Support::Native
+        );
+        assert_eq!(
+            support(&list, None, KubeletVersion::new(1, 29)),
+            too_old(("d", "v1.28.15-gke.1503000"), false, 1, 4)
+        );
+    }
+
+    #[test]
+    fn node_lists_as_hosts_answer() {
+        // A live policy-server keeps metadata whole and trims the rest to the masked fields.
+        let answer = br#"{"apiVersion":"v1","kind":"NodeList","metadata":{"resourceVersion":"9"},"items":[
+            {"metadata":{"name":"cp","labels":{"node-role.kubernetes.io/control-plane":""},"managedFields":[{"manager":"kubelet"}]},"status":{"nodeInfo":{"kubeletVersion":"v1.33.5-eks-3025e55"}}},
+            {"metadata":{"name":"w\u0031"},"status":{"nodeInfo":{}}},
+            {"metadata":{"name":"w2"},"status":null},
+            {"metadata":{"name":"w3"}},
+            {"status":{"nodeInfo":{"kubeletVersion":"v1.34.0"}}}
+        ]}"#;
+        assert_eq!(
+            parse_node_list(answer),
+            Ok(vec![
+                Node::new("cp", "v1.33.5-eks-3025e55"),
+                Node::new("w1", ""),
+                Node::new("w2", ""),
+                Node::new("w3", ""),
+                Node::new("", "v1.34.0"),
+            ])
+        );
+        assert_eq!(parse_node_list(br#"{"kind":"NodeList"}"#), Ok(vec![]));
+        assert_eq!(parse_node_list(br#"{"items":null}"#), Ok(vec![]));
+    }
+
+    #[rstest]
+    #[case::not_json(b"<html>502</html>".as_slice(), "the host's answer is not a node list: expected value at line 1 column 1")]
+    #[case::empty(b"".as_slice(), "the host's answer is not a node list: EOF while parsing a value at line 1 column 0")]
+    #[case::items_not_list(br#"{"items":{"a":1}}"#.as_slice(), "the host's answer is not a node list: invalid type: map, expected a sequence at line 1 column 9")]
+    #[case::version_not_string(br#"{"items":[{"status":{"nodeInfo":{"kubeletVersion":133}}}]}"#.as_slice(), "the host's answer is not a node list: invalid type: integer `133`, expected a string at line 1 column 53")]
+    #[case::string(br#""v1.33""#.as_slice(), "the host's answer is not a node list: invalid type: string \"v1.33\", expected struct WireList at line 1 column 7")]
+    fn bad_answers(#[case] answer: &[u8], #[case] message: &str) {
+        assert_eq!(parse_node_list(answer), Err(message.to_owned()));
+    }
+
+    #[test]
+    fn a_hundred_thousand_nodes() {
+        let items: Vec<String> = (0..100_000)
+            .map(|i| {
+                format!(
+                    r#"{{"metadata":{{"name":"node-{i}"}},"status":{{"nodeInfo":{{"kubeletVersion":"v1.{}.2"}}}}}}"#,
+                    if i == 77_777 { 30 } else { 34 }
+                )
+            })
+            .collect();
+        let answer = format!(r#"{{"kind":"NodeList","items":[{}]}}"#, items.join(","));
+        let list = parse_node_list(answer.as_bytes()).unwrap();
+        assert_eq!(list.len(), 100_000);
+        assert_eq!(
+            support(&list, None, MIN),
+            too_old(("node-77777", "v1.30.2"), false, 1, 100_000)
+        );
+        assert_eq!(support(&list, Some("node-5"), MIN), Support::Native);
+    }
+}
