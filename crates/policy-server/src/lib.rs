@@ -89,6 +89,14 @@ impl Policy {
         self.allowed_to_mutate = true;
         self
     }
+
+    /// The policy as a cluster whose nodes all run native sidecars sees it: `checkNodes` off.
+    /// These policy-servers have no cluster to read nodes from, and with the check on every
+    /// conversion would be held back (which `without_a_cluster_nothing_native_is_made` tests).
+    pub fn on_new_nodes(mut self) -> Policy {
+        self.settings["checkNodes"] = json!(false);
+        self
+    }
 }
 
 /// The policies of a file of Kubewarden manifests (`policy.yaml`), as the Kubewarden controller
@@ -153,6 +161,13 @@ pub fn policies_yml(policies: &[Policy]) -> Result<String> {
                 "policyMode": if policy.monitor { "monitor" } else { "protect" },
                 "allowedToMutate": policy.allowed_to_mutate,
                 "contextAwareResources": policy.context_aware_resources,
+                // policy-server 1.36 lets a policy call only the host capabilities its entry
+                // lists; a context-aware one needs the Kubernetes listing.
+                "hostCapabilities": if policy.context_aware_resources.as_array().is_some_and(|r| !r.is_empty()) {
+                    json!(["kubernetes/list_resources_all"])
+                } else {
+                    json!([])
+                },
                 "settings": policy.settings,
             }),
         );

@@ -141,10 +141,7 @@ fn policies_on_new_nodes() -> Vec<Policy> {
     manifest_policies(&root().join("policy.yaml"), &module())
         .unwrap()
         .into_iter()
-        .map(|mut policy| {
-            policy.settings["checkNodes"] = json!(false);
-            policy
-        })
+        .map(Policy::on_new_nodes)
         .collect()
 }
 
@@ -365,7 +362,17 @@ fn without_a_cluster_nothing_native_is_made() {
         }
     }
     let log = server.stop().unwrap();
-    let errors = native_sidecar_policy_server::guest_errors(&log);
+    // policy-server logs the failed node listing itself (it has no Kubernetes client here);
+    // anything else logged as an error, or any guest error, is a fault.
+    let errors: Vec<String> = native_sidecar_policy_server::guest_errors(&log)
+        .into_iter()
+        .filter(|line| {
+            let line = native_sidecar_policy_server::strip_ansi(line);
+            !(line.contains("callback evaluation failed")
+                && line.contains(r#"operation="list_resources_all""#)
+                && line.contains("kube::Client was not initialized properly"))
+        })
+        .collect();
     assert!(
         errors.is_empty(),
         "errors in policy-server's log:\n{}",

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use native_sidecar_policy_server::{
-    AUDIT_ID, CONVERT_ID, Client, REQUEST_INJECTION_ID, Reply, Server, admission_review,
+    AUDIT_ID, CONVERT_ID, Client, Policy, REQUEST_INJECTION_ID, Reply, Server, admission_review,
     binary_from_env, guest_errors, manifest_policies, patch_of, version,
 };
 
@@ -334,7 +334,10 @@ fn mib(kib: u64) -> f64 {
 
 fn soak(options: &Options) -> Result<bool> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let policies = manifest_policies(&root.join("policy.yaml"), &options.module)?;
+    let policies: Vec<Policy> = manifest_policies(&root.join("policy.yaml"), &options.module)?
+        .into_iter()
+        .map(Policy::on_new_nodes)
+        .collect();
     let items = items()?;
     let server = Server::start(&options.policy_server, &policies, options.workers)?;
     println!(
