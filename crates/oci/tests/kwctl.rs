@@ -15,7 +15,12 @@ use serde_json::Value;
 /// kwctl from `KWCTL` (relative to the repository's root), when it is the release to compare with.
 fn kwctl() -> Option<PathBuf> {
     let Some(path) = std::env::var_os("KWCTL").filter(|p| !p.is_empty()) else {
-        common::missing("kwctl", "set KWCTL=path/to/kwctl");
+        // .ci/run on a runner without Kubewarden's binaries says so; elsewhere CI must have them.
+        if std::env::var("WITHOUT_KUBEWARDEN_BINARIES").is_ok_and(|v| v == "1") {
+            eprintln!("SKIPPED: kwctl is missing (WITHOUT_KUBEWARDEN_BINARIES=1)");
+        } else {
+            common::missing("kwctl", "set KWCTL=path/to/kwctl");
+        }
         return None;
     };
     let path = common::root().join(path);
