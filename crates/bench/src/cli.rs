@@ -77,6 +77,7 @@ pub fn measure(quick: bool) -> Result<Vec<Line>, String> {
         report::build(
             std::slice::from_ref(&json_list),
             &settings,
+            None,
             &ProgressBar::hidden(),
         )
         .reviewed()

@@ -83,10 +83,15 @@ struct ReportArgs {
     /// The objects: a List from `kubectl get ... -A -o json` (or YAML), - for standard input.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     file: PathBuf,
-    /// The nodes, from `kubectl get nodes -o json`. They are read and counted; checking their
-    /// kubelets against native sidecars comes with the policy's node rule (issue 12).
+    /// The nodes, from `kubectl get nodes -o json` (or YAML). The objects are then reviewed with
+    /// node checking on, as the policy with `checkNodes: true` would on this cluster; without,
+    /// every node is taken to run native sidecars.
     #[arg(long, value_name = "FILE")]
     nodes: Option<PathBuf>,
+    /// The lowest kubelet version that runs native sidecars, MAJOR.MINOR (the `minKubeletVersion`
+    /// setting; 1.33 by default).
+    #[arg(long, value_name = "VERSION", requires = "nodes")]
+    min_kubelet_version: Option<String>,
     #[arg(short, long, value_enum, default_value_t = Output::Text)]
     output: Output,
     #[command(flatten)]
@@ -277,7 +282,11 @@ fn labelled(message: &Message, label: &str) -> Message {
 const PROGRESS_BYTES: usize = 4 << 20;
 
 fn run_report(args: ReportArgs) -> u8 {
-    let settings = match args.settings.resolve(Mode::Mutate) {
+    let mut flags = serde_json::Map::new();
+    if let Some(version) = &args.min_kubelet_version {
+        flags.insert("minKubeletVersion".into(), version.clone().into());
+    }
+    let settings = match args.settings.resolve_with(Mode::Mutate, flags) {
         Ok(settings) => settings,
         Err(e) => return fail(&e),
     };
@@ -321,12 +330,11 @@ fn run_report(args: ReportArgs) -> u8 {
     } else {
         ProgressBar::hidden()
     };
-    let mut built = report::build(&sources, &settings, &progress);
+    let built = report::build(&sources, &settings, nodes, &progress);
     if !built.errors.is_empty() {
         print_messages(&built.errors);
         return 2;
     }
-    built.nodes = nodes;
     let text = match args.output {
         Output::Json => format!(
             "{}\n",

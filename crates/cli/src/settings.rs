@@ -25,18 +25,57 @@ pub struct SettingsArgs {
     /// `requestNativeInjection: false` setting).
     #[arg(long)]
     pub no_request_native_injection: bool,
+
+    /// The meshes whose proxies are handled, comma-separated (the `meshes` setting; '' for none,
+    /// to handle only --extra-sidecar ones).
+    #[arg(long, value_name = "MESH,...")]
+    pub meshes: Option<String>,
+
+    /// What a conversion that raises a pod's effective requests or limits does: warn, reject or
+    /// ignore (the `onResourceIncrease` setting).
+    #[arg(long, value_name = "warn|reject|ignore")]
+    pub on_resource_increase: Option<String>,
 }
 
 impl SettingsArgs {
     /// The settings for `mode`: the file's, then the flags on top.
     pub fn resolve(&self, mode: Mode) -> Result<Settings, String> {
+        self.resolve_with(mode, Map::new())
+    }
+
+    /// [`SettingsArgs::resolve`] with a command's own flags on top (settings by name, values as
+    /// in the policy's settings). A message names the file only when the file is wrong.
+    pub fn resolve_with(
+        &self,
+        mode: Mode,
+        command_flags: Map<String, Value>,
+    ) -> Result<Settings, String> {
+        let mode = Value::String(mode.as_str().to_owned());
         let mut map = match &self.settings {
-            Some(path) => read_file(path)?,
+            Some(path) => {
+                let mut map = read_file(path)?;
+                map.insert("mode".into(), mode.clone());
+                Settings::from_json(&Value::Object(map.clone()))
+                    .map_err(|e| invalid(Some(path), &e))?;
+                map
+            }
             None => Map::new(),
         };
         if self.no_request_native_injection {
             map.insert("requestNativeInjection".into(), Value::Bool(false));
         }
+        if let Some(meshes) = &self.meshes {
+            let listed: Vec<&str> = meshes
+                .split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .collect();
+            map.insert("meshes".into(), json!(listed));
+        }
+        if let Some(setting) = &self.on_resource_increase {
+            map.insert("onResourceIncrease".into(), json!(setting));
+        }
+        map.extend(command_flags);
         if !self.extra_sidecars.is_empty() {
             let declared = map
                 .entry("extraSidecars")
@@ -46,8 +85,9 @@ impl SettingsArgs {
             };
             entries.extend(self.extra_sidecars.iter().map(|spec| sidecar(spec)));
         }
-        map.insert("mode".into(), Value::String(mode.as_str().to_owned()));
-        Settings::from_json(&Value::Object(map)).map_err(|e| invalid(self.settings.as_ref(), &e))
+        map.insert("mode".into(), mode);
+        // The file alone is valid: what is wrong now comes from the flags.
+        Settings::from_json(&Value::Object(map)).map_err(|e| invalid(None, &e))
     }
 }
 
@@ -109,7 +149,7 @@ fn read_file(path: &PathBuf) -> Result<Map<String, Value>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use native_sidecar_core::SidecarRule;
+    use native_sidecar_core::{KubeletVersion, OnResourceIncrease, SidecarRule};
 
     #[test]
     fn flags_add_to_the_file() {
@@ -124,6 +164,7 @@ mod tests {
             settings: Some(path),
             extra_sidecars: vec!["log-shipper".into(), "otel:otel-init,otel-cfg".into()],
             no_request_native_injection: true,
+            ..SettingsArgs::default()
         };
         let settings = args.resolve(Mode::Mutate).unwrap();
         assert_eq!(settings.mode, Mode::Mutate);
@@ -139,6 +180,69 @@ mod tests {
                 rule("log-shipper", &[]),
                 rule("otel", &["otel-init", "otel-cfg"])
             ]
+        );
+    }
+
+    #[test]
+    fn common_settings_as_flags() {
+        let args = SettingsArgs {
+            meshes: Some("linkerd, istio".into()),
+            on_resource_increase: Some("reject".into()),
+            ..SettingsArgs::default()
+        };
+        let settings = args.resolve(Mode::Validate).unwrap();
+        assert_eq!(settings.mode, Mode::Validate);
+        assert_eq!(settings.meshes, ["linkerd", "istio"]);
+        assert_eq!(settings.on_resource_increase, OnResourceIncrease::Reject);
+        let none = SettingsArgs {
+            meshes: Some(String::new()),
+            ..SettingsArgs::default()
+        };
+        assert_eq!(
+            none.resolve(Mode::Mutate).unwrap().meshes,
+            Vec::<String>::new()
+        );
+        let mut flags = Map::new();
+        flags.insert("minKubeletVersion".into(), json!("1.31"));
+        let settings = SettingsArgs::default()
+            .resolve_with(Mode::Mutate, flags)
+            .unwrap();
+        assert_eq!(settings.min_kubelet_version, KubeletVersion::new(1, 31));
+    }
+
+    /// Flags override the file; a bad flag is not blamed on the file.
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.yaml");
+        std::fs::write(
+            &path,
+            "meshes: [istio]\nonResourceIncrease: reject\nminKubeletVersion: \"1.30\"\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            settings: Some(path),
+            meshes: Some("linkerd".into()),
+            on_resource_increase: Some("ignore".into()),
+            ..SettingsArgs::default()
+        };
+        let settings = args.resolve(Mode::Mutate).unwrap();
+        assert_eq!(settings.meshes, ["linkerd"]);
+        assert_eq!(settings.on_resource_increase, OnResourceIncrease::Ignore);
+        assert_eq!(settings.min_kubelet_version, KubeletVersion::new(1, 30));
+        let mut flags = Map::new();
+        flags.insert("minKubeletVersion".into(), json!("1.28"));
+        assert_eq!(
+            args.resolve_with(Mode::Mutate, flags),
+            Err("invalid policy settings: minKubeletVersion 1.28 is below 1.29, the first Kubernetes release that runs sidecar containers by default; set \"1.29\" or later".to_owned())
+        );
+        let bad = SettingsArgs {
+            on_resource_increase: Some("error".into()),
+            ..args
+        };
+        assert_eq!(
+            bad.resolve(Mode::Mutate),
+            Err("invalid policy settings: onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"".to_owned())
         );
     }
 

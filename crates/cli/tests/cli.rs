@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use native_sidecar_testdata::{ClusterObject, cluster_list, istio_pairs, root};
+use native_sidecar_core::Quantity;
+use native_sidecar_testdata::{ClusterObject, cluster_list, cluster_nodes, istio_pairs, root};
 use predicates::prelude::*;
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -552,54 +553,151 @@ fn write_cluster(dir: &Path, pods: usize) -> (PathBuf, Vec<ClusterObject>) {
     (path, expected)
 }
 
-#[test]
-fn report_counts_a_5000_pod_cluster() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, expected) = write_cluster(dir.path(), 5000);
-    let output = cli()
-        .args(["report", "--output", "json", "-f"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    // No progress bar when stderr is not a terminal.
-    assert_eq!(stderr(&output), "");
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(
-        report["totals"],
-        json!({"classic": 2050, "native": 1050, "misplaced": 500, "optedOut": 500, "refused": 250, "untouched": 750, "total": 5100})
-    );
-    let mut tally: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
-    for object in &expected {
-        *tally
+/// The generated cluster's nodes, every one new, or `node-{old}` at kubelet 1.32.
+fn write_nodes(dir: &Path, old: Option<usize>) -> PathBuf {
+    let path = dir.join(match old {
+        Some(_) => "nodes-one-old.json",
+        None => "nodes.json",
+    });
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&cluster_nodes(old)).unwrap(),
+    )
+    .unwrap();
+    path
+}
+
+const CATEGORIES: [&str; 7] = [
+    "classic",
+    "native",
+    "misplaced",
+    "heldBack",
+    "optedOut",
+    "refused",
+    "untouched",
+];
+
+/// Per (namespace, kind), what the generator says the report must count, and what converting
+/// adds to the Pods' requests: with `old_node`, classic and misplaced objects on it, and those
+/// without a node (any node may run them), are held back and add nothing.
+#[allow(clippy::type_complexity)]
+fn tally(
+    expected: &[ClusterObject],
+    old_node: Option<&str>,
+) -> BTreeMap<(String, String), (BTreeMap<String, u64>, BTreeMap<String, Quantity>)> {
+    let mut tally: BTreeMap<_, (BTreeMap<String, u64>, BTreeMap<String, Quantity>)> =
+        BTreeMap::new();
+    for object in expected {
+        let changes = matches!(object.category, "classic" | "misplaced");
+        let held_back = changes
+            && old_node.is_some()
+            && (object.node.is_none() || object.node.as_deref() == old_node);
+        let category = if held_back {
+            "heldBack"
+        } else {
+            object.category
+        };
+        let (counts, added) = tally
             .entry((object.namespace.clone(), object.kind.to_owned()))
-            .or_default()
-            .entry(object.category.to_owned())
-            .or_default() += 1;
+            .or_default();
+        *counts.entry(category.to_owned()).or_default() += 1;
+        if !held_back {
+            for (resource, quantity) in object.added_requests {
+                let sum = added
+                    .entry((*resource).to_owned())
+                    .or_insert(Quantity::ZERO);
+                *sum = sum
+                    .checked_add(&Quantity::parse(quantity).unwrap())
+                    .unwrap();
+            }
+        }
     }
+    tally
+}
+
+fn as_json(added: &BTreeMap<String, Quantity>) -> Value {
+    Value::Object(
+        added
+            .iter()
+            .map(|(r, q)| (r.clone(), json!(q.to_string())))
+            .collect(),
+    )
+}
+
+/// The report's rows and totals against the generator's own tally.
+fn assert_counts(report: &Value, expected: &[ClusterObject], old_node: Option<&str>) {
+    let tally = tally(expected, old_node);
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), tally.len());
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    let mut added_in_all: BTreeMap<String, Quantity> = BTreeMap::new();
     for row in rows {
         let key = (
             row["namespace"].as_str().unwrap().to_owned(),
             row["kind"].as_str().unwrap().to_owned(),
         );
-        let counts = &tally[&key];
-        for category in [
-            "classic",
-            "native",
-            "misplaced",
-            "optedOut",
-            "refused",
-            "untouched",
-        ] {
-            assert_eq!(
-                row[category].as_u64().unwrap(),
-                counts.get(category).copied().unwrap_or(0),
-                "{key:?} {category}"
-            );
+        let (counts, added) = &tally[&key];
+        for category in CATEGORIES {
+            let count = counts.get(category).copied().unwrap_or(0);
+            match row.get(category) {
+                Some(found) => assert_eq!(found.as_u64(), Some(count), "{key:?} {category}"),
+                None => assert_eq!(
+                    (category, old_node, count),
+                    ("heldBack", None, 0),
+                    "{key:?}: no {category} column"
+                ),
+            }
+            *totals.entry(category.to_owned()).or_default() += count;
+        }
+        if key.1 == "Pod" {
+            assert_eq!(row["addedRequests"], as_json(added), "{key:?}");
+            for (resource, quantity) in added {
+                let sum = added_in_all
+                    .entry(resource.clone())
+                    .or_insert(Quantity::ZERO);
+                *sum = sum.checked_add(quantity).unwrap();
+            }
+        } else {
+            assert_eq!(row["addedRequests"], Value::Null, "{key:?}");
         }
     }
+    for (category, count) in totals {
+        if report["totals"].get(&category).is_some() || count > 0 {
+            assert_eq!(report["totals"][&category], json!(count), "{category}");
+        }
+    }
+    assert_eq!(report["totals"]["total"], json!(expected.len()));
+    assert_eq!(report["totals"]["addedRequests"], as_json(&added_in_all));
+}
+
+fn report_json(args: &[&std::ffi::OsStr]) -> Value {
+    let output = cli()
+        .args(["report", "--output", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // No progress bar when stderr is not a terminal.
+    assert_eq!(stderr(&output), "");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn report_counts_a_5000_pod_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, expected) = write_cluster(dir.path(), 5000);
+    let report = report_json(&["-f".as_ref(), path.as_ref()]);
+    // Blocks of 20 Pods: 8 classic, 4 native, 2 misplaced, 2 opted out, 1 refused, 3 untouched;
+    // 100 Deployments, classic and native in turn. In every block, converting raises 2 Istio
+    // Pods' requests by 100m and 128Mi and 1 Linkerd Pod's by 100m and 64Mi.
+    assert_eq!(
+        report["totals"],
+        json!({"classic": 2050, "native": 1050, "misplaced": 500, "optedOut": 500, "refused": 250, "untouched": 750, "total": 5100,
+               "addedRequests": {"cpu": "75", "memory": "80000Mi"}})
+    );
+    assert_eq!(report["podsWithAddedRequests"], json!(750));
+    assert_eq!(report["nodes"], Value::Null);
+    assert_counts(&report, &expected, None);
     assert_eq!(report["refused"].as_array().unwrap().len(), 250);
     assert_eq!(
         report["refused"][0],
@@ -608,19 +706,108 @@ fn report_counts_a_5000_pod_cluster() {
 }
 
 #[test]
+fn report_with_new_nodes_counts_as_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, expected) = write_cluster(dir.path(), 1000);
+    let nodes = write_nodes(dir.path(), None);
+    let without = report_json(&["-f".as_ref(), path.as_ref()]);
+    let mut with = report_json(&[
+        "-f".as_ref(),
+        path.as_ref(),
+        "--nodes".as_ref(),
+        nodes.as_ref(),
+    ]);
+    assert_counts(&with, &expected, None);
+    assert_eq!(
+        with["nodes"],
+        json!({"file": nodes.display().to_string(), "count": 7, "minKubeletVersion": "1.33", "belowMinimum": 0,
+               "oldest": {"name": "node-0", "kubeletVersion": "v1.33.5"}, "newPodsGetNativeSidecars": true})
+    );
+    // The same report, with a held-back column of zeros.
+    with["nodes"] = Value::Null;
+    let mut counts: Vec<&mut Value> = Vec::new();
+    let Value::Object(report) = &mut with else {
+        panic!("the report is an object")
+    };
+    for (key, value) in report.iter_mut() {
+        match (key.as_str(), value) {
+            ("rows", Value::Array(rows)) => counts.extend(rows.iter_mut()),
+            ("totals", totals) => counts.push(totals),
+            _ => {}
+        }
+    }
+    for counts in counts {
+        assert_eq!(counts["heldBack"], json!(0));
+        counts.as_object_mut().unwrap().remove("heldBack");
+    }
+    assert_eq!(with, without);
+}
+
+#[test]
+fn report_with_one_old_node_holds_back_what_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, expected) = write_cluster(dir.path(), 5000);
+    let nodes = write_nodes(dir.path(), Some(6));
+    let report = report_json(&[
+        "-f".as_ref(),
+        path.as_ref(),
+        "--nodes".as_ref(),
+        nodes.as_ref(),
+    ]);
+    assert_counts(&report, &expected, Some("node-6"));
+    // Every Deployment's pods may land on node-6; of the 2,500 classic or misplaced Pods, those
+    // with i % 7 == 6 run on it.
+    let on_node_6 = (0..5000)
+        .filter(|i| i % 7 == 6 && matches!(i % 20, 0..8 | 12..14))
+        .count();
+    assert_eq!(report["totals"]["heldBack"], json!(50 + on_node_6));
+    assert_eq!(
+        report["nodes"],
+        json!({"file": nodes.display().to_string(), "count": 7, "minKubeletVersion": "1.33", "belowMinimum": 1,
+               "oldest": {"name": "node-6", "kubeletVersion": "v1.32.9"}, "newPodsGetNativeSidecars": false})
+    );
+    // A lower minimum lets node-6 run native sidecars.
+    let lenient = report_json(&[
+        "-f".as_ref(),
+        path.as_ref(),
+        "--nodes".as_ref(),
+        nodes.as_ref(),
+        "--min-kubelet-version".as_ref(),
+        "1.32".as_ref(),
+    ]);
+    assert_counts(&lenient, &expected, None);
+    assert_eq!(lenient["nodes"]["belowMinimum"], json!(0));
+}
+
+#[test]
 fn report_prints_a_table() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = write_cluster(dir.path(), 100);
-    let nodes = dir.path().join("nodes.json");
-    std::fs::write(
-        &nodes,
-        json!({"apiVersion": "v1", "kind": "List", "items": [
-            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "a"}},
-            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "b"}}
-        ]})
-        .to_string(),
-    )
-    .unwrap();
+    let output = cli().args(["report", "-f"]).arg(&path).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // One block of 20 Pods per namespace; Deployments after Pods 49 (classic) and 99 (native).
+    assert_eq!(
+        stdout(&output),
+        concat!(
+            "NAMESPACE    KIND         CLASSIC   NATIVE   MISPLACED   OPTED OUT   REFUSED   UNTOUCHED   TOTAL   ADDED REQUESTS\n",
+            "batch        Pod          8         4        2           2           1         3           20      cpu +300m, memory +320Mi\n",
+            "monitoring   Pod          8         4        2           2           1         3           20      cpu +300m, memory +320Mi\n",
+            "payments     Deployment   0         1        0           0           0         0           1       n/a\n",
+            "payments     Pod          8         4        2           2           1         3           20      cpu +300m, memory +320Mi\n",
+            "search       Pod          8         4        2           2           1         3           20      cpu +300m, memory +320Mi\n",
+            "shop         Deployment   1         0        0           0           0         0           1       n/a\n",
+            "shop         Pod          8         4        2           2           1         3           20      cpu +300m, memory +320Mi\n",
+            "TOTAL                     41        21       10          10          5         15          102     cpu +1500m, memory +1600Mi\n",
+            "\n",
+            "Converting changes 51 of 102 objects: 41 get native sidecars in place of classic proxies, 10 have their init containers reordered; 5 would be refused on create.\n",
+            "Converting changes the effective requests of 15 Pods: cpu +1500m, memory +1600Mi in all (ADDED REQUESTS counts Pods only: ResourceQuota counts pods, not the templates of workloads).\n",
+            "\n",
+            "Refused on create (5):\n",
+            "  5 objects: spec.initContainers already has a container named \"istio-proxy\", the name of the proxy in spec.containers; remove one of the two copies so that a single proxy runs as a native sidecar\n",
+            "    shop/Pod/pod-16, payments/Pod/pod-36, search/Pod/pod-56 and 2 more\n",
+        )
+    );
+    let nodes = write_nodes(dir.path(), Some(6));
     let output = cli()
         .args(["report", "-f"])
         .arg(&path)
@@ -630,25 +817,282 @@ fn report_prints_a_table() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
-    let table: Vec<&str> = text.lines().take(8).collect();
+    // Pods i with i % 7 == 6 run on node-6: in shop 6 (Linkerd classic) and 13 (misplaced), in
+    // payments 20 and 27 (classic, each with a migrate init container), in search 41 (classic,
+    // migrate), in batch 62 and in monitoring 83 (classic); 34, 48, 55, 69, 76, 90 and 97 have
+    // nothing to hold back. The classic Deployment in shop has no node: node-6 may run its pods.
+    let table: Vec<&str> = text.lines().take(9).collect();
     assert_eq!(
         table,
         [
-            "NAMESPACE    KIND         CLASSIC   NATIVE   MISPLACED   OPTED OUT   REFUSED   UNTOUCHED   TOTAL",
-            "batch        Pod          8         4        2           2           1         3           20",
-            "monitoring   Pod          8         4        2           2           1         3           20",
-            "payments     Deployment   0         1        0           0           0         0           1",
-            "payments     Pod          8         4        2           2           1         3           20",
-            "search       Pod          8         4        2           2           1         3           20",
-            "shop         Deployment   1         0        0           0           0         0           1",
-            "shop         Pod          8         4        2           2           1         3           20",
+            "NAMESPACE    KIND         CLASSIC   NATIVE   MISPLACED   HELD BACK   OPTED OUT   REFUSED   UNTOUCHED   TOTAL   ADDED REQUESTS",
+            "batch        Pod          7         4        2           1           2           1         3           20      cpu +300m, memory +320Mi",
+            "monitoring   Pod          7         4        2           1           2           1         3           20      cpu +300m, memory +320Mi",
+            "payments     Deployment   0         1        0           0           0           0         0           1       n/a",
+            "payments     Pod          6         4        2           2           2           1         3           20      cpu +100m, memory +128Mi",
+            "search       Pod          7         4        2           1           2           1         3           20      cpu +200m, memory +192Mi",
+            "shop         Deployment   0         0        0           1           0           0         0           1       n/a",
+            "shop         Pod          7         4        1           2           2           1         3           20      cpu +300m, memory +320Mi",
+            "TOTAL                     34        21       9           8           10          5         15          102     cpu +1200m, memory +1280Mi",
         ]
     );
-    assert!(text.contains("\nConverting changes 51 of 102 objects: 41 get native sidecars in place of classic proxies, 10 have their init containers reordered; 5 would be refused on create.\n"), "{text}");
     assert!(
-        text.contains(&format!("\nNodes: 2 read from {}; ", nodes.display())),
+        text.contains(&format!(
+            "\nConverting changes 43 of 102 objects: 34 get native sidecars in place of classic proxies, 9 have their init containers reordered; 8 are held back by old nodes; 5 would be refused on create.\nConverting changes the effective requests of 12 Pods: cpu +1200m, memory +1280Mi in all (ADDED REQUESTS counts Pods only: ResourceQuota counts pods, not the templates of workloads).\n\nNodes: 7 nodes in {}, 1 older than minKubeletVersion 1.33; the oldest is node-6 (kubelet v1.32.9).\nNew pods without spec.nodeName (every pod a workload creates) get no native sidecars until every node runs kubelet 1.33 or later; a Pod whose spec.nodeName names a newer node gets them.\n\nRefused on create (5):\n",
+            nodes.display()
+        )),
         "{text}"
     );
+}
+
+/// A classic Istio Pod with `migrate`, an init container that asks for more than the app.
+fn istio_pod(name: &str, namespace: &str, node: Option<&str>, migrate: Value) -> Value {
+    let mut pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "initContainers": [
+                {"name": "istio-init", "image": "proxyv2", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}},
+                {"name": "migrate", "image": "migrate", "resources": {"requests": migrate}}
+            ],
+            "containers": [
+                {"name": "app", "image": "app", "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}}},
+                {"name": "istio-proxy", "image": "proxyv2", "args": ["proxy", "sidecar"],
+                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "1Gi"}}}
+            ]
+        }
+    });
+    if let Some(node) = node {
+        pod["spec"]["nodeName"] = json!(node);
+    }
+    pod
+}
+
+fn hand_made_list() -> Value {
+    // shop/a: migrate 2 cpu, 1Gi, 10Gi of ephemeral storage. Classic, cpu is max(100m, 2, 500m +
+    //   100m) = 2; native, migrate runs beside the proxy: 2 + 100m = 2100m, so +100m; memory
+    //   max(64Mi, 1Gi, 384Mi) = 1Gi becomes 1Gi + 128Mi, +128Mi; ephemeral storage 10Gi becomes
+    //   11Gi, +1Gi.
+    // shop/b: migrate 100m and 64Mi, below the app: 600m and 384Mi either way, nothing added.
+    // search/c: migrate 200m and 512Mi: cpu stays 600m, memory 512Mi becomes 640Mi, +128Mi.
+    // The Deployment has a's template: ResourceQuota counts its pods, not it.
+    let a = istio_pod(
+        "a",
+        "shop",
+        None,
+        json!({"cpu": "2", "memory": "1Gi", "ephemeral-storage": "10Gi"}),
+    );
+    let mut deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}}}
+    });
+    deployment["spec"]["template"]["spec"] = a["spec"].clone();
+    json!({"apiVersion": "v1", "kind": "List", "items": [
+        a,
+        istio_pod("b", "shop", None, json!({"cpu": "100m", "memory": "64Mi"})),
+        istio_pod("c", "search", None, json!({"cpu": "200m", "memory": "512Mi"})),
+        deployment,
+    ]})
+}
+
+#[test]
+fn report_adds_up_what_converting_adds_to_pods_requests() {
+    let list = hand_made_list().to_string();
+    cli()
+        .args(["report", "-f", "-"])
+        .write_stdin(list.clone())
+        .assert()
+        .success()
+        .stdout(concat!(
+            "NAMESPACE   KIND         CLASSIC   NATIVE   MISPLACED   OPTED OUT   REFUSED   UNTOUCHED   TOTAL   ADDED REQUESTS\n",
+            "search      Pod          1         0        0           0           0         0           1       memory +128Mi\n",
+            "shop        Deployment   1         0        0           0           0         0           1       n/a\n",
+            "shop        Pod          2         0        0           0           0         0           2       cpu +100m, memory +128Mi, ephemeral-storage +1Gi\n",
+            "TOTAL                    4         0        0           0           0         0           4       cpu +100m, memory +256Mi, ephemeral-storage +1Gi\n",
+            "\n",
+            "Converting changes 4 of 4 objects: 4 get native sidecars in place of classic proxies, 0 have their init containers reordered; 0 would be refused on create.\n",
+            "Converting changes the effective requests of 2 Pods: cpu +100m, memory +256Mi, ephemeral-storage +1Gi in all (ADDED REQUESTS counts Pods only: ResourceQuota counts pods, not the templates of workloads).\n",
+        ));
+    let output = cli()
+        .args(["report", "-o", "json", "-f", "-"])
+        .write_stdin(list.clone())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (
+                r["namespace"].clone(),
+                r["kind"].clone(),
+                r["addedRequests"].clone()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (json!("search"), json!("Pod"), json!({"memory": "128Mi"})),
+            (json!("shop"), json!("Deployment"), Value::Null),
+            (
+                json!("shop"),
+                json!("Pod"),
+                json!({"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "1Gi"})
+            ),
+        ]
+    );
+    assert_eq!(
+        report["totals"]["addedRequests"],
+        json!({"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "1Gi"})
+    );
+    assert_eq!(report["podsWithAddedRequests"], json!(2));
+
+    // The policy computes nothing with `ignore`; the report still does, and counts the same.
+    let ignored = cli()
+        .args([
+            "report",
+            "-o",
+            "json",
+            "--on-resource-increase",
+            "ignore",
+            "-f",
+            "-",
+        ])
+        .write_stdin(list.clone())
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&ignored.stdout).unwrap(),
+        report
+    );
+
+    // With `reject`, the Pods whose requests rise are refused, and add nothing.
+    let output = cli()
+        .args([
+            "report",
+            "-o",
+            "json",
+            "--on-resource-increase",
+            "reject",
+            "-f",
+            "-",
+        ])
+        .write_stdin(list)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["totals"],
+        json!({"classic": 1, "native": 0, "misplaced": 0, "optedOut": 0, "refused": 3, "untouched": 0, "total": 4, "addedRequests": {}})
+    );
+    assert_eq!(
+        report["refused"][0],
+        json!({"namespace": "shop", "object": "Pod/a", "message": "converting istio-proxy raises the pod's effective cpu request from 2 to 2100m: init container \"migrate\" (2) now runs beside istio-proxy (100m); ResourceQuota, LimitRange and scheduling count the new value. converting istio-proxy raises the pod's effective ephemeral-storage request from 10Gi to 11Gi: init container \"migrate\" (10Gi) now runs beside istio-proxy (1Gi); ResourceQuota, LimitRange and scheduling count the new value. converting istio-proxy raises the pod's effective memory request from 1Gi to 1152Mi: init container \"migrate\" (1Gi) now runs beside istio-proxy (128Mi); ResourceQuota, LimitRange and scheduling count the new value. onResourceIncrease is \"reject\": lower the init container's resources, or set onResourceIncrease to \"warn\" to convert such pods"})
+    );
+}
+
+#[test]
+fn report_decides_by_the_pods_own_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = dir.path().join("nodes.yaml");
+    // YAML, as `kubectl get nodes -o yaml` prints it.
+    std::fs::write(
+        &nodes,
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Node\n  metadata:\n    name: old-1\n  status:\n    nodeInfo:\n      kubeletVersion: v1.32.9+k3s1\n- apiVersion: v1\n  kind: Node\n  metadata:\n    name: new-1\n  status:\n    nodeInfo:\n      kubeletVersion: v1.34.1\n",
+    )
+    .unwrap();
+    let small = json!({"cpu": "100m"});
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": [
+        istio_pod("on-new", "shop", Some("new-1"), small.clone()),
+        istio_pod("on-old", "shop", Some("old-1"), small.clone()),
+        istio_pod("on-a-gone-node", "shop", Some("gone"), small.clone()),
+        istio_pod("unscheduled", "shop", None, small),
+    ]});
+    let output = cli()
+        .args(["report", "-o", "json", "-f", "-", "--nodes"])
+        .arg(&nodes)
+        .write_stdin(list.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // Only the Pod on the new node converts: the others may run on old-1.
+    assert_eq!(
+        report["totals"],
+        json!({"classic": 1, "native": 0, "misplaced": 0, "heldBack": 3, "optedOut": 0, "refused": 0, "untouched": 0, "total": 4, "addedRequests": {}})
+    );
+    assert_eq!(
+        report["nodes"],
+        json!({"file": nodes.display().to_string(), "count": 2, "minKubeletVersion": "1.33", "belowMinimum": 1,
+               "oldest": {"name": "old-1", "kubeletVersion": "v1.32.9+k3s1"}, "newPodsGetNativeSidecars": false})
+    );
+}
+
+#[rstest]
+#[case::meshes(&["--meshes", "istio,kuma"], "invalid policy settings: meshes[1] must be one of \"istio\" and \"linkerd\", found the string \"kuma\"")]
+#[case::on_resource_increase(&["--on-resource-increase", "error"], "invalid policy settings: onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"")]
+#[case::min_kubelet_version(&["--nodes", "test_data/missing-nodes.json", "--min-kubelet-version", "v1.33"], "invalid policy settings: minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found the string \"v1.33\"")]
+#[case::min_too_low(&["--nodes", "test_data/missing-nodes.json", "--min-kubelet-version", "1.28"], "invalid policy settings: minKubeletVersion 1.28 is below 1.29, the first Kubernetes release that runs sidecar containers by default; set \"1.29\" or later")]
+fn bad_setting_flags_get_the_policys_messages(#[case] flags: &[&str], #[case] message: &str) {
+    cli()
+        .args(["report", "-f", "-"])
+        .args(flags)
+        .write_stdin("{}")
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!("native-sidecar: {message}\n"));
+}
+
+#[test]
+fn setting_flags() {
+    // A Linkerd Pod is left alone when only Istio is handled.
+    let linkerd =
+        std::fs::read_to_string(repo().join("test_data/linkerd/emojivoto-pod.classic.yaml"))
+            .unwrap();
+    cli()
+        .args(["check", "--meshes", "istio", "-"])
+        .write_stdin(linkerd.clone())
+        .assert()
+        .code(0);
+    cli()
+        .args(["check", "--meshes", "linkerd,istio", "-"])
+        .write_stdin(linkerd)
+        .assert()
+        .code(1)
+        .stdout("<stdin>:1: Pod/vote-bot: linkerd-proxy (containers[0]) runs in containers, not as a native sidecar in initContainers\n");
+    // `reject` refuses a conversion that raises the requests.
+    let pod = istio_pod("a", "shop", None, json!({"cpu": "2"}));
+    cli()
+        .args(["convert", "--on-resource-increase", "reject"])
+        .write_stdin(pod.to_string())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with("error: <stdin>:1: Pod/a: converting istio-proxy raises the pod's effective cpu request from 2 to 2100m"));
+    // The minimum kubelet version only means something with nodes.
+    cli()
+        .args(["report", "-f", "-", "--min-kubelet-version", "1.33"])
+        .write_stdin("{}")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--nodes <FILE>"));
+}
+
+#[test]
+fn report_names_a_nodes_file_that_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = write_cluster(dir.path(), 20);
+    cli()
+        .args(["report", "-f", "-", "--nodes"])
+        .arg(&path)
+        .write_stdin("{}")
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!(
+            "error: {}:1: items[0] is a Pod, not a Node: --nodes reads what `kubectl get nodes -o json` prints\n",
+            path.display()
+        ));
 }
 
 #[test]

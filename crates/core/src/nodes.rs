@@ -122,19 +122,15 @@ fn leading_number(text: &str) -> Option<(u32, &str)> {
 pub fn parse_node_list(answer: &[u8]) -> Result<Vec<Node>, String> {
     let list: WireList = serde_json::from_slice(answer)
         .map_err(|e| format!("the host's answer is not a node list: {e}"))?;
-    Ok(list
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .map(|item| Node {
-            name: item.metadata.and_then(|m| m.name).unwrap_or_default(),
-            kubelet_version: item
-                .status
-                .and_then(|s| s.node_info)
-                .and_then(|i| i.kubelet_version)
-                .unwrap_or_default(),
-        })
-        .collect())
+    Ok(list.nodes())
+}
+
+/// [`parse_node_list`] on a NodeList already read, such as `kubectl get nodes -o json` in a file
+/// that a tool read as YAML or JSON: the same fields, the same defaults.
+pub fn node_list(list: &Value) -> Result<Vec<Node>, String> {
+    WireList::deserialize(list)
+        .map(WireList::nodes)
+        .map_err(|e| format!("not a node list: {e}"))
 }
 
 // The wire shape: every level optional, every other field skipped without being built.
@@ -142,6 +138,23 @@ pub fn parse_node_list(answer: &[u8]) -> Result<Vec<Node>, String> {
 struct WireList {
     #[serde(default)]
     items: Option<Vec<WireNode>>,
+}
+
+impl WireList {
+    fn nodes(self) -> Vec<Node> {
+        self.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Node {
+                name: item.metadata.and_then(|m| m.name).unwrap_or_default(),
+                kubelet_version: item
+                    .status
+                    .and_then(|s| s.node_info)
+                    .and_then(|i| i.kubelet_version)
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -264,7 +277,7 @@ pub(crate) fn hold_back(
         .map(|nodes| support(&nodes, node_name, minimum));
     // Whatever is held back is neither fixed nor reported as out of place.
     let held_back = |outcome: &mut Outcome| {
-        outcome.findings.clear();
+        outcome.held_back = std::mem::take(&mut outcome.findings);
         outcome.expected_init_order.clear();
     };
     match (verdict, settings.mode) {
@@ -520,6 +533,40 @@ mod tests {
         );
         assert_eq!(parse_node_list(br#"{"kind":"NodeList"}"#), Ok(vec![]));
         assert_eq!(parse_node_list(br#"{"items":null}"#), Ok(vec![]));
+    }
+
+    #[test]
+    fn node_lists_already_read() {
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "cp", "labels": {"kubernetes.io/hostname": "cp"}},
+             "status": {"nodeInfo": {"kubeletVersion": "v1.33.5-eks-3025e55", "containerRuntimeVersion": "containerd://1.7.27"}}},
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "w1"}, "status": {"nodeInfo": {}}},
+            {"metadata": {"name": "w2"}, "status": null}
+        ]});
+        assert_eq!(
+            node_list(&list),
+            Ok(vec![
+                Node::new("cp", "v1.33.5-eks-3025e55"),
+                Node::new("w1", ""),
+                Node::new("w2", ""),
+            ])
+        );
+        assert_eq!(
+            node_list(&list),
+            parse_node_list(list.to_string().as_bytes())
+        );
+        assert_eq!(
+            node_list(&serde_json::json!({"kind": "NodeList"})),
+            Ok(vec![])
+        );
+    }
+
+    #[rstest]
+    #[case::items_not_list(serde_json::json!({"items": {"a": 1}}), "not a node list: invalid type: map, expected a sequence")]
+    #[case::version_not_string(serde_json::json!({"items": [{"status": {"nodeInfo": {"kubeletVersion": 133}}}]}), "not a node list: invalid type: integer `133`, expected a string")]
+    #[case::string(serde_json::json!("v1.33"), "not a node list: invalid type: string \"v1.33\", expected struct WireList")]
+    fn bad_lists(#[case] list: Value, #[case] message: &str) {
+        assert_eq!(node_list(&list), Err(message.to_owned()));
     }
 
     #[rstest]

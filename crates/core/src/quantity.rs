@@ -163,6 +163,19 @@ impl Quantity {
         })
     }
 
+    /// Kubernetes' `Sub`: the difference keeps this quantity's format, or takes `other`'s when
+    /// this one is zero. `None` when the difference leaves the 128-bit range.
+    pub fn checked_sub(&self, other: &Quantity) -> Option<Quantity> {
+        Some(Quantity {
+            nanos: self.nanos.checked_sub(other.nanos)?,
+            format: if self.nanos == 0 {
+                other.format
+            } else {
+                self.format
+            },
+        })
+    }
+
     /// [`Quantity::checked_add`] that stops at the 128-bit bound instead, past 10^5 values of the
     /// largest size the policy takes in (a pod's request body holds far fewer).
     pub fn saturating_add(&self, other: &Quantity) -> Quantity {
@@ -819,6 +832,53 @@ mod tests {
         );
     }
 
+    // TestSub and TestQuantitySubZeroPreservesSuffix: the difference keeps the first operand's
+    // format unless it is zero.
+    #[rstest]
+    #[case(dec(10, 0, Dec), dec(1, 1, Dec), dec(0, 0, Dec))]
+    #[case(dec(10, 0, Dec), dec(1, 0, Bin), dec(9, 0, Dec))]
+    #[case(dec(10, 0, Bin), dec(1, 0, Dec), dec(9, 0, Bin))]
+    #[case(dec(0, 0, Dec), dec(50, 0, Dec), dec(-50, 0, Dec))]
+    #[case(dec(50, 0, Dec), dec(0, 0, Dec), dec(50, 0, Dec))]
+    #[case(dec(0, 0, Dec), dec(0, 0, Dec), dec(0, 0, Dec))]
+    #[case(q("100m"), q("0"), q("100m"))]
+    #[case(q("1Gi"), q("0"), q("1Gi"))]
+    #[case(q("0"), q("100m"), q("-100m"))]
+    #[case(q("0"), q("1Gi"), q("-1Gi"))]
+    fn kubernetes_sub(#[case] a: Quantity, #[case] b: Quantity, #[case] difference: Quantity) {
+        assert_eq!(a.checked_sub(&b), Some(difference));
+    }
+
+    // What converting adds to a pod: after minus before, printed as Kubernetes prints it.
+    #[rstest]
+    #[case("2100m", "2", "100m")]
+    #[case("1152Mi", "1Gi", "128Mi")]
+    #[case("1Gi", "512Mi", "512Mi")]
+    #[case("2", "2100m", "-100m")]
+    #[case("500m", "500m", "0")]
+    #[case("1", "1Ki", "-1023")]
+    #[case("1Gi", "1G", "73741824")]
+    #[case("1Gi", "1073741824", "0")]
+    #[case("0.5Gi", "128Mi", "384Mi")]
+    #[case("1e3", "1.5", "998500e-3")]
+    #[case("0", "0", "0")]
+    fn differences(#[case] a: &str, #[case] b: &str, #[case] difference: &str) {
+        assert_eq!(
+            q(a).checked_sub(&q(b)).map(|d| d.to_string()),
+            Some(difference.to_owned())
+        );
+    }
+
+    #[test]
+    fn sub_out_of_range() {
+        let low = Quantity::from_parts(i128::MIN + 1, Dec);
+        assert_eq!(
+            low.checked_sub(&q("1n")),
+            Some(Quantity::from_parts(i128::MIN, Dec))
+        );
+        assert_eq!(low.checked_sub(&q("2n")), None);
+    }
+
     // TestQuantityCmp.
     #[rstest]
     #[case("0", "0", Ordering::Equal)]
@@ -923,6 +983,15 @@ mod tests {
             if sum.format != Bin || sum.nanos <= BINARY_MAX {
                 prop_assert_eq!(q(&sum.to_string()).nanos, expected);
             }
+        }
+
+        /// Subtraction undoes addition, whatever the formats.
+        #[test]
+        fn sub_undoes_add(a in any_quantity(), b in any_quantity()) {
+            let sum = a.checked_add(&b);
+            prop_assert!(sum.is_some());
+            let back = sum.and_then(|s| s.checked_sub(&b));
+            prop_assert_eq!(back.map(|q| q.nanos), Some(a.nanos));
         }
 
         /// Any text gets a quantity or an error, never a panic.

@@ -27,6 +27,10 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// The init container order the sidecars need, when there is a sidecar to place.
     pub expected_init_order: Vec<String>,
+    /// With `checkNodes`: the containers out of place that the review left as they are because
+    /// the nodes are too old or cannot be read (a warning says which). Tools count such objects
+    /// apart from those with nothing to change.
+    pub held_back: Vec<Finding>,
     /// The object asks to keep its mesh proxy classic (the warning says which annotation); tools
     /// count such objects apart from those without a proxy.
     pub opted_out: bool,

@@ -2,7 +2,7 @@
 //! own injector output, with the nodes answered from memory.
 
 use native_sidecar_core::{
-    Cluster, Kind, Mode, Node, Operation, Outcome, Settings, review, review_with,
+    Cluster, Finding, Kind, Mode, Node, Operation, Outcome, Settings, review, review_with,
 };
 use native_sidecar_testdata::istio_pairs;
 use rstest::rstest;
@@ -55,6 +55,14 @@ fn run(object: &Value, kind: Kind, settings: &Settings, cluster: &mut Counted) -
     (output, outcome)
 }
 
+/// What the review would fix without the check: what it holds back when the nodes say no.
+fn findings_without_the_check(object: &Value, kind: Kind, mode: Mode) -> Vec<Finding> {
+    let settings = Settings::from_json(&json!({"mode": mode.as_str()})).unwrap();
+    let findings = review(kind, Operation::Create, &mut object.clone(), &settings).findings;
+    assert!(!findings.is_empty(), "nothing to hold back");
+    findings
+}
+
 fn with_node_name(mut pod: Value, node: &str) -> Value {
     pod["spec"]["nodeName"] = json!(node);
     pod
@@ -95,6 +103,7 @@ fn one_old_node_leaves_the_object_untouched(#[case] name: &str, #[case] kind: Ki
         outcome,
         Outcome {
             warnings: vec![OLD_WORKER_2.to_owned()],
+            held_back: findings_without_the_check(&classic, kind, Mode::Mutate),
             ..Outcome::default()
         }
     );
@@ -180,6 +189,7 @@ fn unreadable_nodes_leave_the_object_untouched(#[case] error: &str, #[case] fix:
             warnings: vec![format!(
                 "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read ({error}); {fix}"
             )],
+            held_back: findings_without_the_check(&classic, Kind::Pod, Mode::Mutate),
             ..Outcome::default()
         }
     );
@@ -324,6 +334,7 @@ fn validate_mode_on_old_nodes_accepts_classic_and_reports_native_proxies() {
         outcome,
         Outcome {
             warnings: vec!["istio-proxy may stay a regular container: node \"worker-2\" runs kubelet v1.32.9+k3s1, older than minKubeletVersion 1.33 (1 of 3 nodes), and a kubelet without sidecar support runs a native sidecar as an init container that never exits, so the pod would never start. Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if it runs sidecar containers".to_owned()],
+            held_back: findings_without_the_check(&classic, Kind::Pod, Mode::Validate),
             ..Outcome::default()
         }
     );
@@ -350,6 +361,7 @@ fn validate_mode_with_unreadable_nodes_reports_nothing() {
         outcome,
         Outcome {
             warnings: vec!["sidecar placement not checked: checkNodes is on and the cluster's nodes cannot be read (boom); check that the policy's spec.contextAwareResources lists {apiVersion: v1, kind: Node} and that the policy-server's service account may list and watch nodes, or set checkNodes: false".to_owned()],
+            held_back: findings_without_the_check(&classic, Kind::Deployment, Mode::Validate),
             ..Outcome::default()
         }
     );

@@ -129,21 +129,40 @@ pub fn admission_request(object: &Value, operation: &str) -> Value {
 pub struct ClusterObject {
     pub namespace: String,
     pub kind: &'static str,
-    /// `classic`, `native`, `misplaced`, `optedOut`, `refused` or `untouched`.
+    /// `classic`, `native`, `misplaced`, `optedOut`, `refused` or `untouched`, on nodes that all
+    /// run native sidecars.
     pub category: &'static str,
+    /// `spec.nodeName` (Pods only).
+    pub node: Option<String>,
+    /// What converting adds to the Pod's effective requests, by resource, as the generator built
+    /// it: an init container that asks for more than the app, which the proxy now runs beside.
+    pub added_requests: &'static [(&'static str, &'static str)],
 }
 
 const NAMESPACES: [&str; 5] = ["shop", "payments", "search", "batch", "monitoring"];
 
+/// The generated cluster's nodes: `node-0` to `node-6`; Pod `pod-i` runs on `node-{i % 7}`.
+pub const NODES: usize = 7;
+
+/// Converting `istio-proxy` (100m, 128Mi) beside a `migrate` init container of 2 cpu and 1Gi.
+const ISTIO_MIGRATE_ADDS: &[(&str, &str)] = &[("cpu", "100m"), ("memory", "128Mi")];
+/// Converting `linkerd-proxy` (100m, 64Mi) beside a `migrate` init container of 1 cpu and 1Gi.
+const LINKERD_MIGRATE_ADDS: &[(&str, &str)] = &[("cpu", "100m"), ("memory", "64Mi")];
+
 /// What `kubectl get pods,deployments -A -o json` prints for a cluster of `pods` Pods built from
-/// Istio's fixtures, in blocks of 20: 8 classic, 4 native, 2 native with an init container
-/// before the proxy (misplaced), 2 classic that opt out of native sidecars, 1 with a second
-/// `istio-proxy` in its init containers (refused), 3 without a proxy. Every block of 20 goes to the
-/// next of five namespaces. After every 50th Pod comes a Deployment, classic and native in turn.
-/// Returns the List and what each item is.
+/// Istio's and Linkerd's fixtures, in blocks of 20: 8 classic (6 Istio, 2 Linkerd), 4 native (3
+/// Istio, 1 Linkerd), 2 Istio native with an init container before the proxy (misplaced), 2
+/// Istio classic that opt out of native sidecars, 1 with a second `istio-proxy` in its init
+/// containers (refused), 3 without a proxy. In each block, the first two Istio classic Pods and
+/// the second Linkerd one run a `migrate` init container that asks for more than their app, so
+/// converting raises their effective requests by the proxy's. Every block of 20 goes to the next
+/// of five namespaces, and Pod `i` runs on `node-{i % 7}`. After every 50th Pod comes a
+/// Deployment, classic and native in turn. Returns the List and what each item is.
 pub fn cluster_list(pods: usize) -> (Value, Vec<ClusterObject>) {
     let classic = single(&root().join("istio/pod.classic.yaml"));
     let native = single(&root().join("istio/pod.native.yaml"));
+    let linkerd_classic = single(&root().join("linkerd/emojivoto-pod.classic.yaml"));
+    let linkerd_native = single(&root().join("linkerd/emojivoto-pod.native.yaml"));
     let deployments = [
         single(&root().join("istio/hello.classic.yaml")),
         single(&root().join("istio/hello.native.yaml")),
@@ -152,9 +171,35 @@ pub fn cluster_list(pods: usize) -> (Value, Vec<ClusterObject>) {
     let mut expected = Vec::with_capacity(items.capacity());
     for i in 0..pods {
         let namespace = NAMESPACES[(i / 20) % NAMESPACES.len()];
+        let mut added: &'static [(&str, &str)] = &[];
         let (mut pod, category) = match i % 20 {
-            0..8 => (classic.clone(), "classic"),
-            8..12 => (native.clone(), "native"),
+            0..2 => {
+                let mut pod = classic.clone();
+                with_migrate(&mut pod, "2", "1Gi");
+                added = ISTIO_MIGRATE_ADDS;
+                (pod, "classic")
+            }
+            2..6 => (classic.clone(), "classic"),
+            6 => (linkerd_classic.clone(), "classic"),
+            7 => {
+                let mut pod = linkerd_classic.clone();
+                // What `linkerd inject` renders with config.linkerd.io/proxy-cpu-request and
+                // proxy-memory-request.
+                let annotations = &mut pod["metadata"]["annotations"];
+                annotations["config.linkerd.io/proxy-cpu-request"] = json!("100m");
+                annotations["config.linkerd.io/proxy-memory-request"] = json!("64Mi");
+                if let Some(proxy) = pod["spec"]["containers"]
+                    .as_array_mut()
+                    .and_then(|c| c.iter_mut().find(|c| c["name"] == "linkerd-proxy"))
+                {
+                    proxy["resources"] = json!({"requests": {"cpu": "100m", "memory": "64Mi"}});
+                }
+                with_migrate(&mut pod, "1", "1Gi");
+                added = LINKERD_MIGRATE_ADDS;
+                (pod, "classic")
+            }
+            8..11 => (native.clone(), "native"),
+            11 => (linkerd_native.clone(), "native"),
             12..14 => {
                 let mut pod = native.clone();
                 if let Some(init) = pod["spec"]["initContainers"].as_array_mut() {
@@ -187,13 +232,16 @@ pub fn cluster_list(pods: usize) -> (Value, Vec<ClusterObject>) {
             ),
         };
         as_in_cluster(&mut pod, &format!("pod-{i}"), namespace, i);
-        pod["spec"]["nodeName"] = json!(format!("node-{}", i % 7));
+        let node = format!("node-{}", i % NODES);
+        pod["spec"]["nodeName"] = json!(node);
         pod["status"] = json!({"phase": "Running", "podIP": format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256)});
         items.push(pod);
         expected.push(ClusterObject {
             namespace: namespace.to_owned(),
             kind: "Pod",
             category,
+            node: Some(node),
+            added_requests: added,
         });
         if i % 50 == 49 {
             let which = (i / 50) % 2;
@@ -205,11 +253,71 @@ pub fn cluster_list(pods: usize) -> (Value, Vec<ClusterObject>) {
                 namespace: namespace.to_owned(),
                 kind: "Deployment",
                 category: ["classic", "native"][which],
+                node: None,
+                added_requests: &[],
             });
         }
     }
     let list = json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items});
     (list, expected)
+}
+
+/// A `migrate` init container after the mesh's own ones, which needs the mesh and asks for
+/// more than the app containers.
+fn with_migrate(pod: &mut Value, cpu: &str, memory: &str) {
+    if let Some(init) = pod["spec"]["initContainers"].as_array_mut() {
+        init.push(json!({
+            "name": "migrate",
+            "image": "shop/migrate:1.4",
+            "resources": {"requests": {"cpu": cpu, "memory": memory}}
+        }));
+    }
+}
+
+/// The kubelet version of a node that runs native sidecars, and of one that does not.
+pub const NEW_KUBELET: &str = "v1.34.1";
+pub const OLD_KUBELET: &str = "v1.32.9";
+
+/// What `kubectl get nodes -o json` prints for the generated cluster's [`NODES`] nodes: `node-0`
+/// to `node-2` run kubelet v1.33.5, the others [`NEW_KUBELET`], except `node-{old}` at
+/// [`OLD_KUBELET`].
+pub fn cluster_nodes(old: Option<usize>) -> Value {
+    let items: Vec<Value> = (0..NODES)
+        .map(|i| {
+            let version = match i {
+                _ if Some(i) == old => OLD_KUBELET,
+                0..3 => "v1.33.5",
+                _ => NEW_KUBELET,
+            };
+            let name = format!("node-{i}");
+            json!({
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+                    "uid": format!("00000000-0000-4000-9000-{i:012}"),
+                    "resourceVersion": (500 + i).to_string(),
+                    "creationTimestamp": "2026-10-01T08:00:00Z"
+                },
+                "spec": {"podCIDR": format!("10.244.{i}.0/24")},
+                "status": {
+                    "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                    "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                    "nodeInfo": {
+                        "architecture": "amd64",
+                        "containerRuntimeVersion": "containerd://1.7.27",
+                        "kernelVersion": "6.8.0-1021-aws",
+                        "kubeProxyVersion": version,
+                        "kubeletVersion": version,
+                        "operatingSystem": "linux",
+                        "osImage": "Ubuntu 24.04.2 LTS"
+                    }
+                }
+            })
+        })
+        .collect();
+    json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items})
 }
 
 fn as_in_cluster(object: &mut Value, name: &str, namespace: &str, i: usize) {
