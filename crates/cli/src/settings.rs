@@ -21,7 +21,7 @@ pub struct SettingsArgs {
     #[arg(long = "extra-sidecar", value_name = "NAME[:SETUP,...]")]
     pub extra_sidecars: Vec<String>,
 
-    /// Do not ask Istio for native injection on Pods that have no proxy yet (the
+    /// Do not ask the first mesh of `meshes` for native injection on Pods that have no proxy yet (the
     /// `requestNativeInjection: false` setting).
     #[arg(long)]
     pub no_request_native_injection: bool,
