@@ -34,6 +34,17 @@ pub struct FindingInfo {
     pub expected_init_order: Vec<String>,
 }
 
+/// A line about no object in particular: a file or document that cannot be read.
+impl From<Message> for Entry {
+    fn from(message: Message) -> Entry {
+        Entry {
+            message,
+            object: None,
+            finding: None,
+        }
+    }
+}
+
 /// The result of checking some sources.
 #[derive(Debug, Clone, Default)]
 pub struct Checked {
@@ -100,29 +111,12 @@ pub fn check(
 ) {
     let mut settings = settings.clone();
     settings.mode = Mode::Validate;
-    let text = &source.text;
-    let mut number = 0;
-    for chunk in documents::split(text) {
-        if chunk.body.is_none() {
-            continue;
-        }
+    for (number, value) in documents::read(source) {
         checked.documents += 1;
-        number += 1;
-        let unreadable = |text: String| Entry {
-            message: Message {
-                severity: Severity::Unreadable,
-                file: source.name.clone(),
-                at: Some(number.to_string()),
-                object: None,
-                text,
-            },
-            object: None,
-            finding: None,
-        };
-        let mut value = match documents::parse(text, &chunk) {
-            Ok((_, value)) => value,
-            Err(e) => {
-                checked.entries.push(unreadable(e));
+        let mut value = match value {
+            Ok(value) => value,
+            Err(message) => {
+                checked.entries.push(message.into());
                 continue;
             }
         };
@@ -190,7 +184,9 @@ pub fn check(
         checked.reviewed += reviewed;
         checked.entries.append(&mut entries);
         if let Err(e) = visited {
-            checked.entries.push(unreadable(e));
+            checked
+                .entries
+                .push(Message::unreadable(&source.name, number, e).into());
         }
     }
 }

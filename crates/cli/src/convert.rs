@@ -45,19 +45,11 @@ pub fn convert(source: &Source, settings: &Settings, options: Options) -> Conver
         }
         converted.documents += 1;
         let number = converted.documents;
-        let message = |severity, object: Option<String>, text: String| Message {
-            severity,
-            file: source.name.clone(),
-            at: Some(number.to_string()),
-            object,
-            text,
-        };
+        let unreadable = |text: String| Message::unreadable(&source.name, number, text);
         let (format, mut value) = match documents::parse(text, &chunk) {
             Ok(parsed) => parsed,
             Err(e) => {
-                converted
-                    .messages
-                    .push(message(Severity::Unreadable, None, e));
+                converted.messages.push(unreadable(e));
                 converted.text.push_str(original);
                 continue;
             }
@@ -102,9 +94,7 @@ pub fn convert(source: &Source, settings: &Settings, options: Options) -> Conver
         });
         converted.messages.append(&mut messages);
         if let Err(e) = visited {
-            converted
-                .messages
-                .push(message(Severity::Unreadable, None, e));
+            converted.messages.push(unreadable(e));
         }
         if changed {
             converted.changed += 1;

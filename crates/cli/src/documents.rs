@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use serde_json::Value;
 
-use crate::yaml;
+use crate::{Message, yaml};
 
 /// One input: a file or standard input.
 #[derive(Debug, Clone)]
@@ -140,6 +140,21 @@ pub fn split(text: &str) -> Vec<Chunk> {
     current.span.end = offset;
     chunks.push(current);
     chunks
+}
+
+/// The documents of `source` that have content, numbered from 1, each read with [`parse`]; one
+/// that cannot be read is a message naming it.
+pub fn read(source: &Source) -> impl Iterator<Item = (usize, Result<Value, Message>)> + '_ {
+    split(&source.text)
+        .into_iter()
+        .filter(|chunk| chunk.body.is_some())
+        .zip(1..)
+        .map(|(chunk, number)| {
+            let value = parse(&source.text, &chunk)
+                .map(|(_, value)| value)
+                .map_err(|e| Message::unreadable(&source.name, number, e));
+            (number, value)
+        })
 }
 
 /// Reads a document with content: JSON when it looks like JSON (as kubectl decides), else YAML

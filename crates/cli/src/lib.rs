@@ -62,6 +62,14 @@ impl Message {
             text: text.into(),
         }
     }
+
+    /// Document `number` of `file` cannot be read.
+    pub fn unreadable(file: &str, number: usize, text: impl Into<String>) -> Message {
+        Message {
+            at: Some(number.to_string()),
+            ..Message::file(Severity::Unreadable, file, text)
+        }
+    }
 }
 
 /// `file:document: Kind/name: text`.

@@ -218,11 +218,7 @@ fn run_check(args: CheckArgs) -> u8 {
     let mut checked = Checked::default();
     checked
         .entries
-        .extend(unreadable.into_iter().map(|message| check::Entry {
-            message,
-            object: None,
-            finding: None,
-        }));
+        .extend(unreadable.into_iter().map(Into::into));
     for source in &sources {
         check::check(source, &settings, args.skip_unknown_kinds, &mut checked);
     }

@@ -371,21 +371,10 @@ pub fn build(
     };
     let mut parsed = Vec::new();
     for source in sources {
-        let mut number = 0;
-        for chunk in documents::split(&source.text) {
-            if chunk.body.is_none() {
-                continue;
-            }
-            number += 1;
-            match documents::parse(&source.text, &chunk) {
-                Ok((_, value)) => parsed.push((source, number, value)),
-                Err(e) => report.errors.push(Message {
-                    severity: Severity::Unreadable,
-                    file: source.name.clone(),
-                    at: Some(number.to_string()),
-                    object: None,
-                    text: e,
-                }),
+        for (number, value) in documents::read(source) {
+            match value {
+                Ok(value) => parsed.push((source, number, value)),
+                Err(message) => report.errors.push(message),
             }
         }
     }
@@ -453,13 +442,9 @@ pub fn build(
             }
         });
         if let Err(e) = visited {
-            report.errors.push(Message {
-                severity: Severity::Unreadable,
-                file: source.name.clone(),
-                at: Some(number.to_string()),
-                object: None,
-                text: e,
-            });
+            report
+                .errors
+                .push(Message::unreadable(&source.name, number, e));
         }
     }
     report.rows = rows
@@ -482,20 +467,8 @@ pub fn build(
 /// Nodes, or single Nodes, with the policy's own parser.
 pub fn read_nodes(source: &Source) -> Result<Nodes, Message> {
     let mut list = Vec::new();
-    let mut number = 0;
-    for chunk in documents::split(&source.text) {
-        if chunk.body.is_none() {
-            continue;
-        }
-        number += 1;
-        let error = |text: String| Message {
-            severity: Severity::Unreadable,
-            file: source.name.clone(),
-            at: Some(number.to_string()),
-            object: None,
-            text,
-        };
-        let (_, value) = documents::parse(&source.text, &chunk).map_err(error)?;
+    for (number, value) in documents::read(source) {
+        let value = value?;
         let kind = |v: &Value| v.get("kind").and_then(Value::as_str).map(str::to_owned);
         let nodes = match (kind(&value).as_deref(), value.get("items")) {
             (Some("Node"), _) => node_list(&json!({"items": [value]})),
@@ -516,9 +489,11 @@ pub fn read_nodes(source: &Source) -> Result<Nodes, Message> {
             )),
         };
         list.extend(nodes.map_err(|text| {
-            error(format!(
-                "{text}: --nodes reads what `kubectl get nodes -o json` prints"
-            ))
+            Message::unreadable(
+                &source.name,
+                number,
+                format!("{text}: --nodes reads what `kubectl get nodes -o json` prints"),
+            )
         })?);
     }
     Ok(Nodes {
