@@ -106,17 +106,34 @@ enum Output {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `Err` stops a command early with its exit code, the reason already printed.
     let code = match cli.command {
         Command::Convert(args) => run_convert(args),
         Command::Check(args) => run_check(args),
         Command::Report(args) => run_report(args),
     };
-    ExitCode::from(code)
+    ExitCode::from(code.unwrap_or_else(|code| code))
 }
 
 fn fail(message: &str) -> u8 {
     eprintln!("native-sidecar: {message}");
     2
+}
+
+/// Stops with 2 when there is anything that cannot be read, after printing it.
+fn stop_if_unreadable(unreadable: &[Message]) -> Result<(), u8> {
+    if unreadable.is_empty() {
+        return Ok(());
+    }
+    print_messages(unreadable);
+    Err(2)
+}
+
+/// The sources of one input (a file, a directory or -), all of it readable.
+fn read_all(input: &Path, stdin: &mut dyn std::io::Read) -> Result<Vec<Source>, u8> {
+    let (sources, unreadable) = inputs::read(&[input.to_owned()], stdin);
+    stop_if_unreadable(&unreadable)?;
+    Ok(sources)
 }
 
 fn print_messages<'m>(messages: impl IntoIterator<Item = &'m Message>) {
@@ -128,16 +145,13 @@ fn print_messages<'m>(messages: impl IntoIterator<Item = &'m Message>) {
     }
 }
 
-fn run_convert(args: ConvertArgs) -> u8 {
-    let settings = match args.settings.resolve(Mode::Mutate) {
-        Ok(settings) => settings,
-        Err(e) => return fail(&e),
-    };
+fn run_convert(args: ConvertArgs) -> Result<u8, u8> {
+    let settings = args.settings.resolve(Mode::Mutate).map_err(|e| fail(&e))?;
     if args.in_place && (args.inputs.is_empty() || args.inputs.iter().any(|i| i == Path::new("-")))
     {
-        return fail(
+        return Err(fail(
             "--in-place writes files back, so it needs files or directories, not standard input",
-        );
+        ));
     }
     let (sources, mut messages) = inputs::read(&args.inputs, &mut std::io::stdin().lock());
     let options = convert::Options {
@@ -162,7 +176,7 @@ fn run_convert(args: ConvertArgs) -> u8 {
             "native-sidecar: nothing written: {failed} {}",
             if failed == 1 { "error" } else { "errors" }
         );
-        return Severity::exit_code(worst);
+        return Err(Severity::exit_code(worst));
     }
     let documents: usize = results.iter().map(|(_, c)| c.documents).sum();
     let changed: usize = results.iter().map(|(_, c)| c.changed).sum();
@@ -173,9 +187,8 @@ fn run_convert(args: ConvertArgs) -> u8 {
             if converted.changed == 0 {
                 continue;
             }
-            if let Err(e) = write_atomically(path, &converted.text) {
-                return fail(&format!("{}: cannot write: {e}", source.name));
-            }
+            write_atomically(path, &converted.text)
+                .map_err(|e| fail(&format!("{}: cannot write: {e}", source.name)))?;
             files += 1;
         }
         eprintln!(
@@ -184,12 +197,10 @@ fn run_convert(args: ConvertArgs) -> u8 {
         );
     } else {
         let text = convert::join(results.iter().map(|(_, c)| c.text.as_str()));
-        if let Err(code) = print_out(&text) {
-            return code;
-        }
+        print_out(&text)?;
         eprintln!("native-sidecar: {changed} of {documents} documents changed");
     }
-    0
+    Ok(0)
 }
 
 /// A temporary file beside the target, then a rename: readers never see half a file, and an
@@ -209,11 +220,11 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-fn run_check(args: CheckArgs) -> u8 {
-    let settings = match args.settings.resolve(Mode::Validate) {
-        Ok(settings) => settings,
-        Err(e) => return fail(&e),
-    };
+fn run_check(args: CheckArgs) -> Result<u8, u8> {
+    let settings = args
+        .settings
+        .resolve(Mode::Validate)
+        .map_err(|e| fail(&e))?;
     let (sources, unreadable) = inputs::read(&args.inputs, &mut std::io::stdin().lock());
     let mut checked = Checked::default();
     checked
@@ -226,8 +237,9 @@ fn run_check(args: CheckArgs) -> u8 {
     match args.output {
         Output::Json => {
             let text = serde_json::to_string_pretty(&checked.to_json()).unwrap_or_default();
+            // A reader that went away still gets the exit code of what was found.
             if let Err(code @ 1..) = print_out(&format!("{text}\n")) {
-                return code;
+                return Err(code);
             }
         }
         Output::Text => {
@@ -242,7 +254,7 @@ fn run_check(args: CheckArgs) -> u8 {
                 }
             }
             if let Err(code @ 1..) = print_out(&lines) {
-                return code;
+                return Err(code);
             }
             let count = |s: Severity| {
                 checked
@@ -264,7 +276,7 @@ fn run_check(args: CheckArgs) -> u8 {
             );
         }
     }
-    Severity::exit_code(worst)
+    Ok(Severity::exit_code(worst))
 }
 
 fn labelled(message: &Message, label: &str) -> Message {
@@ -277,40 +289,27 @@ fn labelled(message: &Message, label: &str) -> Message {
 /// Inputs this large take long enough to parse and review that a progress bar helps.
 const PROGRESS_BYTES: usize = 4 << 20;
 
-fn run_report(args: ReportArgs) -> u8 {
+fn run_report(args: ReportArgs) -> Result<u8, u8> {
     let mut flags = serde_json::Map::new();
     if let Some(version) = &args.min_kubelet_version {
         flags.insert("minKubeletVersion".into(), version.clone().into());
     }
-    let settings = match args.settings.resolve_with(Mode::Mutate, flags) {
-        Ok(settings) => settings,
-        Err(e) => return fail(&e),
-    };
+    let settings = args
+        .settings
+        .resolve_with(Mode::Mutate, flags)
+        .map_err(|e| fail(&e))?;
     let mut stdin = std::io::stdin().lock();
-    let (sources, unreadable) = inputs::read(std::slice::from_ref(&args.file), &mut stdin);
-    if !unreadable.is_empty() {
-        print_messages(&unreadable);
-        return 2;
-    }
+    let sources = read_all(&args.file, &mut stdin)?;
     let nodes = match &args.nodes {
-        Some(path) => {
-            let (sources, unreadable) = inputs::read(std::slice::from_ref(path), &mut stdin);
-            if !unreadable.is_empty() {
-                print_messages(&unreadable);
-                return 2;
-            }
-            match sources
-                .iter()
-                .map(report::read_nodes)
-                .collect::<Result<Vec<_>, _>>()
-            {
-                Ok(mut nodes) => nodes.pop(),
-                Err(message) => {
-                    print_messages([&message]);
-                    return 2;
-                }
-            }
-        }
+        Some(path) => read_all(path, &mut stdin)?
+            .iter()
+            .map(report::read_nodes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|message| {
+                print_messages([&message]);
+                2
+            })?
+            .pop(),
         None => None,
     };
     let bytes: usize = sources.iter().map(|s| s.text.len()).sum();
@@ -327,10 +326,7 @@ fn run_report(args: ReportArgs) -> u8 {
         ProgressBar::hidden()
     };
     let built = report::build(&sources, &settings, nodes, &progress);
-    if !built.errors.is_empty() {
-        print_messages(&built.errors);
-        return 2;
-    }
+    stop_if_unreadable(&built.errors)?;
     let text = match args.output {
         Output::Json => format!(
             "{}\n",
@@ -338,7 +334,8 @@ fn run_report(args: ReportArgs) -> u8 {
         ),
         Output::Text => built.to_text(),
     };
-    print_out(&text).err().unwrap_or(0)
+    print_out(&text)?;
+    Ok(0)
 }
 
 /// Writes to standard output. A reader that went away (`| head`) is not an error worth a
