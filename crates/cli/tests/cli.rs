@@ -35,6 +35,28 @@ fn documents(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A file of the repository, such as `test_data/istio/pod.classic.yaml`.
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap()
+}
+
+/// Istio's own native output for `name`: what converting its classic output gives.
+fn istio_native(name: &str) -> Value {
+    istio_pairs()
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap()
+        .after
+}
+
+/// Writes `text` to `dir/name`, making the directories on the way.
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
 }
@@ -81,10 +103,9 @@ fn convert_gives_the_cases_expected_objects() {
 #[case::deployment("emojivoto-deployment")]
 #[case::pod("emojivoto-pod")]
 fn convert_gives_linkerds_native_files(#[case] name: &str) {
-    let fixtures = repo().join("test_data/linkerd");
-    let classic = fixtures.join(format!("{name}.classic.yaml"));
-    let native = std::fs::read_to_string(fixtures.join(format!("{name}.native.yaml"))).unwrap();
-    let output = cli().arg("convert").arg(&classic).output().unwrap();
+    let classic = format!("test_data/linkerd/{name}.classic.yaml");
+    let native = fixture(&format!("test_data/linkerd/{name}.native.yaml"));
+    let output = cli().args(["convert", &classic]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(documents(&stdout(&output)), documents(&native));
 }
@@ -93,7 +114,7 @@ fn convert_gives_linkerds_native_files(#[case] name: &str) {
 fn unchanged_documents_come_back_byte_for_byte() {
     for pair in istio_pairs() {
         let file = format!("test_data/istio/{}.native.yaml", pair.name);
-        let text = std::fs::read_to_string(repo().join(&file)).unwrap();
+        let text = fixture(&file);
         cli()
             .args(["convert", &file])
             .assert()
@@ -105,12 +126,8 @@ fn unchanged_documents_come_back_byte_for_byte() {
 
 #[test]
 fn stdin_is_read_when_no_file_is_given() {
-    let classic = std::fs::read_to_string(repo().join("test_data/istio/pod.classic.yaml")).unwrap();
-    let expected = &istio_pairs()
-        .into_iter()
-        .find(|p| p.name == "pod")
-        .unwrap()
-        .after;
+    let classic = fixture("test_data/istio/pod.classic.yaml");
+    let expected = istio_native("pod");
     for args in [vec!["convert"], vec!["convert", "-"]] {
         let output = cli()
             .args(&args)
@@ -118,20 +135,15 @@ fn stdin_is_read_when_no_file_is_given() {
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(0));
-        assert_eq!(documents(&stdout(&output)), std::slice::from_ref(expected));
+        assert_eq!(documents(&stdout(&output)), std::slice::from_ref(&expected));
     }
 }
 
 #[test]
 fn a_directory_is_read_in_name_order_with_other_kinds_in_place() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    let classic = std::fs::read_to_string(repo().join("test_data/istio/job.classic.yaml")).unwrap();
-    write("b/job.yaml", &classic);
+    let write = |name: &str, text: &str| write(dir.path(), name, text);
+    write("b/job.yaml", &fixture("test_data/istio/job.classic.yaml"));
     write(
         "a-service.yaml",
         "# the service\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n",
@@ -144,16 +156,11 @@ fn a_directory_is_read_in_name_order_with_other_kinds_in_place() {
     assert!(text.starts_with(
         "# the service\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\n"
     ));
-    let expected = istio_pairs()
-        .into_iter()
-        .find(|p| p.name == "job")
-        .unwrap()
-        .after;
     assert_eq!(
         documents(&text),
         [
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}),
-            expected
+            istio_native("job")
         ]
     );
     assert_eq!(
@@ -166,9 +173,8 @@ fn a_directory_is_read_in_name_order_with_other_kinds_in_place() {
 #[test]
 fn in_place_rewrites_only_what_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let istio = repo().join("test_data/istio");
-    let native_pod = std::fs::read_to_string(istio.join("pod.native.yaml")).unwrap();
-    let classic_job = std::fs::read_to_string(istio.join("job.classic.yaml")).unwrap();
+    let native_pod = fixture("test_data/istio/pod.native.yaml");
+    let classic_job = fixture("test_data/istio/job.classic.yaml");
     let config = "# settings for the app\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app   # trailing comment\ndata:\n  mode: on\n  port: 0644\n";
     // A Helm render: the ConfigMap must stay as it is while the Job next to it converts.
     let helm = format!(
@@ -182,7 +188,7 @@ fn in_place_rewrites_only_what_changes() {
         ("pod.json", pod_json.as_str()),
     ];
     for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
+        write(dir.path(), name, text);
     }
     let output = cli()
         .args(["convert", "--in-place"])
@@ -202,12 +208,7 @@ fn in_place_rewrites_only_what_changes() {
                 "---\n# Source: chart/templates/configmap.yaml\n{config}---\n# Source: chart/templates/job.yaml\n"
             );
             assert!(after.starts_with(&prefix), "{after}");
-            let expected = istio_pairs()
-                .into_iter()
-                .find(|p| p.name == "job")
-                .unwrap()
-                .after;
-            assert_eq!(documents(&after[prefix.len()..]), [expected]);
+            assert_eq!(documents(&after[prefix.len()..]), [istio_native("job")]);
         } else {
             assert_eq!(after, text, "{name} changed");
         }
@@ -224,13 +225,13 @@ fn in_place_rewrites_only_what_changes() {
 #[test]
 fn in_place_writes_nothing_when_a_document_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let classic = std::fs::read_to_string(repo().join("test_data/istio/pod.classic.yaml")).unwrap();
-    std::fs::write(dir.path().join("a.yaml"), &classic).unwrap();
-    std::fs::write(
-        dir.path().join("b.yaml"),
+    let classic = fixture("test_data/istio/pod.classic.yaml");
+    write(dir.path(), "a.yaml", &classic);
+    write(
+        dir.path(),
+        "b.yaml",
         "kind: ConfigMap\ndata:\n  a: b\n   c: d\n",
-    )
-    .unwrap();
+    );
     let output = cli()
         .args(["convert", "-i", "a.yaml", "b.yaml"])
         .current_dir(dir.path())
@@ -344,8 +345,11 @@ fn unreadable_files_are_named() {
 #[test]
 fn settings_come_from_a_file_and_flags_with_the_policys_messages() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = dir.path().join("settings.yaml");
-    std::fs::write(&settings, "requestNativeInjection: maybe\n").unwrap();
+    let settings = write(
+        dir.path(),
+        "settings.yaml",
+        "requestNativeInjection: maybe\n",
+    );
     cli()
         .arg("convert")
         .arg("--settings")
@@ -407,15 +411,8 @@ fn settings_come_from_a_file_and_flags_with_the_policys_messages() {
 
 #[test]
 fn lists_and_json_stay_in_their_format() {
-    let classic = documents(
-        &std::fs::read_to_string(repo().join("test_data/istio/pod.classic.yaml")).unwrap(),
-    )
-    .remove(0);
-    let native = istio_pairs()
-        .into_iter()
-        .find(|p| p.name == "pod")
-        .unwrap()
-        .after;
+    let classic = documents(&fixture("test_data/istio/pod.classic.yaml")).remove(0);
+    let native = istio_native("pod");
     let config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
     let list = json!({"apiVersion": "v1", "kind": "List", "items": [config, classic]});
     let output = cli()
@@ -548,23 +545,21 @@ fn check_speaks_json() {
 
 fn write_cluster(dir: &Path, pods: usize) -> (PathBuf, Vec<ClusterObject>) {
     let (list, expected) = cluster_list(pods);
-    let path = dir.join("cluster.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&list).unwrap()).unwrap();
-    (path, expected)
+    let text = serde_json::to_string_pretty(&list).unwrap();
+    (write(dir, "cluster.json", &text), expected)
 }
 
 /// The generated cluster's nodes, every one new, or `node-{old}` at kubelet 1.32.
 fn write_nodes(dir: &Path, old: Option<usize>) -> PathBuf {
-    let path = dir.join(match old {
+    let name = match old {
         Some(_) => "nodes-one-old.json",
         None => "nodes.json",
-    });
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&cluster_nodes(old)).unwrap(),
+    };
+    write(
+        dir,
+        name,
+        &serde_json::to_string_pretty(&cluster_nodes(old)).unwrap(),
     )
-    .unwrap();
-    path
 }
 
 const CATEGORIES: [&str; 7] = [
@@ -994,13 +989,12 @@ fn report_adds_up_what_converting_adds_to_pods_requests() {
 #[test]
 fn report_decides_by_the_pods_own_node() {
     let dir = tempfile::tempdir().unwrap();
-    let nodes = dir.path().join("nodes.yaml");
     // YAML, as `kubectl get nodes -o yaml` prints it.
-    std::fs::write(
-        &nodes,
+    let nodes = write(
+        dir.path(),
+        "nodes.yaml",
         "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Node\n  metadata:\n    name: old-1\n  status:\n    nodeInfo:\n      kubeletVersion: v1.32.9+k3s1\n- apiVersion: v1\n  kind: Node\n  metadata:\n    name: new-1\n  status:\n    nodeInfo:\n      kubeletVersion: v1.34.1\n",
-    )
-    .unwrap();
+    );
     let small = json!({"cpu": "100m"});
     let list = json!({"apiVersion": "v1", "kind": "List", "items": [
         istio_pod("on-new", "shop", Some("new-1"), small.clone()),
@@ -1047,9 +1041,7 @@ fn bad_setting_flags_get_the_policys_messages(#[case] flags: &[&str], #[case] me
 #[test]
 fn setting_flags() {
     // A Linkerd Pod is left alone when only Istio is handled.
-    let linkerd =
-        std::fs::read_to_string(repo().join("test_data/linkerd/emojivoto-pod.classic.yaml"))
-            .unwrap();
+    let linkerd = fixture("test_data/linkerd/emojivoto-pod.classic.yaml");
     cli()
         .args(["check", "--meshes", "istio", "-"])
         .write_stdin(linkerd.clone())
