@@ -124,9 +124,7 @@ pub fn check(
         let mut reviewed = 0;
         let visited = objects::visit(&mut value, number, &mut |visit| {
             let object = ObjectInfo {
-                kind: objects::describe(visit.object, &visit.target)
-                    .split_once('/')
-                    .map_or(String::new(), |(kind, _)| kind.to_owned()),
+                kind: objects::kind(visit.object, &visit.target).to_owned(),
                 namespace: objects::namespace(visit.object).map(str::to_owned),
                 name: objects::name(visit.object),
             };

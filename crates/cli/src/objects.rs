@@ -130,14 +130,18 @@ fn typed_list_item_kind(list: &Value) -> Option<Kind> {
 
 /// `Kind/name` for messages: the name, the generateName prefix followed by `*`, or `(no name)`.
 pub fn describe(object: &Value, target: &Target) -> String {
-    let kind = match target {
+    format!("{}/{}", kind(object, target), name(object))
+}
+
+/// The kind for messages: the reviewed kind, the object's own, or `object`.
+pub fn kind<'v>(object: &'v Value, target: &Target) -> &'v str {
+    match target {
         Target::Reviewed(kind) => kind.name(),
         _ => object
             .get("kind")
             .and_then(Value::as_str)
             .unwrap_or("object"),
-    };
-    format!("{kind}/{}", name(object))
+    }
 }
 
 pub fn name(object: &Value) -> String {
