@@ -309,7 +309,13 @@ fn run_report(args: ReportArgs) -> Result<u8, u8> {
                 print_messages([&message]);
                 2
             })?
-            .pop(),
+            .into_iter()
+            // A directory of node files is one cluster: every file's nodes count.
+            .reduce(|mut all, more| {
+                all.file = format!("{}, {}", all.file, more.file);
+                all.list.extend(more.list);
+                all
+            }),
         None => None,
     };
     let bytes: usize = sources.iter().map(|s| s.text.len()).sum();

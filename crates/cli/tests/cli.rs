@@ -774,6 +774,36 @@ fn report_with_one_old_node_holds_back_what_it_runs() {
     assert_eq!(lenient["nodes"]["belowMinimum"], json!(0));
 }
 
+/// A directory of node files is one cluster: a node in any of them counts.
+#[test]
+fn report_reads_every_nodes_file_of_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, expected) = write_cluster(dir.path(), 1000);
+    let nodes = dir.path().join("nodes");
+    std::fs::create_dir(&nodes).unwrap();
+    let new = write_nodes(&nodes, None);
+    let old = write(
+        &nodes,
+        "spare.yaml",
+        "kind: Node\nmetadata: {name: spare}\nstatus:\n  nodeInfo: {kubeletVersion: v1.31.4}\n",
+    );
+    let report = report_json(&[
+        "-f".as_ref(),
+        path.as_ref(),
+        "--nodes".as_ref(),
+        nodes.as_ref(),
+    ]);
+    assert_eq!(
+        report["nodes"],
+        json!({"file": format!("{}, {}", new.display(), old.display()), "count": 8, "minKubeletVersion": "1.33",
+               "belowMinimum": 1, "oldest": {"name": "spare", "kubeletVersion": "v1.31.4"},
+               "newPodsGetNativeSidecars": false})
+    );
+    // No Pod runs on the spare node, so only the Deployments are held back.
+    assert_eq!(report["totals"]["heldBack"], json!(10));
+    assert_eq!(report["totals"]["total"], json!(expected.len()));
+}
+
 #[test]
 fn report_prints_a_table() {
     let dir = tempfile::tempdir().unwrap();
