@@ -42,8 +42,9 @@ impl Mesh for Linkerd {
         NATIVE_SIDECAR[0]
     }
     fn opt_out(&self, object: &Value, kind: Kind) -> Option<&'static str> {
+        let annotations = kind.annotations(object);
         NATIVE_SIDECAR.into_iter().find_map(|key| {
-            let value = parse_bool(kind.annotation(object, key)?)?;
+            let value = parse_bool(annotations.get(key)?)?;
             Some((!value).then_some(key))
         })?
     }
