@@ -45,7 +45,7 @@ impl Mesh for Istio {
         (kind.annotation(object, NATIVE_SIDECAR) == Some("false")).then_some(NATIVE_SIDECAR)
     }
     fn states_mode(&self, pod: &Value) -> bool {
-        mesh::pod_annotation(pod, NATIVE_SIDECAR).is_some()
+        Kind::Pod.annotation(pod, NATIVE_SIDECAR).is_some()
     }
     fn request_native(&self, annotations: &mut Map<String, Value>) {
         annotations.insert(NATIVE_SIDECAR.to_owned(), Value::from("true"));

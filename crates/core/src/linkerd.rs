@@ -42,15 +42,19 @@ impl Mesh for Linkerd {
         NATIVE_SIDECAR[0]
     }
     fn opt_out(&self, object: &Value, kind: Kind) -> Option<&'static str> {
+        let annotations = kind.annotations(object);
         NATIVE_SIDECAR.into_iter().find_map(|key| {
-            let value = parse_bool(kind.annotation(object, key)?)?;
+            let value = parse_bool(annotations.get(key)?)?;
             Some((!value).then_some(key))
         })?
     }
     fn states_mode(&self, pod: &Value) -> bool {
-        NATIVE_SIDECAR
-            .iter()
-            .any(|key| mesh::pod_annotation(pod, key).is_some_and(|v| parse_bool(v).is_some()))
+        let annotations = Kind::Pod.annotations(pod);
+        NATIVE_SIDECAR.iter().any(|key| {
+            annotations
+                .get(key)
+                .is_some_and(|v| parse_bool(v).is_some())
+        })
     }
     fn request_native(&self, annotations: &mut Map<String, Value>) {
         for key in NATIVE_SIDECAR {
@@ -64,7 +68,7 @@ impl Mesh for Linkerd {
         if mesh::host_network(pod) {
             return Injection::Refused;
         }
-        match mesh::pod_annotation(pod, INJECT) {
+        match Kind::Pod.annotation(pod, INJECT) {
             Some("enabled" | "ingress") => Injection::Requested,
             Some("disabled") => Injection::Refused,
             _ => Injection::Unstated,

@@ -141,11 +141,6 @@ pub(crate) fn carries_a_proxy(spec: Option<&Value>) -> bool {
     })
 }
 
-/// A string annotation of a Pod's own metadata.
-pub(crate) fn pod_annotation<'v>(pod: &'v Value, key: &str) -> Option<&'v str> {
-    pod.get("metadata")?.get("annotations")?.get(key)?.as_str()
-}
-
 pub(crate) fn host_network(pod: &Value) -> bool {
     crate::path::at(pod, "/spec/hostNetwork") == Some(&Value::Bool(true))
 }

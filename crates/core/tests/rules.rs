@@ -76,6 +76,25 @@ fn validate_mode() -> Settings {
     }
 }
 
+/// Reviews `before` as a created Pod with `settings` in mutate and in validate mode, neither of
+/// which may change it; the two outcomes, for what each test asserts besides.
+fn unchanged_in_both_modes(before: &Value, settings: &Settings) -> Vec<Outcome> {
+    [Mode::Mutate, Mode::Validate]
+        .into_iter()
+        .map(|mode| {
+            let settings = Settings {
+                mode,
+                ..settings.clone()
+            };
+            let mut object = before.clone();
+            let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+            assert!(!outcome.changed);
+            assert_eq!(&object, before);
+            outcome
+        })
+        .collect()
+}
+
 /// The article's first scenario: `check-traffic` calls out through the mesh, so the proxy must have
 /// started before it runs.
 #[test]
@@ -252,11 +271,8 @@ fn opt_out_keeps_the_pod_classic_with_a_warning() {
         "sidecar.istio.io/nativeSidecar",
         "false",
     );
-    for settings in [Settings::default(), validate_mode()] {
-        let mut object = before.clone();
-        let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+    for outcome in unchanged_in_both_modes(&before, &Settings::default()) {
         assert_eq!(outcome.rejection, None);
-        assert!(!outcome.changed);
         assert!(outcome.opted_out);
         assert_eq!(
             outcome.warnings,
@@ -264,7 +280,6 @@ fn opt_out_keeps_the_pod_classic_with_a_warning() {
                 "sidecar.istio.io/nativeSidecar: \"false\" leaves istio-proxy as Istio renders it in classic mode; remove the annotation to run the proxy as a native sidecar"
             ]
         );
-        assert_eq!(object, before);
     }
 }
 
@@ -272,12 +287,8 @@ fn opt_out_keeps_the_pod_classic_with_a_warning() {
 #[case::args(pod(vec![], vec![json!({"name": "istio-proxy", "args": ["proxy", "router", "--domain", "x"]})]))]
 #[case::template(with_annotation(pod(vec![], vec![app("app"), proxy()]), "inject.istio.io/templates", "gateway"))]
 fn never_touches_gateways(#[case] before: Value) {
-    for settings in [Settings::default(), validate_mode()] {
-        let mut object = before.clone();
-        let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+    for outcome in unchanged_in_both_modes(&before, &Settings::default()) {
         assert_eq!(outcome.rejection, None);
-        assert!(!outcome.changed);
-        assert_eq!(object, before);
     }
 }
 
@@ -310,12 +321,25 @@ fn never_touches_gateways(#[case] before: Value) {
     json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": {"name": "app"}}}),
     "spec.containers must be a list of containers, found an object"
 )]
+#[case::linkerd_init_named_like_proxy(
+    pod(vec![linkerd_init(), init("linkerd-proxy")], vec![linkerd_proxy(), app("app")]),
+    "spec.initContainers already has a container named \"linkerd-proxy\", the name of the proxy in spec.containers; remove one of the two copies so that a single proxy runs as a native sidecar"
+)]
+#[case::linkerd_two_proxies(
+    pod(vec![linkerd_init()], vec![linkerd_proxy(), app("app"), linkerd_proxy()]),
+    "spec has 2 containers named \"linkerd-proxy\" (containers[0], containers[2]); keep a single proxy"
+)]
+#[case::linkerd_restart_policy_rules(
+    pod(vec![], vec![{let mut p = linkerd_proxy(); p["restartPolicyRules"] = json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]); p}, app("app")]),
+    "spec.containers[0] \"linkerd-proxy\" sets restartPolicyRules, which a native sidecar cannot have; remove restartPolicyRules from it, or keep it classic with the pod annotation config.linkerd.io/proxy-enable-native-sidecar: \"false\""
+)]
+#[case::linkerd_only_container(
+    pod(vec![linkerd_init()], vec![linkerd_proxy()]),
+    "spec.containers[0] \"linkerd-proxy\" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or keep it classic with the pod annotation config.linkerd.io/proxy-enable-native-sidecar: \"false\""
+)]
 fn refuses_what_would_break(#[case] before: Value, #[case] message: &str) {
-    for settings in [Settings::default(), validate_mode()] {
-        let mut object = before.clone();
-        let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+    for outcome in unchanged_in_both_modes(&before, &Settings::default()) {
         assert_eq!(outcome.rejection.as_deref(), Some(message));
-        assert!(!outcome.changed);
     }
 }
 
@@ -607,18 +631,14 @@ fn linkerd_opt_out_keeps_the_pod_classic_with_a_warning() {
             key,
             "false",
         );
-        for settings in [Settings::default(), validate_mode()] {
-            let mut object = before.clone();
-            let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+        for outcome in unchanged_in_both_modes(&before, &Settings::default()) {
             assert_eq!(outcome.rejection, None);
-            assert!(!outcome.changed);
             assert_eq!(
                 outcome.warnings,
                 [format!(
                     "{key}: \"false\" leaves linkerd-proxy as Linkerd renders it in classic mode; remove the annotation to run the proxy as a native sidecar"
                 )]
             );
-            assert_eq!(object, before);
         }
     }
 }
@@ -642,33 +662,6 @@ fn linkerd_hooks_that_are_not_linkerds_are_kept_with_a_warning() {
         json!({"preStop": {"exec": {"command": ["/drain.sh"]}}})
     );
     assert_eq!(native["startupProbe"]["httpGet"]["port"], 4191);
-}
-
-#[rstest]
-#[case::init_named_like_proxy(
-    pod(vec![linkerd_init(), init("linkerd-proxy")], vec![linkerd_proxy(), app("app")]),
-    "spec.initContainers already has a container named \"linkerd-proxy\", the name of the proxy in spec.containers; remove one of the two copies so that a single proxy runs as a native sidecar"
-)]
-#[case::two_proxies(
-    pod(vec![linkerd_init()], vec![linkerd_proxy(), app("app"), linkerd_proxy()]),
-    "spec has 2 containers named \"linkerd-proxy\" (containers[0], containers[2]); keep a single proxy"
-)]
-#[case::restart_policy_rules(
-    pod(vec![], vec![{let mut p = linkerd_proxy(); p["restartPolicyRules"] = json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]); p}, app("app")]),
-    "spec.containers[0] \"linkerd-proxy\" sets restartPolicyRules, which a native sidecar cannot have; remove restartPolicyRules from it, or keep it classic with the pod annotation config.linkerd.io/proxy-enable-native-sidecar: \"false\""
-)]
-#[case::only_container(
-    pod(vec![linkerd_init()], vec![linkerd_proxy()]),
-    "spec.containers[0] \"linkerd-proxy\" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or keep it classic with the pod annotation config.linkerd.io/proxy-enable-native-sidecar: \"false\""
-)]
-fn refuses_what_would_break_linkerd(#[case] before: Value, #[case] message: &str) {
-    for settings in [Settings::default(), validate_mode()] {
-        let mut object = before.clone();
-        let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
-        assert_eq!(outcome.rejection.as_deref(), Some(message));
-        assert!(!outcome.changed);
-        assert_eq!(object, before);
-    }
 }
 
 #[rstest]
@@ -717,14 +710,7 @@ fn declared_sidecars_start_after_linkerds_proxy() {
 #[test]
 fn a_disabled_mesh_is_left_alone() {
     let before = pod(vec![linkerd_init()], vec![linkerd_proxy(), app("app")]);
-    for settings in [
-        settings(json!({"meshes": ["istio"]})),
-        settings(json!({"meshes": ["istio"], "mode": "validate"})),
-    ] {
-        let mut object = before.clone();
-        let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+    for outcome in unchanged_in_both_modes(&before, &settings(json!({"meshes": ["istio"]}))) {
         assert_eq!(outcome.rejection, None);
-        assert!(!outcome.changed);
-        assert_eq!(object, before);
     }
 }
