@@ -29,6 +29,15 @@ pub struct PodResources {
     pub limits: ResourceList,
 }
 
+impl PodResources {
+    fn list(&self, bound: Bound) -> &ResourceList {
+        match bound {
+            Bound::Request => &self.requests,
+            Bound::Limit => &self.limits,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
     Request,
@@ -278,8 +287,9 @@ const BOUNDS: [Bound; 2] = [Bound::Request, Bound::Limit];
 /// What is kept of the pod spec before the edit, owned: the object changes in between.
 struct Before {
     spec_path: &'static str,
-    aggregate: [ResourceList; 2],
-    pod_level: Option<(ResourceList, ResourceList)>,
+    /// The containers' aggregate; `None` when it is `effective` (no pod-level values, no overhead).
+    aggregate: Option<PodResources>,
+    pod_level: Option<PodResources>,
     effective: PodResources,
     /// Init container names and whether each is a sidecar, in order.
     init: Vec<(Option<String>, bool)>,
@@ -295,17 +305,16 @@ impl Before {
             &mut problems,
         );
         let totals = totals(&spec, None);
+        let pod_level = totals
+            .pod_level
+            .as_ref()
+            .map(|p| pod_resources(&p.requests, &p.limits));
         Before {
             spec_path: kind.spec_path(),
-            aggregate: [owned(&totals.aggregate[0]), owned(&totals.aggregate[1])],
-            pod_level: totals
-                .pod_level
-                .as_ref()
-                .map(|p| (owned(&p.requests), owned(&p.limits))),
-            effective: PodResources {
-                requests: owned(&totals.effective[0]),
-                limits: owned(&totals.effective[1]),
-            },
+            aggregate: (pod_level.is_some() || !spec.overhead.is_empty())
+                .then(|| pod_resources(&totals.aggregate[0], &totals.aggregate[1])),
+            pod_level,
+            effective: pod_resources(&totals.effective[0], &totals.effective[1]),
             init: spec
                 .init
                 .iter()
@@ -327,27 +336,21 @@ impl Before {
             .pod_level
             .as_ref()
             .filter(|_| kind == Kind::Pod)
-            .map(|(r, l)| PodLevel {
-                requests: borrowed(r),
-                limits: borrowed(l),
+            .map(|p| PodLevel {
+                requests: borrowed(&p.requests),
+                limits: borrowed(&p.limits),
             });
         let totals = totals(&spec, kept);
         let explain = Explainer {
             before: &self,
             spec: &spec,
         };
-        let after = PodResources {
-            requests: owned(&totals.effective[0]),
-            limits: owned(&totals.effective[1]),
-        };
+        let after = pod_resources(&totals.effective[0], &totals.effective[1]);
         // What rose: resource, bound, before, after, and the aggregate the formula reached.
         let mut rose = Vec::new();
         for (at, bound) in BOUNDS.into_iter().enumerate() {
-            let (was, is) = match bound {
-                Bound::Request => (&self.effective.requests, &after.requests),
-                Bound::Limit => (&self.effective.limits, &after.limits),
-            };
-            for (resource, now) in is {
+            let was = self.effective.list(bound);
+            for (resource, now) in after.list(bound) {
                 let before = was.get(resource).copied().unwrap_or(Quantity::ZERO);
                 if now.cmp_value(&before).is_gt() {
                     let reach = totals.aggregate[at].get(resource).copied().unwrap_or(*now);
@@ -436,14 +439,18 @@ impl Before {
                 let Some(&ceiling) = ceilings.get(resource).filter(|_| checked) else {
                     continue;
                 };
-                let before = self.aggregate[at]
+                let before = self
+                    .aggregate
+                    .as_ref()
+                    .unwrap_or(&self.effective)
+                    .list(bound)
                     .get(resource)
                     .copied()
                     .unwrap_or(Quantity::ZERO);
                 let ceiling_before = self
                     .pod_level
                     .as_ref()
-                    .and_then(|(r, l)| if at == 0 { r } else { l }.get(resource).copied());
+                    .and_then(|p| p.list(bound).get(resource).copied());
                 let was_within = ceiling_before.is_none_or(|c| before.cmp_value(&c).is_le());
                 if now.cmp_value(&ceiling).is_gt() && was_within {
                     found.push((resource, bound, before, now, ceiling));
@@ -451,6 +458,13 @@ impl Before {
             }
         }
         found
+    }
+}
+
+fn pod_resources(requests: &Sum, limits: &Sum) -> PodResources {
+    PodResources {
+        requests: owned(requests),
+        limits: owned(limits),
     }
 }
 
@@ -657,7 +671,10 @@ fn entry<'v>(
     if let Some(limits) = &limits {
         let written = requests_value.and_then(Value::as_object);
         for &(resource, quantity) in limits {
-            if !written.is_some_and(|r| r.contains_key(resource)) {
+            // A written request is kept, valid or not; the parsed ones answer without hashing.
+            let kept = requests.iter().any(|(r, _)| *r == resource)
+                || written.is_some_and(|r| r.contains_key(resource));
+            if !kept {
                 requests.push((resource, quantity));
             }
         }

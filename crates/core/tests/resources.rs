@@ -34,6 +34,17 @@ fn proxy(requests: Value) -> Value {
     json!({"name": "istio-proxy", "image": "proxyv2", "args": ["proxy", "sidecar"], "resources": resources(requests, Value::Null)})
 }
 
+/// The issue's pod: `init`, then an app (500m cpu) and Istio's proxy (100m).
+fn app_and_proxy(init: Vec<Value>) -> Value {
+    pod(
+        init,
+        vec![
+            container("app", json!({"cpu": "500m"})),
+            proxy(json!({"cpu": "100m"})),
+        ],
+    )
+}
+
 fn pod(init: Vec<Value>, containers: Vec<Value>) -> Value {
     json!({
         "apiVersion": "v1",
@@ -178,13 +189,7 @@ fn conversion_before_and_after(
     #[case] before: &str,
     #[case] after: &str,
 ) {
-    let object = pod(
-        init,
-        vec![
-            container("app", json!({"cpu": "500m"})),
-            proxy(json!({"cpu": "100m"})),
-        ],
-    );
+    let object = app_and_proxy(init);
     let (_, outcome) = mutate(&object);
     assert!(outcome.changed);
     let change = change(&outcome);
@@ -195,13 +200,7 @@ fn conversion_before_and_after(
 
 #[test]
 fn the_issue_example_warns_with_the_exact_message() {
-    let object = pod(
-        vec![container("migrate", json!({"cpu": "2"}))],
-        vec![
-            container("app", json!({"cpu": "500m"})),
-            proxy(json!({"cpu": "100m"})),
-        ],
-    );
+    let object = app_and_proxy(vec![container("migrate", json!({"cpu": "2"}))]);
     let (converted, outcome) = mutate(&object);
     assert_eq!(outcome.rejection, None);
     assert!(outcome.changed);
@@ -258,13 +257,7 @@ fn a_users_own_native_sidecar(
     #[case] after: &str,
     #[case] warning: &str,
 ) {
-    let object = pod(
-        init,
-        vec![
-            container("app", json!({"cpu": "500m"})),
-            proxy(json!({"cpu": "100m"})),
-        ],
-    );
+    let object = app_and_proxy(init);
     let (_, outcome) = mutate(&object);
     let change = change(&outcome);
     assert_eq!(change.before.requests["cpu"].to_string(), before);
@@ -331,13 +324,7 @@ fn hugepages_and_an_extended_resource_rise() {
 
 #[test]
 fn overhead_is_counted_before_and_after() {
-    let mut object = pod(
-        vec![container("migrate", json!({"cpu": "2"}))],
-        vec![
-            container("app", json!({"cpu": "500m"})),
-            proxy(json!({"cpu": "100m"})),
-        ],
-    );
+    let mut object = app_and_proxy(vec![container("migrate", json!({"cpu": "2"}))]);
     object["spec"]["overhead"] = json!({"cpu": "250m"});
     let (_, outcome) = mutate(&object);
     let change = change(&outcome);
@@ -356,13 +343,7 @@ fn overhead_is_counted_before_and_after() {
     )
 )]
 fn pod_level_requests(#[case] pod_cpu: &str, #[case] refusal: Option<&str>) {
-    let mut object = pod(
-        vec![container("migrate", json!({"cpu": "2"}))],
-        vec![
-            container("app", json!({"cpu": "500m"})),
-            proxy(json!({"cpu": "100m"})),
-        ],
-    );
+    let mut object = app_and_proxy(vec![container("migrate", json!({"cpu": "2"}))]);
     object["spec"]["resources"] = json!({"requests": {"cpu": pod_cpu}});
     for setting in [OnResourceIncrease::Warn, OnResourceIncrease::Reject] {
         let settings = Settings {
@@ -438,13 +419,7 @@ fn reorders_say_so() {
 // ---- the setting, validate mode ----
 
 fn migrate_pod() -> Value {
-    pod(
-        vec![container("migrate", json!({"cpu": "2"}))],
-        vec![
-            container("app", json!({"cpu": "500m"})),
-            proxy(json!({"cpu": "100m"})),
-        ],
-    )
+    app_and_proxy(vec![container("migrate", json!({"cpu": "2"}))])
 }
 
 #[test]
@@ -462,16 +437,7 @@ fn reject_refuses_with_the_message_and_leaves_the_object() {
     assert!(!outcome.changed);
     assert_eq!(after, object);
     // Nothing rises: converted as usual.
-    let (_, outcome) = mutate_with(
-        &pod(
-            vec![],
-            vec![
-                container("app", json!({"cpu": "500m"})),
-                proxy(json!({"cpu": "100m"})),
-            ],
-        ),
-        &settings,
-    );
+    let (_, outcome) = mutate_with(&app_and_proxy(vec![]), &settings);
     assert_eq!(outcome.rejection, None);
     assert!(outcome.changed);
 }
@@ -546,13 +512,7 @@ fn bad_quantities_are_reported_and_the_conversion_goes_on(
 #[case::bare_minus(json!("-"), "600m")]
 #[case::number(json!(2), "2100m")]
 fn what_kubernetes_accepts_is_no_problem(#[case] cpu: Value, #[case] after: &str) {
-    let object = pod(
-        vec![container("migrate", json!({"cpu": cpu}))],
-        vec![
-            container("app", json!({"cpu": "500m"})),
-            proxy(json!({"cpu": "100m"})),
-        ],
-    );
+    let object = app_and_proxy(vec![container("migrate", json!({"cpu": cpu}))]);
     let (_, outcome) = mutate(&object);
     assert!(change(&outcome).problems.is_empty());
     assert_eq!(change(&outcome).after.requests["cpu"].to_string(), after);
