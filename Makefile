@@ -147,11 +147,7 @@ OCI_TARGET ?= ghcr.io/native-sidecar-policy/policies/native-sidecar-policy
 ANNOTATE = $(if $(KWCTL),$(KWCTL) annotate,$(POLICY_PUBLISH) annotate)
 
 annotated-policy.wasm: policy.wasm metadata.yml README.md
-ifneq ($(KWCTL),)
-	$(KWCTL) annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
-else
-	$(POLICY_PUBLISH) annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
-endif
+	$(ANNOTATE) -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
 
 # createdAt: kwctl stamps the time; policy-publish keeps the checked-in file's.
 artifacthub-pkg.yml: metadata.yml Cargo.toml

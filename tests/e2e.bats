@@ -22,6 +22,7 @@
 #   POLICY="$ANNOTATED_POLICY" evaluate NAME $(kwctl_only --allow-context-aware) --settings-json '{}'
 
 bats_require_minimum_version 1.5.0
+load helpers
 
 setup() {
   cd "$BATS_TEST_DIRNAME/.."
@@ -44,11 +45,6 @@ evaluate() {
   echo "stderr: $stderr"
 }
 
-# True when the runner is this repository's policy-host rather than kwctl.
-is_policy_host() {
-  [[ "$("$KWCTL" --version 2>/dev/null)" == policy-host* ]]
-}
-
 # Prints its arguments under one runner only, for flags the other runner does not take (see the
 # top of this file).
 kwctl_only() {
@@ -68,33 +64,9 @@ patch_ops() {
   jq -c '.patch | @base64d | fromjson' <<<"$output"
 }
 
-# jq program: the request's object with the response's patch applied. Covers the operations
-# json_patch::diff emits (add, remove, replace), with RFC 6902 array insertion.
-APPLY_PATCH='
-def resolve($doc; $segments):
-  reduce $segments[] as $segment ([];
-    . as $done
-    | ($doc | getpath($done)) as $parent
-    | if ($parent | type) == "array"
-      then $done + [if $segment == "-" then ($parent | length) else ($segment | tonumber) end]
-      else $done + [$segment] end);
-def apply($op):
-  resolve(.; $op.path | split("/") | .[1:] | map(gsub("~1"; "/") | gsub("~0"; "~"))) as $path
-  | if $op.op == "replace" then setpath($path; $op.value)
-    elif $op.op == "remove" then delpaths([$path])
-    elif $op.op == "add" and ($path | length) > 0 and (getpath($path[:-1]) | type) == "array"
-    then getpath($path[:-1]) as $list
-      | setpath($path[:-1]; $list[:$path[-1]] + [$op.value] + $list[$path[-1]:])
-    elif $op.op == "add" then setpath($path; $op.value)
-    else error("unexpected patch operation \($op.op)") end;
-($request[0] | if has("request") then .request else . end | .object) as $object
-| (if .patch then .patch | @base64d | fromjson else [] end) as $ops
-| reduce $ops[] as $op ($object; apply($op))
-'
-
 # The object of request NAME after the response's patch.
 patched() {
-  jq -c --slurpfile request "$REQUESTS/$1.json" "$APPLY_PATCH" <<<"$output"
+  patched_object "$REQUESTS/$1.json"
 }
 
 # Names of a container list of the patched object, comma-separated: names NAME JQ_PATH

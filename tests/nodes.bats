@@ -11,6 +11,7 @@
 # was denied or did not match the session: the tests read its JSON.
 
 bats_require_minimum_version 1.5.0
+load helpers
 
 setup() {
   cd "$BATS_TEST_DIRNAME/.."
@@ -19,10 +20,6 @@ setup() {
   REQUESTS=test_data/requests
   NODES=test_data/nodes
   CHECK='{"checkNodes": true}'
-}
-
-is_policy_host() {
-  [[ "$("$KWCTL" --version 2>/dev/null)" == policy-host* ]]
 }
 
 # replay SESSION REQUEST_FILE [kwctl run options...]: runs the policy with context-aware access,
@@ -51,19 +48,6 @@ request() {
   echo "$file"
 }
 
-# The object of REQUEST_FILE after the response's patch (the operations json_patch::diff emits).
-patched() {
-  jq -c --slurpfile request "$1" '
-    def apply($op):
-      ($op.path | split("/") | .[1:] | map(gsub("~1"; "/") | gsub("~0"; "~"))) as $p
-      | ($p | map(if test("^[0-9]+$") then tonumber else . end)) as $path
-      | if $op.op == "remove" then delpaths([$path])
-        elif $op.op == "add" and ($path[-1] | type) == "number"
-        then getpath($path[:-1]) as $list | setpath($path[:-1]; $list[:$path[-1]] + [$op.value] + $list[$path[-1]:])
-        else setpath($path; $op.value) end;
-    reduce (.patch | @base64d | fromjson)[] as $op ($request[0].object; apply($op))' <<<"$output"
-}
-
 # Accepted with a patch, no warnings.
 assert_patched() {
   [ "$(jq -c '[.allowed, .patchType, .warnings]' <<<"$output")" = '[true,"JSONPatch",null]' ]
@@ -76,18 +60,20 @@ assert_untouched_with() {
   [ "$(jq -r '.warnings[0]' <<<"$output")" = "$1" ]
 }
 
+# What every warning and message on the one-old cluster says about it.
+ONE_OLD='node "worker-old" runs kubelet v1.32.9+k3s1, older than minKubeletVersion 1.33 (1 of 4 nodes)'
 TOO_OLD="and a kubelet without sidecar support runs a native sidecar as an init container that never exits, so the pod would never start"
 RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if it runs sidecar containers"
 
 @test "nodes: all nodes run kubelet 1.33 or later, so istio-proxy becomes a native sidecar" {
   replay all-new "$REQUESTS/istio-pod-classic.json" --settings-json "$CHECK"
   assert_patched
-  [ "$(patched "$REQUESTS/istio-pod-classic.json" | jq -S .)" = "$(jq -S . "$REQUESTS/expected/istio-pod-classic.json")" ]
+  [ "$(patched_object "$REQUESTS/istio-pod-classic.json" | jq -S .)" = "$(jq -S . "$REQUESTS/expected/istio-pod-classic.json")" ]
 }
 
 @test "nodes: one node on 1.32 among new ones leaves the pod classic, with a warning naming it" {
   replay one-old "$REQUESTS/istio-pod-classic.json" --settings-json "$CHECK"
-  assert_untouched_with "no native sidecar made: node \"worker-old\" runs kubelet v1.32.9+k3s1, older than minKubeletVersion 1.33 (1 of 4 nodes), $TOO_OLD. $RAISE"
+  assert_untouched_with "no native sidecar made: $ONE_OLD, $TOO_OLD. $RAISE"
 }
 
 @test "nodes: a Deployment's template is left classic on the same cluster" {
@@ -105,7 +91,7 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
   file="$(request istio-pod-classic worker-1)"
   replay one-old "$file" --settings-json "$CHECK"
   assert_patched
-  [ "$(patched "$file" | jq -c '[.spec.nodeName, [.spec.initContainers[] | [.name, .restartPolicy]]]')" = '["worker-1",[["istio-init",null],["istio-proxy","Always"]]]' ]
+  [ "$(patched_object "$file" | jq -c '[.spec.nodeName, [.spec.initContainers[] | [.name, .restartPolicy]]]')" = '["worker-1",[["istio-init",null],["istio-proxy","Always"]]]' ]
 }
 
 @test "nodes: minKubeletVersion 1.32 lets the 1.32 node run native sidecars" {
@@ -116,7 +102,7 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
 @test "nodes: native injection is requested on new clusters only" {
   replay all-new "$REQUESTS/pod-uninjected.json" --settings-json "$CHECK"
   assert_patched
-  [ "$(patched "$REQUESTS/pod-uninjected.json" | jq -r '.metadata.annotations["sidecar.istio.io/nativeSidecar"]')" = true ]
+  [ "$(patched_object "$REQUESTS/pod-uninjected.json" | jq -r '.metadata.annotations["sidecar.istio.io/nativeSidecar"]')" = true ]
   replay one-old "$REQUESTS/pod-uninjected.json" --settings-json "$CHECK"
   [ "$(jq -c '[.allowed, has("patch"), (.warnings | length)]' <<<"$output")" = '[true,false,1]' ]
 }
@@ -164,13 +150,13 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
 
 @test "nodes: validate mode on an old cluster accepts a classic proxy, with a warning" {
   replay one-old "$REQUESTS/istio-pod-classic.json" --settings-json '{"mode": "validate", "checkNodes": true}'
-  assert_untouched_with "istio-proxy may stay a regular container: node \"worker-old\" runs kubelet v1.32.9+k3s1, older than minKubeletVersion 1.33 (1 of 4 nodes), $TOO_OLD. $RAISE"
+  assert_untouched_with "istio-proxy may stay a regular container: $ONE_OLD, $TOO_OLD. $RAISE"
 }
 
 @test "nodes: validate mode on an old cluster rejects a native proxy" {
   replay one-old "$REQUESTS/istio-pod-native.json" --settings-json '{"mode": "validate", "checkNodes": true}'
   [ "$(jq -c '[.allowed, has("patch")]' <<<"$output")" = '[false,false]' ]
-  [ "$(jq -r .status.message <<<"$output")" = "spec: istio-proxy runs as a native sidecar, but node \"worker-old\" runs kubelet v1.32.9+k3s1, older than minKubeletVersion 1.33 (1 of 4 nodes), $TOO_OLD. Run the pod on nodes with kubelet 1.33 or later, or run the proxy as a regular container" ]
+  [ "$(jq -r .status.message <<<"$output")" = "spec: istio-proxy runs as a native sidecar, but $ONE_OLD, $TOO_OLD. Run the pod on nodes with kubelet 1.33 or later, or run the proxy as a regular container" ]
 }
 
 @test "nodes: validate mode on a new cluster rejects a classic proxy as without checkNodes" {

@@ -77,38 +77,14 @@ fn parse_args() -> Result<Options, String> {
         match arg.as_str() {
             "--policy" => policy = Some(PathBuf::from(value()?)),
             "--policy-cargo" => policy_cargo = Some(PathBuf::from(value()?)),
-            "--extra" => {
-                let spec = value()?;
-                let (label, path) = spec
-                    .split_once('=')
-                    .ok_or(format!("--extra takes LABEL=FILE, not {spec}"))?;
-                extra.push((label.to_owned(), PathBuf::from(path)));
-            }
+            "--extra" => extra.push(labelled(&arg, value()?)?),
             "--accept" => accept = Some(PathBuf::from(value()?)),
             "--move" => moved = Some(PathBuf::from(value()?)),
             "--policy-server" => policy_server = Some(PathBuf::from(value()?)),
-            "--served" => {
-                let spec = value()?;
-                let (label, path) = spec
-                    .split_once('=')
-                    .ok_or(format!("--served takes LABEL=FILE, not {spec}"))?;
-                served.push((label.to_owned(), PathBuf::from(path)));
-            }
+            "--served" => served.push(labelled(&arg, value()?)?),
             "--wrk" => wrk = PathBuf::from(value()?),
-            "--load-seconds" => {
-                load_seconds = Some(
-                    value()?
-                        .parse()
-                        .map_err(|e| format!("--load-seconds: {e}"))?,
-                )
-            }
-            "--load-rounds" => {
-                load_rounds = Some(
-                    value()?
-                        .parse()
-                        .map_err(|e| format!("--load-rounds: {e}"))?,
-                )
-            }
+            "--load-seconds" => load_seconds = Some(number(&arg, value()?)?),
+            "--load-rounds" => load_rounds = Some(number(&arg, value()?)?),
             "--echo" => echo = Some(PathBuf::from(value()?)),
             "--sizes" => sizes = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
@@ -140,6 +116,21 @@ fn parse_args() -> Result<Options, String> {
         load_seconds,
         load_rounds,
     })
+}
+
+/// The value of a LABEL=FILE flag (`--extra`, `--served`).
+fn labelled(flag: &str, spec: String) -> Result<(String, PathBuf), String> {
+    let (label, path) = spec
+        .split_once('=')
+        .ok_or(format!("{flag} takes LABEL=FILE, not {spec}"))?;
+    Ok((label.to_owned(), PathBuf::from(path)))
+}
+
+fn number<T: std::str::FromStr<Err: std::fmt::Display>>(
+    flag: &str,
+    text: String,
+) -> Result<T, String> {
+    text.parse().map_err(|e| format!("{flag}: {e}"))
 }
 
 /// The Kubernetes host capabilities every module is run with: the nodes of the case being

@@ -5,9 +5,9 @@ mod common;
 
 use std::process::Command;
 
-use native_sidecar_oci::metadata::{ANNOTATION_KWCTL_VERSION, KWCTL_VERSION, METADATA_SECTION};
+use native_sidecar_oci::metadata::{ANNOTATION_KWCTL_VERSION, KWCTL_VERSION};
 use native_sidecar_oci::protocol::protocol_version;
-use native_sidecar_oci::{Metadata, annotate_files, custom_sections};
+use native_sidecar_oci::{Metadata, annotate_files};
 use serde_json::{Value, json};
 
 /// The section kwctl would write for metadata.yml and README.md: metadata.yml as JSON with
@@ -32,13 +32,7 @@ fn expected_section() -> Value {
 }
 
 fn metadata_section(module: &[u8]) -> Value {
-    let sections: Vec<(String, Vec<u8>)> = custom_sections(module)
-        .unwrap()
-        .into_iter()
-        .filter(|(name, _)| name == METADATA_SECTION)
-        .collect();
-    assert_eq!(sections.len(), 1, "exactly one {METADATA_SECTION} section");
-    serde_json::from_slice(&sections[0].1).unwrap()
+    serde_json::from_slice(&common::metadata_section(module)).unwrap()
 }
 
 #[test]
@@ -85,18 +79,8 @@ fn policy_publish_annotate_and_inspect() {
             .unwrap()
     };
     let metadata = root.join("metadata.yml");
-    let readme = root.join("README.md");
-    let annotate_args = [
-        "annotate".as_ref(),
-        "-m".as_ref(),
-        metadata.as_os_str(),
-        "-u".as_ref(),
-        readme.as_os_str(),
-        "-o".as_ref(),
-        output.as_os_str(),
-        module_path.as_os_str(),
-    ];
-    let result = run(&annotate_args);
+    let annotate = common::annotate_args(&output, &module_path);
+    let result = run(&annotate.iter().map(AsRef::as_ref).collect::<Vec<_>>());
     assert!(
         result.status.success(),
         "{}",

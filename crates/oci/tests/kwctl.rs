@@ -8,8 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use native_sidecar_oci::metadata::{KWCTL_VERSION, METADATA_SECTION};
-use native_sidecar_oci::{annotate_files, custom_sections, read_metadata, scaffold_artifacthub};
+use native_sidecar_oci::metadata::KWCTL_VERSION;
+use native_sidecar_oci::{annotate_files, read_metadata, scaffold_artifacthub};
 use serde_json::Value;
 
 /// kwctl from `KWCTL` (relative to the repository's root), when it is the release to compare with.
@@ -59,20 +59,7 @@ fn run(program: &Path, args: &[&std::ffi::OsStr]) -> Output {
 }
 
 fn section(module: &Path) -> Vec<u8> {
-    let bytes = std::fs::read(module).unwrap();
-    let mut sections: Vec<Vec<u8>> = custom_sections(&bytes)
-        .unwrap()
-        .into_iter()
-        .filter(|(name, _)| name == METADATA_SECTION)
-        .map(|(_, data)| data)
-        .collect();
-    assert_eq!(
-        sections.len(),
-        1,
-        "{}: one metadata section",
-        module.display()
-    );
-    sections.remove(0)
+    common::metadata_section(&std::fs::read(module).unwrap())
 }
 
 #[test]
@@ -85,18 +72,10 @@ fn annotate_writes_and_inspect_reads_what_kwctl_does() {
     let (metadata, readme) = (root.join("metadata.yml"), root.join("README.md"));
     let dir = tempfile::tempdir().unwrap();
     let by_kwctl = dir.path().join("kwctl.wasm");
+    let annotate = common::annotate_args(&by_kwctl, &module);
     run(
         &kwctl,
-        &[
-            "annotate".as_ref(),
-            "-m".as_ref(),
-            metadata.as_os_str(),
-            "-u".as_ref(),
-            readme.as_os_str(),
-            "-o".as_ref(),
-            by_kwctl.as_os_str(),
-            module.as_os_str(),
-        ],
+        &annotate.iter().map(AsRef::as_ref).collect::<Vec<_>>(),
     );
     let by_policy_publish = dir.path().join("policy-publish.wasm");
     let (annotated, _) = annotate_files(&module, &metadata, Some(&readme), false).unwrap();

@@ -244,8 +244,29 @@ impl Process {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
-    fn exited(&mut self) -> Result<Option<ExitStatus>> {
-        Ok(self.child.try_wait()?)
+    /// Polls the readiness endpoint until policy-server answers it (`Ok`) or exits (`Err` with
+    /// how); fails when it does neither within [`READY_TIMEOUT`].
+    fn wait_ready(&mut self) -> Result<std::result::Result<(), ExitStatus>> {
+        let readiness = format!("http://127.0.0.1:{}/readiness", self.readiness_port);
+        let probe = agent();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Err(status));
+            }
+            if let Ok(response) = probe.get(&readiness).call()
+                && response.status() == 200
+            {
+                return Ok(Ok(()));
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                bail!(
+                    "policy-server neither became ready nor exited in {READY_TIMEOUT:?}:\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -298,32 +319,20 @@ impl Server {
         workers: usize,
     ) -> std::result::Result<Server, Startup> {
         let mut process = Process::spawn(binary, policies, workers).map_err(Startup::Failed)?;
-        let readiness = format!("http://127.0.0.1:{}/readiness", process.readiness_port);
-        let probe = agent();
-        let started = Instant::now();
-        loop {
-            if let Some(status) = process.exited().map_err(Startup::Failed)? {
+        match process.wait_ready().map_err(Startup::Failed)? {
+            Ok(()) => {
+                let client = Client::new(process.port);
+                Ok(Server { process, client })
+            }
+            Err(status) => {
                 let log = process.log_tail();
                 let error = anyhow!("policy-server exited ({status}) before it was ready:\n{log}");
-                return Err(if log.contains("Address already in use") {
+                Err(if log.contains("Address already in use") {
                     Startup::PortTaken(error)
                 } else {
                     Startup::Failed(error)
-                });
+                })
             }
-            if let Ok(response) = probe.get(&readiness).call()
-                && response.status() == 200
-            {
-                let client = Client::new(process.port);
-                return Ok(Server { process, client });
-            }
-            if started.elapsed() > READY_TIMEOUT {
-                return Err(Startup::Failed(anyhow!(
-                    "policy-server was not ready after {READY_TIMEOUT:?}:\n{}",
-                    process.log_tail()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
@@ -331,25 +340,9 @@ impl Server {
     /// Fails when it becomes ready instead.
     pub fn expect_exit(binary: &Path, policies: &[Policy]) -> Result<(ExitStatus, String)> {
         let mut process = Process::spawn(binary, policies, 1)?;
-        let readiness = format!("http://127.0.0.1:{}/readiness", process.readiness_port);
-        let probe = agent();
-        let started = Instant::now();
-        loop {
-            if let Some(status) = process.exited()? {
-                return Ok((status, process.log()?));
-            }
-            if let Ok(response) = probe.get(&readiness).call()
-                && response.status() == 200
-            {
-                bail!("policy-server became ready:\n{}", process.log_tail());
-            }
-            if started.elapsed() > READY_TIMEOUT {
-                bail!(
-                    "policy-server neither exited nor became ready in {READY_TIMEOUT:?}:\n{}",
-                    process.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        match process.wait_ready()? {
+            Ok(()) => bail!("policy-server became ready:\n{}", process.log_tail()),
+            Err(status) => Ok((status, process.log()?)),
         }
     }
 
@@ -497,6 +490,11 @@ pub fn admission_review(request: &Value) -> Value {
     })
 }
 
+/// The AdmissionRequest of `request`, which is one or an AdmissionReview holding one.
+pub fn admission_request(request: &Value) -> &Value {
+    request.get("request").unwrap_or(request)
+}
+
 /// The JSONPatch of an AdmissionResponse, decoded; `None` when it carries none.
 pub fn patch_of(response: &Value) -> Result<Option<json_patch::Patch>> {
     let Some(encoded) = response.get("patch").filter(|patch| !patch.is_null()) else {
@@ -518,8 +516,7 @@ pub fn patch_of(response: &Value) -> Result<Option<json_patch::Patch>> {
 
 /// The object of `request` (AdmissionRequest or AdmissionReview) with the response's patch applied.
 pub fn patched_object(request: &Value, response: &Value) -> Result<Value> {
-    let request = request.get("request").unwrap_or(request);
-    let mut object = request["object"].clone();
+    let mut object = admission_request(request)["object"].clone();
     if let Some(patch) = patch_of(response)? {
         json_patch::patch(&mut object, &patch).context("the patch does not apply")?;
     }
@@ -540,7 +537,7 @@ pub fn guest_errors(log: &str) -> Vec<String> {
 }
 
 /// `text` without ANSI escape sequences: policy-server colours its log even when told not to.
-pub fn strip_ansi(text: &str) -> String {
+fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {

@@ -1,7 +1,11 @@
 //! Paths and fixtures shared by the integration tests.
 #![allow(dead_code)]
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+
+use native_sidecar_oci::custom_sections;
+use native_sidecar_oci::metadata::METADATA_SECTION;
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -47,4 +51,32 @@ pub fn policy_module() -> Option<PathBuf> {
     ]
     .into_iter()
     .find(|path| path.is_file())
+}
+
+/// The arguments of `annotate` (kwctl's and policy-publish's) that annotate `module` with the
+/// repository's metadata.yml and README.md into `output`.
+pub fn annotate_args(output: &Path, module: &Path) -> Vec<OsString> {
+    let root = root();
+    vec![
+        "annotate".into(),
+        "-m".into(),
+        root.join("metadata.yml").into(),
+        "-u".into(),
+        root.join("README.md").into(),
+        "-o".into(),
+        output.into(),
+        module.into(),
+    ]
+}
+
+/// The data of the module's one metadata section.
+pub fn metadata_section(module: &[u8]) -> Vec<u8> {
+    let mut sections: Vec<Vec<u8>> = custom_sections(module)
+        .unwrap()
+        .into_iter()
+        .filter(|(name, _)| name == METADATA_SECTION)
+        .map(|(_, data)| data)
+        .collect();
+    assert_eq!(sections.len(), 1, "exactly one {METADATA_SECTION} section");
+    sections.remove(0)
 }

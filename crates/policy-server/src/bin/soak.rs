@@ -229,9 +229,7 @@ impl Tally {
         self.unexpected += other.unexpected;
         self.failed_exchanges += other.failed_exchanges;
         for example in other.examples {
-            if self.examples.len() < 3 {
-                self.examples.push(example);
-            }
+            self.note(example);
         }
     }
 
