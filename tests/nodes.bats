@@ -3,7 +3,7 @@
 # kubernetes/list_resources_all, answered from the replay sessions in test_data/nodes.
 #
 #   make e2e-tests                                               # policy-host (and tests/e2e.bats)
-#   KWCTL=target/kubewarden/kwctl bats tests/nodes.bats          # the real kwctl, same sessions
+#   make e2e-kwctl KWCTL=target/kubewarden/kwctl                 # the real kwctl, same sessions
 #
 # KWCTL is the runner (default: this repository's policy-host), ANNOTATED_POLICY the module
 # (default: annotated-policy.wasm; context-aware access needs the metadata's contextAwareResources,
@@ -20,6 +20,7 @@ setup() {
   REQUESTS=test_data/requests
   NODES=test_data/nodes
   CHECK='{"checkNodes": true}'
+  read -ra KWCTL_RUN_FLAGS <<<"${KWCTL_RUN_FLAGS:-}"
 }
 
 # replay SESSION REQUEST_FILE [kwctl run options...]: runs the policy with context-aware access,
@@ -27,7 +28,7 @@ setup() {
 replay() {
   local session="$1" request="$2"
   shift 2
-  run --separate-stderr "$KWCTL" run --allow-context-aware \
+  run --separate-stderr "$KWCTL" run "${KWCTL_RUN_FLAGS[@]}" --allow-context-aware \
     --replay-host-capabilities-interactions "$NODES/$session.session.yml" \
     --request-path "$request" "$@" "$ANNOTATED_POLICY"
   echo "status: $status"
@@ -113,7 +114,7 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
 }
 
 @test "nodes: without --allow-context-aware the nodes are denied: untouched, and the warning names contextAwareResources" {
-  run --separate-stderr "$KWCTL" run --request-path "$REQUESTS/istio-pod-classic.json" \
+  run --separate-stderr "$KWCTL" run "${KWCTL_RUN_FLAGS[@]}" --request-path "$REQUESTS/istio-pod-classic.json" \
     --settings-json "$CHECK" "$ANNOTATED_POLICY"
   echo "stdout: $output"
   [ "$status" -eq 0 ]
@@ -121,7 +122,7 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
 }
 
 @test "nodes: without the host capability list_resources_all: untouched, and the warning names it" {
-  run --separate-stderr "$KWCTL" run --allowed-host-capabilities 'oci/*' --allow-context-aware \
+  run --separate-stderr "$KWCTL" run "${KWCTL_RUN_FLAGS[@]}" --allowed-host-capabilities 'oci/*' --allow-context-aware \
     --replay-host-capabilities-interactions "$NODES/all-new.session.yml" \
     --request-path "$REQUESTS/istio-pod-classic.json" --settings-json "$CHECK" "$ANNOTATED_POLICY"
   echo "stdout: $output"
