@@ -150,7 +150,11 @@ fn a_directory_is_read_in_name_order_with_other_kinds_in_place() {
     );
     write("notes.txt", "not a manifest");
     write(".hidden/pod.yaml", "not: [read");
-    let output = cli().arg("convert").arg(dir.path()).output().unwrap();
+    let output = cli()
+        .args(["convert", "-R"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.starts_with(
@@ -167,6 +171,163 @@ fn a_directory_is_read_in_name_order_with_other_kinds_in_place() {
         stderr(&output),
         "native-sidecar: 1 of 2 documents changed\n"
     );
+}
+
+/// kubectl's `-f`: a directory is its own .json, .yaml and .yml files, its subdirectories only with
+/// `-R`; a file named on the command line is read whatever its extension.
+#[test]
+fn directories_are_read_as_kubectl_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| write(dir.path(), name, text);
+    write("pod.yaml", &fixture("test_data/istio/pod.classic.yaml"));
+    write("pod.json", &fixture("test_data/istio/pod.classic.yaml"));
+    write("pod.yml", &fixture("test_data/istio/pod.classic.yaml"));
+    write("pod.YAML", &fixture("test_data/istio/pod.classic.yaml"));
+    write("pod.txt", &fixture("test_data/istio/pod.classic.yaml"));
+    write(
+        "apps/job.yaml",
+        &fixture("test_data/istio/job.classic.yaml"),
+    );
+    write(
+        "apps/deep/hello.yaml",
+        &fixture("test_data/istio/hello.classic.yaml"),
+    );
+    write(
+        ".hidden.yaml",
+        &fixture("test_data/istio/hello.classic.yaml"),
+    );
+    let files = |args: &[&str]| -> Vec<String> {
+        let output = cli()
+            .arg("check")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        stdout(&output)
+            .lines()
+            .map(|line| line.split(':').next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(files(&["."]), ["./pod.json", "./pod.yaml", "./pod.yml"]);
+    assert_eq!(
+        files(&["-R", "."]),
+        [
+            "./apps/deep/hello.yaml",
+            "./apps/job.yaml",
+            "./pod.json",
+            "./pod.yaml",
+            "./pod.yml"
+        ]
+    );
+    assert_eq!(
+        files(&["--recursive", "-f", "apps"]),
+        ["apps/deep/hello.yaml", "apps/job.yaml"]
+    );
+    assert_eq!(
+        files(&["pod.txt", "-f", "pod.YAML"]),
+        ["pod.txt", "pod.YAML"]
+    );
+    // --help says which files a directory read takes.
+    for command in ["convert", "check", "report"] {
+        cli()
+            .args([command, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(
+                "directories (the .json, .yaml and .yml files in them, hidden ones skipped; with -R in their subdirectories too)",
+            ));
+    }
+}
+
+/// `-f` as often as needed and file arguments, in any mix: the same inputs in the order given,
+/// the same output and exit code, for every command.
+#[rstest]
+#[case::convert("convert", 0)]
+#[case::check("check", 1)]
+#[case::report("report", 0)]
+fn files_come_with_or_without_f(#[case] command: &str, #[case] code: i32) {
+    let pod = "test_data/istio/pod.classic.yaml";
+    let job = "test_data/istio/job.native.yaml";
+    let run = |args: &[&str]| {
+        let output = cli().arg(command).args(args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        (stdout(&output), stderr(&output))
+    };
+    let plain = run(&[pod, job]);
+    assert_eq!(run(&["-f", pod, "-f", job]), plain);
+    assert_eq!(run(&["--filename", pod, job]), plain);
+    assert_eq!(run(&[pod, "-f", job]), plain);
+    // Standard input is `-`, with or without -f, and read in its place.
+    let from_stdin = |args: &[&str]| {
+        let output = cli()
+            .arg(command)
+            .args(args)
+            .write_stdin(fixture(pod))
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        (stdout(&output), stderr(&output))
+    };
+    let with_dash = from_stdin(&["-f", "-", job]);
+    assert_eq!(from_stdin(&["-", "-f", job]), with_dash);
+    if command != "report" {
+        assert_eq!(
+            with_dash,
+            (
+                plain.0.replace(pod, "<stdin>"),
+                plain.1.replace(pod, "<stdin>")
+            )
+        );
+    }
+    // The order is the command line's: the job's documents first.
+    let reversed = run(&["-f", job, pod]);
+    if command == "convert" {
+        assert_eq!(
+            documents(&reversed.0),
+            [istio_native("job"), istio_native("pod")]
+        );
+    } else {
+        assert_eq!(reversed.1, plain.1);
+    }
+}
+
+/// `report -f a -f b` counts what `report` of one file holding both counts.
+#[test]
+fn report_adds_up_several_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, expected) = write_cluster(dir.path(), 200);
+    let list: Value = serde_json::from_str(&std::fs::read_to_string(&whole).unwrap()).unwrap();
+    let items = list["items"].as_array().unwrap();
+    let (first, second) = items.split_at(items.len() / 3);
+    let mut parts = Vec::new();
+    for (name, items) in [("a.json", first), ("b.yaml", second)] {
+        let mut part = list.clone();
+        part["items"] = json!(items);
+        parts.push(write(
+            dir.path(),
+            name,
+            &serde_json::to_string(&part).unwrap(),
+        ));
+    }
+    let report = report_json(&[
+        "-f".as_ref(),
+        parts[0].as_ref(),
+        "-f".as_ref(),
+        parts[1].as_ref(),
+    ]);
+    assert_counts(&report, &expected, None);
+    assert_eq!(report, report_json(&[whole.as_ref()]));
 }
 
 /// A Git repository's layout: a converted workload beside files that must not change at all.
