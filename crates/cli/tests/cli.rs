@@ -439,7 +439,7 @@ fn a_refused_object_fails_the_conversion() {
 )]
 #[case::yaml_syntax(
     "kind: Pod\n---\nmetadata: {name: [}\n",
-    "error: <stdin>:2: YAML syntax error at line 3, column 19: while parsing a node, did not find expected node content"
+    "error: <stdin>:2: YAML syntax error at line 3, column 19: while parsing a flow node, did not find expected node content"
 )]
 #[case::unknown_kind(
     "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers: []\n",
@@ -455,6 +455,113 @@ fn unreadable_documents_are_named(#[case] input: &str, #[case] message: &str) {
         .stderr(format!(
             "{message}\nnative-sidecar: nothing written: 1 error\n"
         ));
+}
+
+/// Flow sequences closed at their key's indentation, with trailing commas, as Istio's SPIRE
+/// sample writes them: kubectl reads them, and so does the tool.
+#[test]
+fn flow_sequences_closed_at_the_keys_indentation_are_read() {
+    let file = "test_data/kubectl/flow-args.yaml";
+    cli()
+        .args(["convert", file])
+        .assert()
+        .success()
+        .stdout(fixture(file))
+        .stderr("native-sidecar: 0 of 2 documents changed\n");
+    cli()
+        .args(["check", file])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("native-sidecar: clean (2 documents, 1 objects reviewed)\n");
+    // A classic proxy among such containers converts, and the output converts to itself.
+    let file = "test_data/kubectl/istio-flow-args.yaml";
+    let output = cli().args(["convert", file]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let job = documents(&text).remove(0);
+    let spec = &job["spec"]["template"]["spec"];
+    let names = |list: &str| -> Vec<Value> {
+        spec[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].clone())
+            .collect()
+    };
+    assert_eq!(
+        names("initContainers"),
+        [json!("istio-init"), json!("istio-proxy")]
+    );
+    assert_eq!(names("containers"), [json!("migrate")]);
+    assert_eq!(spec["initContainers"][1]["restartPolicy"], "Always");
+    assert_eq!(
+        spec["initContainers"][1]["args"],
+        json!([
+            "proxy",
+            "sidecar",
+            "--domain",
+            "$(POD_NAMESPACE).svc.cluster.local"
+        ])
+    );
+    assert_eq!(spec["containers"][0]["args"], json!(["--wait", "db:5432"]));
+    cli()
+        .arg("convert")
+        .write_stdin(text.clone())
+        .assert()
+        .success()
+        .stdout(text)
+        .stderr("native-sidecar: 0 of 1 documents changed\n");
+}
+
+/// A List with null items, as in `linkerd inject`'s test data: the nulls pass through untouched
+/// with a note, the objects beside them are converted, checked and counted.
+#[test]
+fn null_list_items_pass_through_with_a_note() {
+    let file = "test_data/kubectl/list-with-null-items.yaml";
+    let notes = [1, 2].map(|n| {
+        format!("{file}:1.items[{n}]: the item is null, not an object: passed through untouched")
+    });
+    let output = cli().args(["convert", file]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "warning: {}\nwarning: {}\nnative-sidecar: 1 of 1 documents changed\n",
+            notes[0], notes[1]
+        )
+    );
+    let list = documents(&stdout(&output)).remove(0);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items[1..], [Value::Null, Value::Null]);
+    assert_eq!(
+        items[0]["spec"]["template"]["spec"]["initContainers"][0]["name"],
+        "istio-proxy"
+    );
+    cli()
+        .args(["check", file])
+        .assert()
+        .code(1)
+        .stdout(format!(
+            "{file}:1.items[0]: Deployment/web: istio-proxy (containers[1]) runs in containers, not as a native sidecar in initContainers\n{file}:1.items[1]: warning: the item is null, not an object: passed through untouched\n{file}:1.items[2]: warning: the item is null, not an object: passed through untouched\n"
+        ));
+    let report = report_json(&[file.as_ref()]);
+    assert_eq!(report["totals"]["classic"], json!(1));
+    assert_eq!(report["totals"]["total"], json!(1));
+    assert_eq!(report["errors"], json!([]));
+    assert_eq!(
+        report["passedOver"],
+        json!([1, 2].map(|n| json!({"file": file, "document": format!("1.items[{n}]"), "object": null, "message": "the item is null, not an object: passed through untouched"})))
+    );
+    // A null document, which kubectl skips, comes back as it was.
+    let stream = "---\nnull\n---\n~\n";
+    cli()
+        .arg("convert")
+        .write_stdin(stream)
+        .assert()
+        .success()
+        .stdout(stream)
+        .stderr("warning: <stdin>:1: the document is null, not an object: passed through untouched\nwarning: <stdin>:2: the document is null, not an object: passed through untouched\nnative-sidecar: 0 of 2 documents changed\n");
 }
 
 #[test]
