@@ -195,12 +195,53 @@ enum Key {
     Merge,
 }
 
+/// An anchored value, with its size and depth, so that an alias is weighed before it is copied.
+struct Anchored {
+    value: Value,
+    values: usize,
+    depth: usize,
+}
+
 #[derive(Default)]
 struct Loader {
     stack: Vec<Frame>,
-    anchors: HashMap<String, Value>,
+    anchors: HashMap<String, Anchored>,
     root: Option<Value>,
     documents: usize,
+    /// Values read, those that aliases copy included, and those alone (go-yaml v2's decodeCount
+    /// and aliasCount).
+    values: usize,
+    aliased: usize,
+}
+
+/// The share of a document's values that may come from aliases, as go-yaml v2 allows it since
+/// CVE-2019-11253 (kubectl's "billion laughs"): 99% up to 400,000 values, 10% from 4,000,000,
+/// scaled between.
+fn allowed_alias_ratio(values: usize) -> f64 {
+    const LOW: f64 = 400_000.0;
+    const HIGH: f64 = 4_000_000.0;
+    let values = values as f64;
+    if values <= LOW {
+        0.99
+    } else if values >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((values - LOW) / (HIGH - LOW))
+    }
+}
+
+/// How many values `value` holds, itself and mapping keys included (the nodes go-yaml v2 decodes
+/// again for an alias), and how many collections deep it nests.
+fn size(value: &Value) -> (usize, usize) {
+    let (inner, keys): (Box<dyn Iterator<Item = &Value>>, usize) = match value {
+        Value::Array(items) => (Box::new(items.iter()), 0),
+        Value::Object(map) => (Box::new(map.values()), map.len()),
+        _ => return (1, 0),
+    };
+    inner.fold((1 + keys, 1), |(values, depth), item| {
+        let (item_values, item_depth) = size(item);
+        (values + item_values, depth.max(item_depth + 1))
+    })
 }
 
 impl Loader {
@@ -230,15 +271,32 @@ impl Loader {
                     }
                     return Ok(());
                 }
+                self.values += 1;
                 let value = scalar(&text, style, tag.as_deref())?;
                 self.value(value, anchor)
             }
             EventData::Alias { anchor } => {
-                let value = self
+                let anchored = self
                     .anchors
                     .get(&anchor)
-                    .cloned()
                     .ok_or("an alias to an anchor that is not defined before it")?;
+                if self.stack.len() + anchored.depth > MAX_DEPTH {
+                    return Err(format!(
+                        "the document nests deeper than {MAX_DEPTH} levels, as no Kubernetes object does"
+                    ));
+                }
+                self.values += anchored.values;
+                self.aliased += anchored.values;
+                if self.aliased > 100
+                    && self.values > 1000
+                    && self.aliased as f64 / self.values as f64 > allowed_alias_ratio(self.values)
+                {
+                    return Err(format!(
+                        "the aliases expand the document to {} values, {} of them copies, which kubectl refuses as excessive aliasing",
+                        self.values, self.aliased
+                    ));
+                }
+                let value = anchored.value.clone();
                 self.value(value, None)
             }
             EventData::SequenceStart { .. } | EventData::MappingStart { .. }
@@ -249,6 +307,7 @@ impl Loader {
                 ))
             }
             EventData::SequenceStart { anchor, .. } => {
+                self.values += 1;
                 self.stack.push(Frame::Sequence {
                     items: Vec::new(),
                     anchor,
@@ -256,6 +315,7 @@ impl Loader {
                 Ok(())
             }
             EventData::MappingStart { anchor, .. } => {
+                self.values += 1;
                 self.stack.push(Frame::Mapping {
                     entries: Map::new(),
                     anchor,
@@ -294,7 +354,16 @@ impl Loader {
 
     fn value(&mut self, value: Value, anchor: Option<String>) -> Result<(), String> {
         if let Some(anchor) = anchor {
-            self.anchors.insert(anchor, value.clone());
+            let (values, depth) = size(&value);
+            let value = value.clone();
+            self.anchors.insert(
+                anchor,
+                Anchored {
+                    value,
+                    values,
+                    depth,
+                },
+            );
         }
         match self.stack.last_mut() {
             None => {
@@ -721,6 +790,16 @@ mod tests {
         "YAML syntax error at line 1, column 4: \"x\" cannot be read as !!int"
     )]
     #[case::deep(&format!("a: {}{}", "[".repeat(200), "]".repeat(200)), 1, "YAML syntax error at line 1, column 131: the document nests deeper than 128 levels, as no Kubernetes object does")]
+    #[case::billion_laughs(
+        &laughs(9),
+        1,
+        "YAML syntax error at line 4, column 10: the aliases expand the document to 2350 values, 2331 of them copies, which kubectl refuses as excessive aliasing"
+    )]
+    #[case::deep_through_aliases(
+        &format!("a: &a {}{}\nb: [[*a]]\n", "[".repeat(127), "]".repeat(127)),
+        1,
+        "YAML syntax error at line 2, column 6: the document nests deeper than 128 levels, as no Kubernetes object does"
+    )]
     #[case::unknown_alias(
         "a: *x\n",
         1,
@@ -731,6 +810,31 @@ mod tests {
             load(text, first_line).map_err(|e| e.to_string()),
             Err(message.to_owned())
         );
+    }
+
+    /// `levels` anchors, each a list of ten aliases to the one before.
+    fn laughs(levels: usize) -> String {
+        let mut text = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n".to_owned();
+        for level in 1..levels {
+            let alias = format!("*l{}", level - 1);
+            text.push_str(&format!(
+                "l{level}: &l{level} [{}]\n",
+                vec![alias; 10].join(", ")
+            ));
+        }
+        text
+    }
+
+    /// Aliases that kubectl reads are read: go-yaml v2 allows up to 99% of a document of fewer
+    /// than 400,000 values to be copies (laughs(3): 1,220 of 1,237), and any share of one of
+    /// fewer than 1,000.
+    #[test]
+    fn aliases_within_kubectls_limit_are_read() {
+        let value = load(&laughs(3), 1).unwrap();
+        assert_eq!(value["l2"][9][9][9], "x");
+        assert_eq!(size(&value), (1 + 3 + 11 + 111 + 1111, 4));
+        let pod = "env: &env [{name: A, value: a}, {name: B, value: b}]\ncontainers:\n- {name: a, env: *env}\n- {name: b, env: *env}\n";
+        assert_eq!(load(pod, 1).unwrap()["containers"][1]["env"][1]["value"], "b");
     }
 
     #[test]
