@@ -611,26 +611,12 @@ impl Report {
                 ));
             }
         }
-        if !self.unknown.is_empty() {
-            out.push_str(&format!(
-                "\nNot reviewed, kinds native-sidecar does not know ({}):\n",
-                self.unknown.len()
-            ));
-            for message in self.unknown.iter().take(MAX_LISTED) {
-                out.push_str(&format!("  {message}\n"));
-            }
-            more(&mut out, self.unknown.len());
-        }
-        if !self.passed_over.is_empty() {
-            out.push_str(&format!(
-                "\nPassed over, no object ({}):\n",
-                self.passed_over.len()
-            ));
-            for message in self.passed_over.iter().take(MAX_LISTED) {
-                out.push_str(&format!("  {message}\n"));
-            }
-            more(&mut out, self.passed_over.len());
-        }
+        list(
+            &mut out,
+            "Not reviewed, kinds native-sidecar does not know",
+            &self.unknown,
+        );
+        list(&mut out, "Passed over, no object", &self.passed_over);
         if !self.other_kinds.is_empty() {
             let kinds: Vec<String> = self
                 .other_kinds
@@ -687,6 +673,18 @@ impl Report {
             "nodes": self.nodes.as_ref().map(NodeSummary::to_json),
         })
     }
+}
+
+/// `title (N):` and the first messages, one a line; nothing when there are none.
+fn list(out: &mut String, title: &str, messages: &[Message]) {
+    if messages.is_empty() {
+        return;
+    }
+    out.push_str(&format!("\n{title} ({}):\n", messages.len()));
+    for message in messages.iter().take(MAX_LISTED) {
+        out.push_str(&format!("  {message}\n"));
+    }
+    more(out, messages.len());
 }
 
 fn more(out: &mut String, total: usize) {

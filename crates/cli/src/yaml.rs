@@ -834,7 +834,10 @@ mod tests {
         assert_eq!(value["l2"][9][9][9], "x");
         assert_eq!(size(&value), (1 + 3 + 11 + 111 + 1111, 4));
         let pod = "env: &env [{name: A, value: a}, {name: B, value: b}]\ncontainers:\n- {name: a, env: *env}\n- {name: b, env: *env}\n";
-        assert_eq!(load(pod, 1).unwrap()["containers"][1]["env"][1]["value"], "b");
+        assert_eq!(
+            load(pod, 1).unwrap()["containers"][1]["env"][1]["value"],
+            "b"
+        );
     }
 
     #[test]

@@ -249,26 +249,11 @@ fn directories_are_read_as_kubectl_reads_them() {
 fn files_come_with_or_without_f(#[case] command: &str, #[case] code: i32) {
     let pod = "test_data/istio/pod.classic.yaml";
     let job = "test_data/istio/job.native.yaml";
-    let run = |args: &[&str]| {
-        let output = cli().arg(command).args(args).output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            stderr(&output)
-        );
-        (stdout(&output), stderr(&output))
-    };
-    let plain = run(&[pod, job]);
-    assert_eq!(run(&["-f", pod, "-f", job]), plain);
-    assert_eq!(run(&["--filename", pod, job]), plain);
-    assert_eq!(run(&[pod, "-f", job]), plain);
-    // Standard input is `-`, with or without -f, and read in its place.
-    let from_stdin = |args: &[&str]| {
+    let run_with = |args: &[&str], stdin: &str| {
         let output = cli()
             .arg(command)
             .args(args)
-            .write_stdin(fixture(pod))
+            .write_stdin(stdin)
             .output()
             .unwrap();
         assert_eq!(
@@ -279,6 +264,13 @@ fn files_come_with_or_without_f(#[case] command: &str, #[case] code: i32) {
         );
         (stdout(&output), stderr(&output))
     };
+    let run = |args: &[&str]| run_with(args, "");
+    let plain = run(&[pod, job]);
+    assert_eq!(run(&["-f", pod, "-f", job]), plain);
+    assert_eq!(run(&["--filename", pod, job]), plain);
+    assert_eq!(run(&[pod, "-f", job]), plain);
+    // Standard input is `-`, with or without -f, and read in its place.
+    let from_stdin = |args: &[&str]| run_with(args, &fixture(pod));
     let with_dash = from_stdin(&["-f", "-", job]);
     assert_eq!(from_stdin(&["-", "-f", job]), with_dash);
     if command != "report" {
