@@ -149,12 +149,15 @@ ANNOTATE = $(if $(KWCTL),$(KWCTL) annotate,$(POLICY_PUBLISH) annotate)
 annotated-policy.wasm: policy.wasm metadata.yml README.md
 	$(ANNOTATE) -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
 
-# createdAt: kwctl stamps the time; policy-publish keeps the checked-in file's.
-artifacthub-pkg.yml: metadata.yml Cargo.toml
+# createdAt: kwctl stamps the time; policy-publish keeps the checked-in file's. questions-ui.yml
+# becomes the kubewarden/questions-ui annotation (the settings form of Kubewarden's catalog).
+artifacthub-pkg.yml: metadata.yml Cargo.toml questions-ui.yml
 ifneq ($(KWCTL),)
-	$(KWCTL) scaffold artifacthub --metadata-path metadata.yml --version $(VERSION) --output artifacthub-pkg.yml
+	$(KWCTL) scaffold artifacthub --metadata-path metadata.yml --version $(VERSION) \
+		--questions-path questions-ui.yml --output artifacthub-pkg.yml
 else
-	$(POLICY_PUBLISH) scaffold-artifacthub -m metadata.yml --version $(VERSION) -o artifacthub-pkg.yml
+	$(POLICY_PUBLISH) scaffold-artifacthub -m metadata.yml --version $(VERSION) \
+		--questions-path questions-ui.yml -o artifacthub-pkg.yml
 endif
 
 # make push [OCI_TARGET=registry/repo] [PUSH_FLAGS=--plain-http]: prints the immutable reference.

@@ -122,7 +122,7 @@ pub fn check(
         };
         let mut entries = Vec::new();
         let mut reviewed = 0;
-        let visited = objects::visit(&mut value, number, &mut |visit| {
+        let told = objects::visit(&mut value, &source.name, number, &mut |visit| {
             let object = ObjectInfo {
                 kind: objects::kind(visit.object, &visit.target).to_owned(),
                 namespace: objects::namespace(visit.object).map(str::to_owned),
@@ -181,10 +181,6 @@ pub fn check(
         });
         checked.reviewed += reviewed;
         checked.entries.append(&mut entries);
-        if let Err(e) = visited {
-            checked
-                .entries
-                .push(Message::unreadable(&source.name, number, e).into());
-        }
+        checked.entries.extend(told.into_iter().map(Into::into));
     }
 }

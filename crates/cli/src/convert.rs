@@ -56,7 +56,7 @@ pub fn convert(source: &Source, settings: &Settings, options: Options) -> Conver
         };
         let mut changed = false;
         let mut messages = Vec::new();
-        let visited = objects::visit(&mut value, number, &mut |visit| {
+        let told = objects::visit(&mut value, &source.name, number, &mut |visit| {
             let at = Some(visit.at.clone());
             let object = Some(objects::describe(visit.object, &visit.target));
             let mut say = |severity, text: String| {
@@ -93,9 +93,7 @@ pub fn convert(source: &Source, settings: &Settings, options: Options) -> Conver
             }
         });
         converted.messages.append(&mut messages);
-        if let Err(e) = visited {
-            converted.messages.push(unreadable(e));
-        }
+        converted.messages.extend(told);
         if changed {
             converted.changed += 1;
             converted

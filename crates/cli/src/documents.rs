@@ -314,7 +314,7 @@ mod tests {
         );
         assert_eq!(
             parse(text, &chunks[2]),
-            Err("YAML syntax error at line 9, column 1: while parsing a node, did not find expected node content".to_owned())
+            Err("YAML syntax error at line 9, column 1: while parsing a flow node, did not find expected node content".to_owned())
         );
     }
 

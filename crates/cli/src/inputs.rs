@@ -1,5 +1,6 @@
-//! Reading the inputs: files, directories (their `.yaml`, `.yml` and `.json` files, recursively,
-//! in name order, hidden ones skipped) and standard input (`-`).
+//! Reading the inputs as kubectl's `-f` reads them: files (whatever their extension), directories
+//! (their `.json`, `.yaml` and `.yml` files in name order, hidden ones skipped; their
+//! subdirectories only when recursive, as `kubectl -R`) and standard input (`-`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,17 @@ use crate::{Message, Severity};
 
 pub const STDIN: &str = "<stdin>";
 
-/// Reads every input; what cannot be read is a message, and the rest is still read so that all
-/// problems are reported at once. No inputs means standard input.
-pub fn read(inputs: &[PathBuf], stdin: &mut dyn Read) -> (Vec<Source>, Vec<Message>) {
+/// The extensions of the files a directory read takes, as kubectl's.
+pub const EXTENSIONS: [&str; 3] = ["json", "yaml", "yml"];
+
+/// Reads every input in order; what cannot be read is a message, and the rest is still read so
+/// that all problems are reported at once. No inputs means standard input. `recursive` reads
+/// directories' subdirectories too.
+pub fn read(
+    inputs: &[PathBuf],
+    recursive: bool,
+    stdin: &mut dyn Read,
+) -> (Vec<Source>, Vec<Message>) {
     let mut sources = Vec::new();
     let mut errors = Vec::new();
     let stdin_only = [PathBuf::from("-")];
@@ -35,7 +44,7 @@ pub fn read(inputs: &[PathBuf], stdin: &mut dyn Read) -> (Vec<Source>, Vec<Messa
                 )),
             }
         } else if input.is_dir() {
-            read_directory(input, &mut sources, &mut errors);
+            read_directory(input, recursive, &mut sources, &mut errors);
         } else {
             read_file(input, &mut sources, &mut errors);
         }
@@ -43,8 +52,14 @@ pub fn read(inputs: &[PathBuf], stdin: &mut dyn Read) -> (Vec<Source>, Vec<Messa
     (sources, errors)
 }
 
-fn read_directory(dir: &Path, sources: &mut Vec<Source>, errors: &mut Vec<Message>) {
+fn read_directory(
+    dir: &Path,
+    recursive: bool,
+    sources: &mut Vec<Source>,
+    errors: &mut Vec<Message>,
+) {
     let walker = walkdir::WalkDir::new(dir)
+        .max_depth(if recursive { usize::MAX } else { 1 })
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|entry| {
@@ -74,7 +89,7 @@ fn read_directory(dir: &Path, sources: &mut Vec<Source>, errors: &mut Vec<Messag
 fn is_manifest(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+        .is_some_and(|e| EXTENSIONS.contains(&e))
 }
 
 fn read_file(path: &Path, sources: &mut Vec<Source>, errors: &mut Vec<Message>) {

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Arg, ArgAction, Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use native_sidecar_cli::check::{self, Checked};
 use native_sidecar_cli::convert::{self, Converted};
@@ -44,12 +44,106 @@ enum Command {
     Report(ReportArgs),
 }
 
+/// The inputs of every command, given as kubectl takes them: `-f`/`--filename` (repeatable) or
+/// plain arguments, in the order given, with `-R` for directories' subdirectories.
+struct Inputs {
+    paths: Vec<PathBuf>,
+    recursive: bool,
+}
+
+impl Inputs {
+    const FILENAME: &str = "filename";
+    const FILES: &str = "files";
+    const RECURSIVE: &str = "recursive";
+
+    fn stdin_only(&self) -> bool {
+        self.paths.is_empty() || self.paths.iter().any(|p| p == Path::new("-"))
+    }
+
+    /// The sources of the inputs, and what cannot be read.
+    fn read(&self) -> (Vec<Source>, Vec<Message>) {
+        inputs::read(&self.paths, self.recursive, &mut std::io::stdin().lock())
+    }
+
+    /// The sources of the inputs, all of them readable.
+    fn read_all(&self) -> Result<Vec<Source>, u8> {
+        let (sources, unreadable) = self.read();
+        stop_if_unreadable(&unreadable)?;
+        Ok(sources)
+    }
+}
+
+/// By hand rather than derived: `-f` and plain arguments are two arguments to clap, and the files
+/// are read in the order they were given across both.
+impl clap::FromArgMatches for Inputs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut given: Vec<(usize, PathBuf)> = Vec::new();
+        for id in [Self::FILENAME, Self::FILES] {
+            if let (Some(indices), Some(values)) =
+                (matches.indices_of(id), matches.get_many::<PathBuf>(id))
+            {
+                given.extend(indices.zip(values.cloned()));
+            }
+        }
+        given.sort_by_key(|(index, _)| *index);
+        Ok(Inputs {
+            paths: given.into_iter().map(|(_, path)| path).collect(),
+            recursive: matches.get_flag(Self::RECURSIVE),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for Inputs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        let extensions = inputs::EXTENSIONS.map(|e| format!(".{e}"));
+        let files = format!(
+            "Manifest files, directories (the {} and {} files in them, hidden ones skipped; with \
+             -R in their subdirectories too) or - for standard input (the default), as many as \
+             needed, read in the order given",
+            extensions[..extensions.len() - 1].join(", "),
+            extensions[extensions.len() - 1],
+        );
+        command
+            .arg(
+                Arg::new(Self::FILES)
+                    .value_name("FILE|DIR|-")
+                    .num_args(0..)
+                    .action(ArgAction::Append)
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help(files),
+            )
+            .arg(
+                Arg::new(Self::FILENAME)
+                    .short('f')
+                    .long("filename")
+                    .value_name("FILE|DIR|-")
+                    .action(ArgAction::Append)
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help("The same as a file argument, as kubectl takes it; repeatable"),
+            )
+            .arg(
+                Arg::new(Self::RECURSIVE)
+                    .short('R')
+                    .long("recursive")
+                    .action(ArgAction::SetTrue)
+                    .help("Read directories with their subdirectories, as kubectl -R does"),
+            )
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
 #[derive(Args)]
 struct ConvertArgs {
-    /// Manifest files, directories (their .yaml, .yml and .json files, recursively) or - for
-    /// standard input (the default).
-    #[arg(value_name = "FILE|DIR|-")]
-    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    inputs: Inputs,
     /// Rewrite the files that change instead of printing everything. Nothing is written unless
     /// every document converts.
     #[arg(short = 'i', long)]
@@ -64,10 +158,8 @@ struct ConvertArgs {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// Manifest files, directories (their .yaml, .yml and .json files, recursively) or - for
-    /// standard input (the default).
-    #[arg(value_name = "FILE|DIR|-")]
-    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    inputs: Inputs,
     #[arg(short, long, value_enum, default_value_t = Output::Text)]
     output: Output,
     /// Leave objects of kinds this tool does not know (with a pod template, such as an Argo
@@ -80,12 +172,13 @@ struct CheckArgs {
 
 #[derive(Args)]
 struct ReportArgs {
-    /// The objects: a List from `kubectl get ... -A -o json` (or YAML), - for standard input.
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    file: PathBuf,
-    /// The nodes, from `kubectl get nodes -o json` (or YAML). The objects are then reviewed with
-    /// node checking on, as the policy with `checkNodes: true` would on this cluster; without,
-    /// every node is taken to run native sidecars.
+    /// The objects: Lists from `kubectl get ... -A -o json` (or YAML), or manifests.
+    #[command(flatten)]
+    inputs: Inputs,
+    /// The nodes, from `kubectl get nodes -o json` (or YAML); a directory's files are one
+    /// cluster. The objects are then reviewed with node checking on, as the policy with
+    /// `checkNodes: true` would on this cluster; without, every node is taken to run native
+    /// sidecars.
     #[arg(long, value_name = "FILE")]
     nodes: Option<PathBuf>,
     /// The lowest kubelet version that runs native sidecars, MAJOR.MINOR (the `minKubeletVersion`
@@ -129,13 +222,6 @@ fn stop_if_unreadable(unreadable: &[Message]) -> Result<(), u8> {
     Err(2)
 }
 
-/// The sources of one input (a file, a directory or -), all of it readable.
-fn read_all(input: &Path, stdin: &mut dyn std::io::Read) -> Result<Vec<Source>, u8> {
-    let (sources, unreadable) = inputs::read(&[input.to_owned()], stdin);
-    stop_if_unreadable(&unreadable)?;
-    Ok(sources)
-}
-
 fn print_messages<'m>(messages: impl IntoIterator<Item = &'m Message>) {
     for message in messages {
         match message.severity {
@@ -147,13 +233,12 @@ fn print_messages<'m>(messages: impl IntoIterator<Item = &'m Message>) {
 
 fn run_convert(args: ConvertArgs) -> Result<u8, u8> {
     let settings = args.settings.resolve(Mode::Mutate).map_err(|e| fail(&e))?;
-    if args.in_place && (args.inputs.is_empty() || args.inputs.iter().any(|i| i == Path::new("-")))
-    {
+    if args.in_place && args.inputs.stdin_only() {
         return Err(fail(
             "--in-place writes files back, so it needs files or directories, not standard input",
         ));
     }
-    let (sources, mut messages) = inputs::read(&args.inputs, &mut std::io::stdin().lock());
+    let (sources, mut messages) = args.inputs.read();
     let options = convert::Options {
         skip_unknown_kinds: args.skip_unknown_kinds,
     };
@@ -225,7 +310,7 @@ fn run_check(args: CheckArgs) -> Result<u8, u8> {
         .settings
         .resolve(Mode::Validate)
         .map_err(|e| fail(&e))?;
-    let (sources, unreadable) = inputs::read(&args.inputs, &mut std::io::stdin().lock());
+    let (sources, unreadable) = args.inputs.read();
     let mut checked = Checked::default();
     checked
         .entries
@@ -298,24 +383,27 @@ fn run_report(args: ReportArgs) -> Result<u8, u8> {
         .settings
         .resolve_with(Mode::Mutate, flags)
         .map_err(|e| fail(&e))?;
-    let mut stdin = std::io::stdin().lock();
-    let sources = read_all(&args.file, &mut stdin)?;
+    let sources = args.inputs.read_all()?;
     let nodes = match &args.nodes {
-        Some(path) => read_all(path, &mut stdin)?
-            .iter()
-            .map(report::read_nodes)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|message| {
-                print_messages([&message]);
-                2
-            })?
-            .into_iter()
-            // A directory of node files is one cluster: every file's nodes count.
-            .reduce(|mut all, more| {
-                all.file = format!("{}, {}", all.file, more.file);
-                all.list.extend(more.list);
-                all
-            }),
+        Some(path) => Inputs {
+            paths: vec![path.clone()],
+            recursive: args.inputs.recursive,
+        }
+        .read_all()?
+        .iter()
+        .map(report::read_nodes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|message| {
+            print_messages([&message]);
+            2
+        })?
+        .into_iter()
+        // A directory of node files is one cluster: every file's nodes count.
+        .reduce(|mut all, more| {
+            all.file = format!("{}, {}", all.file, more.file);
+            all.list.extend(more.list);
+            all
+        }),
         None => None,
     };
     let bytes: usize = sources.iter().map(|s| s.text.len()).sum();

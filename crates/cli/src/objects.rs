@@ -4,6 +4,8 @@
 use native_sidecar_core::{ALL_KINDS, Kind};
 use serde_json::Value;
 
+use crate::{Message, Severity};
+
 /// What an object is to the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -72,18 +74,36 @@ pub struct Visit<'v> {
     pub object: &'v mut Value,
 }
 
-/// Calls `each` for every object of document `number`: the items of a List, or the document
-/// itself. A document or List item that is not an object is an error.
+/// Calls `each` for every object of document `number` of `file`: the items of a List, or the
+/// document itself. Returns what there is to tell: a document or List item that is not an object
+/// makes the document unreadable; a null one is passed over with a note, as kubectl skips null
+/// documents and `linkerd inject` passes null List items through.
 pub fn visit(
     document: &mut Value,
+    file: &str,
     number: usize,
     each: &mut dyn FnMut(Visit<'_>),
-) -> Result<(), String> {
-    if !document.is_object() {
-        return Err(format!(
-            "the document is not a Kubernetes object: found {}",
-            describe_type(document)
-        ));
+) -> Vec<Message> {
+    let passed_over = |at: String, what: &str| Message {
+        severity: Severity::Warning,
+        file: file.to_owned(),
+        at: Some(at),
+        object: None,
+        text: format!("{what} is null, not an object: passed through untouched"),
+    };
+    match document {
+        Value::Null => return vec![passed_over(number.to_string(), "the document")],
+        Value::Object(_) => {}
+        other => {
+            return vec![Message::unreadable(
+                file,
+                number,
+                format!(
+                    "the document is not a Kubernetes object: found {}",
+                    describe_type(other)
+                ),
+            )];
+        }
     }
     if !is_list(document) {
         let target = target(document, None);
@@ -92,27 +112,39 @@ pub fn visit(
             target,
             object: document,
         });
-        return Ok(());
+        return Vec::new();
     }
     let item_kind = typed_list_item_kind(document);
     let Some(items) = document.get_mut("items").and_then(Value::as_array_mut) else {
-        return Ok(());
+        return Vec::new();
     };
+    let mut messages = Vec::new();
     for (index, item) in items.iter_mut().enumerate() {
-        if !item.is_object() {
-            return Err(format!(
-                "items[{index}] is not a Kubernetes object: found {}",
-                describe_type(item)
-            ));
+        let at = format!("{number}.items[{index}]");
+        match item {
+            Value::Null => messages.push(passed_over(at, "the item")),
+            Value::Object(_) => {
+                let target = target(item, item_kind);
+                each(Visit {
+                    at,
+                    target,
+                    object: item,
+                });
+            }
+            other => {
+                messages.push(Message::unreadable(
+                    file,
+                    number,
+                    format!(
+                        "items[{index}] is not a Kubernetes object: found {}",
+                        describe_type(other)
+                    ),
+                ));
+                break;
+            }
         }
-        let target = target(item, item_kind);
-        each(Visit {
-            at: format!("{number}.items[{index}]"),
-            target,
-            object: item,
-        });
     }
-    Ok(())
+    messages
 }
 
 /// `kind: List`, or a typed list (`PodList`, `DeploymentList`), with its `items`.
@@ -197,14 +229,14 @@ mod tests {
     fn typed_lists_name_their_items_kind() {
         let mut list = json!({"apiVersion": "v1", "kind": "PodList", "items": [{"metadata": {"name": "a"}}, {"apiVersion": "v1", "kind": "ConfigMap"}]});
         let mut seen = Vec::new();
-        visit(&mut list, 3, &mut |v| {
+        let messages = visit(&mut list, "list.yaml", 3, &mut |v| {
             seen.push((
                 v.at.clone(),
                 v.target.clone(),
                 describe(v.object, &v.target),
             ))
-        })
-        .unwrap();
+        });
+        assert_eq!(messages, []);
         assert_eq!(
             seen,
             [
@@ -228,8 +260,41 @@ mod tests {
     #[case::item(json!({"apiVersion": "v1", "kind": "List", "items": [1]}), "items[0] is not a Kubernetes object: found a number")]
     fn not_objects(#[case] mut document: Value, #[case] message: &str) {
         assert_eq!(
-            visit(&mut document, 1, &mut |_| {}),
-            Err(message.to_owned())
+            visit(&mut document, "a.yaml", 1, &mut |_| {}),
+            [Message::unreadable("a.yaml", 1, message)]
+        );
+    }
+
+    /// Null documents and List items are passed over with a note; the objects around them are
+    /// visited, and nothing is changed.
+    #[test]
+    fn nulls_are_passed_over() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}});
+        let mut list = json!({"apiVersion": "v1", "kind": "List", "items": [null, pod, null]});
+        let before = list.clone();
+        let mut seen = Vec::new();
+        let messages = visit(&mut list, "a.yaml", 2, &mut |v| seen.push(v.at));
+        assert_eq!(seen, ["2.items[1]"]);
+        let note = |at: &str, what: &str| Message {
+            severity: Severity::Warning,
+            file: "a.yaml".into(),
+            at: Some(at.into()),
+            object: None,
+            text: format!("{what} is null, not an object: passed through untouched"),
+        };
+        assert_eq!(
+            messages,
+            [
+                note("2.items[0]", "the item"),
+                note("2.items[2]", "the item")
+            ]
+        );
+        assert_eq!(list, before);
+        assert_eq!(
+            visit(&mut Value::Null, "a.yaml", 4, &mut |_| panic!(
+                "nothing to visit"
+            )),
+            [note("4", "the document")]
         );
     }
 }

@@ -335,6 +335,8 @@ pub struct Report {
     pub unknown: Vec<Message>,
     /// Documents that cannot be read.
     pub errors: Vec<Message>,
+    /// Null documents and List items, which hold no object.
+    pub passed_over: Vec<Message>,
     /// What converting adds to the effective requests of every Pod.
     pub added: Added,
     /// How many Pods' effective requests converting changes.
@@ -381,7 +383,7 @@ pub fn build(
     let objects: usize = parsed
         .iter()
         .map(|(_, _, value)| match value.get("items") {
-            Some(Value::Array(items)) => items.len(),
+            Some(Value::Array(items)) => items.iter().filter(|item| !item.is_null()).count(),
             _ => 1,
         })
         .sum();
@@ -391,7 +393,7 @@ pub fn build(
 
     let mut rows: BTreeMap<(Option<String>, &'static str), (Counts, Added)> = BTreeMap::new();
     for (source, number, mut value) in parsed {
-        let visited = objects::visit(&mut value, number, &mut |visit| {
+        let told = objects::visit(&mut value, &source.name, number, &mut |visit| {
             progress.inc(1);
             let namespace = objects::namespace(visit.object).map(str::to_owned);
             match visit.target {
@@ -441,10 +443,11 @@ pub fn build(
                 }),
             }
         });
-        if let Err(e) = visited {
-            report
-                .errors
-                .push(Message::unreadable(&source.name, number, e));
+        for message in told {
+            match message.severity {
+                Severity::Unreadable => report.errors.push(message),
+                _ => report.passed_over.push(message),
+            }
         }
     }
     report.rows = rows
@@ -608,16 +611,12 @@ impl Report {
                 ));
             }
         }
-        if !self.unknown.is_empty() {
-            out.push_str(&format!(
-                "\nNot reviewed, kinds native-sidecar does not know ({}):\n",
-                self.unknown.len()
-            ));
-            for message in self.unknown.iter().take(MAX_LISTED) {
-                out.push_str(&format!("  {message}\n"));
-            }
-            more(&mut out, self.unknown.len());
-        }
+        list(
+            &mut out,
+            "Not reviewed, kinds native-sidecar does not know",
+            &self.unknown,
+        );
+        list(&mut out, "Passed over, no object", &self.passed_over);
         if !self.other_kinds.is_empty() {
             let kinds: Vec<String> = self
                 .other_kinds
@@ -670,9 +669,22 @@ impl Report {
             "otherKinds": self.other_kinds,
             "unknownKinds": listed(&self.unknown),
             "errors": listed(&self.errors),
+            "passedOver": listed(&self.passed_over),
             "nodes": self.nodes.as_ref().map(NodeSummary::to_json),
         })
     }
+}
+
+/// `title (N):` and the first messages, one a line; nothing when there are none.
+fn list(out: &mut String, title: &str, messages: &[Message]) {
+    if messages.is_empty() {
+        return;
+    }
+    out.push_str(&format!("\n{title} ({}):\n", messages.len()));
+    for message in messages.iter().take(MAX_LISTED) {
+        out.push_str(&format!("  {message}\n"));
+    }
+    more(out, messages.len());
 }
 
 fn more(out: &mut String, total: usize) {
@@ -800,7 +812,7 @@ mod tests {
     #[case::syntax(
         "kind: List\nitems: [\n",
         Err(
-            "nodes.json:1: YAML syntax error at line 3, column 1: while parsing a node, did not find expected node content"
+            "nodes.json:1: YAML syntax error at line 3, column 1: while parsing a flow node, did not find expected node content"
         )
     )]
     fn nodes_files(#[case] text: &str, #[case] expected: Result<Vec<Node>, &str>) {

@@ -4,17 +4,18 @@
 //! scalars the way go-yaml v2 does (YAML 1.1): `defaultMode: 0644` is the octal 420, `readOnly: yes`
 //! is `true`, `1_000` is 1000. serde's YAML crates follow YAML 1.2 and read those as other
 //! numbers or as strings, so a document converted with them could mean something else once
-//! applied. This module reads with yaml-rust2's event parser (which keeps each scalar's style)
-//! and resolves plain scalars with go-yaml v2's rules. When writing, it quotes every string that
+//! applied. This module reads with libyaml's event parser (libyaml-safer, a Rust port of the C
+//! library that go-yaml v2 itself is a port of, so it accepts the syntax kubectl accepts, such as
+//! a flow sequence whose closing `]` stands at its key's indentation, which YAML 1.2 parsers
+//! refuse) and resolves plain scalars with go-yaml v2's rules. When writing, it quotes every string that
 //! go-yaml v2, a YAML 1.1 reader (PyYAML, kubernetes-validate) or a YAML 1.2 reader would take
 //! for anything but that string; the serde writers leave `on`, `no` and `y` bare.
 
 use std::collections::HashMap;
 use std::fmt;
 
+use libyaml_safer::{EventData, Mark, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// A YAML document that cannot be read, with the position in its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,22 +38,29 @@ impl fmt::Display for YamlError {
 /// Reads one YAML document as kubectl does. `first_line` is the line of the text's first line
 /// in its file, so that errors name the file's lines. An empty document is `null`.
 pub fn load(text: &str, first_line: usize) -> Result<Value, YamlError> {
-    let mut loader = Loader {
-        line_offset: first_line.saturating_sub(1),
-        ..Loader::default()
+    let error = |mark: Mark, message: String| YamlError {
+        line: usize::try_from(mark.line)
+            .unwrap_or(usize::MAX)
+            .saturating_add(first_line),
+        column: usize::try_from(mark.column)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1),
+        message,
     };
-    let mut parser = Parser::new_from_str(text);
-    let parsed = parser.load(&mut loader, true);
-    // The loader's error comes first in the text: the parser stops later, if at all.
-    if let Some(error) = loader.error {
-        return Err(error);
-    }
-    if let Err(e) = parsed {
-        return Err(YamlError {
-            line: e.marker().line() + loader.line_offset,
-            column: e.marker().col() + 1,
-            message: e.info().to_owned(),
-        });
+    let mut parser = Parser::new();
+    parser.set_input(text.as_bytes());
+    let mut loader = Loader::default();
+    for event in parser {
+        let event = event.map_err(|e| {
+            let message = match e.context() {
+                Some(context) => format!("{context}, {}", e.problem()),
+                None => e.problem().to_owned(),
+            };
+            error(e.problem_mark().unwrap_or_default(), message)
+        })?;
+        loader
+            .handle(event.data)
+            .map_err(|message| error(event.start_mark, message))?;
     }
     Ok(loader.root.unwrap_or(Value::Null))
 }
@@ -172,11 +180,11 @@ const MAX_DEPTH: usize = 128;
 enum Frame {
     Sequence {
         items: Vec<Value>,
-        anchor: usize,
+        anchor: Option<String>,
     },
     Mapping {
         entries: Map<String, Value>,
-        anchor: usize,
+        anchor: Option<String>,
         key: Option<Key>,
         merged: Vec<Map<String, Value>>,
     },
@@ -187,43 +195,73 @@ enum Key {
     Merge,
 }
 
+/// An anchored value, with its size and depth, so that an alias is weighed before it is copied.
+struct Anchored {
+    value: Value,
+    values: usize,
+    depth: usize,
+}
+
 #[derive(Default)]
 struct Loader {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<String, Anchored>,
     root: Option<Value>,
-    error: Option<YamlError>,
-    line_offset: usize,
     documents: usize,
+    /// Values read, those that aliases copy included, and those alone (go-yaml v2's decodeCount
+    /// and aliasCount).
+    values: usize,
+    aliased: usize,
 }
 
-impl MarkedEventReceiver for Loader {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        if self.error.is_some() {
-            return;
-        }
-        if let Err(message) = self.handle(event) {
-            self.error = Some(YamlError {
-                line: mark.line() + self.line_offset,
-                column: mark.col() + 1,
-                message,
-            });
-        }
+/// The share of a document's values that may come from aliases, as go-yaml v2 allows it since
+/// CVE-2019-11253 (kubectl's "billion laughs"): 99% up to 400,000 values, 10% from 4,000,000,
+/// scaled between.
+fn allowed_alias_ratio(values: usize) -> f64 {
+    const LOW: f64 = 400_000.0;
+    const HIGH: f64 = 4_000_000.0;
+    let values = values as f64;
+    if values <= LOW {
+        0.99
+    } else if values >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((values - LOW) / (HIGH - LOW))
     }
 }
 
+/// How many values `value` holds, itself and mapping keys included (the nodes go-yaml v2 decodes
+/// again for an alias), and how many collections deep it nests.
+fn size(value: &Value) -> (usize, usize) {
+    let (inner, keys): (Box<dyn Iterator<Item = &Value>>, usize) = match value {
+        Value::Array(items) => (Box::new(items.iter()), 0),
+        Value::Object(map) => (Box::new(map.values()), map.len()),
+        _ => return (1, 0),
+    };
+    inner.fold((1 + keys, 1), |(values, depth), item| {
+        let (item_values, item_depth) = size(item);
+        (values + item_values, depth.max(item_depth + 1))
+    })
+}
+
 impl Loader {
-    fn handle(&mut self, event: Event) -> Result<(), String> {
+    fn handle(&mut self, event: EventData) -> Result<(), String> {
         match event {
-            Event::DocumentStart => {
+            EventData::DocumentStart { .. } => {
                 self.documents += 1;
                 if self.documents > 1 {
                     return Err("a second document where one was expected".to_owned());
                 }
                 Ok(())
             }
-            Event::Scalar(text, style, anchor, tag) => {
-                let merge_key = style == TScalarStyle::Plain
+            EventData::Scalar {
+                anchor,
+                tag,
+                value: text,
+                style,
+                ..
+            } => {
+                let merge_key = style == ScalarStyle::Plain
                     && tag.is_none()
                     && text == "<<"
                     && matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }));
@@ -233,30 +271,51 @@ impl Loader {
                     }
                     return Ok(());
                 }
-                let value = scalar(&text, style, tag.as_ref())?;
+                self.values += 1;
+                let value = scalar(&text, style, tag.as_deref())?;
                 self.value(value, anchor)
             }
-            Event::Alias(anchor) => {
-                let value = self
+            EventData::Alias { anchor } => {
+                let anchored = self
                     .anchors
                     .get(&anchor)
-                    .cloned()
                     .ok_or("an alias to an anchor that is not defined before it")?;
-                self.value(value, 0)
+                if self.stack.len() + anchored.depth > MAX_DEPTH {
+                    return Err(format!(
+                        "the document nests deeper than {MAX_DEPTH} levels, as no Kubernetes object does"
+                    ));
+                }
+                self.values += anchored.values;
+                self.aliased += anchored.values;
+                if self.aliased > 100
+                    && self.values > 1000
+                    && self.aliased as f64 / self.values as f64 > allowed_alias_ratio(self.values)
+                {
+                    return Err(format!(
+                        "the aliases expand the document to {} values, {} of them copies, which kubectl refuses as excessive aliasing",
+                        self.values, self.aliased
+                    ));
+                }
+                let value = anchored.value.clone();
+                self.value(value, None)
             }
-            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+            EventData::SequenceStart { .. } | EventData::MappingStart { .. }
+                if self.stack.len() >= MAX_DEPTH =>
+            {
                 Err(format!(
                     "the document nests deeper than {MAX_DEPTH} levels, as no Kubernetes object does"
                 ))
             }
-            Event::SequenceStart(anchor, _) => {
+            EventData::SequenceStart { anchor, .. } => {
+                self.values += 1;
                 self.stack.push(Frame::Sequence {
                     items: Vec::new(),
                     anchor,
                 });
                 Ok(())
             }
-            Event::MappingStart(anchor, _) => {
+            EventData::MappingStart { anchor, .. } => {
+                self.values += 1;
                 self.stack.push(Frame::Mapping {
                     entries: Map::new(),
                     anchor,
@@ -265,7 +324,7 @@ impl Loader {
                 });
                 Ok(())
             }
-            Event::SequenceEnd | Event::MappingEnd => {
+            EventData::SequenceEnd | EventData::MappingEnd => {
                 let (value, anchor) = match self.stack.pop() {
                     Some(Frame::Sequence { items, anchor }) => (Value::Array(items), anchor),
                     Some(Frame::Mapping {
@@ -287,13 +346,24 @@ impl Loader {
                 };
                 self.value(value, anchor)
             }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => Ok(()),
+            EventData::StreamStart { .. }
+            | EventData::StreamEnd
+            | EventData::DocumentEnd { .. } => Ok(()),
         }
     }
 
-    fn value(&mut self, value: Value, anchor: usize) -> Result<(), String> {
-        if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+    fn value(&mut self, value: Value, anchor: Option<String>) -> Result<(), String> {
+        if let Some(anchor) = anchor {
+            let (values, depth) = size(&value);
+            let value = value.clone();
+            self.anchors.insert(
+                anchor,
+                Anchored {
+                    value,
+                    values,
+                    depth,
+                },
+            );
         }
         match self.stack.last_mut() {
             None => {
@@ -352,13 +422,10 @@ impl Loader {
 /// A scalar as a JSON value: quoted and block scalars are strings, plain ones are resolved, and
 /// the core schema's tags (`!!str`, `!!int`, ...) are applied. Other tags are ignored, as go-yaml
 /// ignores them when decoding into `interface{}`.
-fn scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
-    let core_tag = tag.and_then(|t| match t.handle.as_str() {
-        "!!" => Some(t.suffix.as_str()),
-        "tag:yaml.org,2002:" => Some(t.suffix.as_str()),
-        _ => t.suffix.strip_prefix("tag:yaml.org,2002:"),
-    });
-    let plain = style == TScalarStyle::Plain;
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Value, String> {
+    // libyaml writes `!!int` out in full.
+    let core_tag = tag.and_then(|t| t.strip_prefix("tag:yaml.org,2002:"));
+    let plain = style == ScalarStyle::Plain;
     let resolved = match core_tag {
         Some("str" | "binary" | "timestamp") => return Ok(Value::String(text.to_owned())),
         Some(wanted @ ("int" | "float" | "bool" | "null")) => {
@@ -681,6 +748,17 @@ mod tests {
     #[case::quoted_merge_is_a_key("'<<': 1", json!({"<<": 1}))]
     #[case::empty("# only a comment\n", json!(null))]
     #[case::flow("{a: [1, on], b: {c: null}}", json!({"a": [1, true], "b": {"c": null}}))]
+    // Flow collections whose lines, closing bracket included, stand at or left of their key's
+    // indentation, with a trailing comma: go-yaml v2 (libyaml) reads them, YAML 1.2 parsers
+    // refuse them ("invalid indentation"). Istio's SPIRE sample writes its args this way.
+    #[case::flow_sequence_closed_at_the_keys_indentation(
+        "containers:\n  - name: csi\n    args: [\n        \"-node-id\", \"CSI_NODE\",\n        \"-v\",\n    ]\n    image: csi\n",
+        json!({"containers": [{"name": "csi", "args": ["-node-id", "CSI_NODE", "-v"], "image": "csi"}]})
+    )]
+    #[case::flow_mapping_left_of_its_key(
+        "spec:\n  - selector: {\n  app: web,\n  }\n",
+        json!({"spec": [{"selector": {"app": "web"}}]})
+    )]
     fn documents(#[case] text: &str, #[case] expected: Value) {
         assert_eq!(load(text, 1), Ok(expected));
     }
@@ -709,18 +787,56 @@ mod tests {
     #[case::bad_tag(
         "a: !!int x\n",
         1,
-        "YAML syntax error at line 1, column 10: \"x\" cannot be read as !!int"
+        "YAML syntax error at line 1, column 4: \"x\" cannot be read as !!int"
     )]
     #[case::deep(&format!("a: {}{}", "[".repeat(200), "]".repeat(200)), 1, "YAML syntax error at line 1, column 131: the document nests deeper than 128 levels, as no Kubernetes object does")]
+    #[case::billion_laughs(
+        &laughs(9),
+        1,
+        "YAML syntax error at line 4, column 10: the aliases expand the document to 2350 values, 2331 of them copies, which kubectl refuses as excessive aliasing"
+    )]
+    #[case::deep_through_aliases(
+        &format!("a: &a {}{}\nb: [[*a]]\n", "[".repeat(127), "]".repeat(127)),
+        1,
+        "YAML syntax error at line 2, column 6: the document nests deeper than 128 levels, as no Kubernetes object does"
+    )]
     #[case::unknown_alias(
         "a: *x\n",
         1,
-        "YAML syntax error at line 1, column 4: while parsing node, found unknown anchor"
+        "YAML syntax error at line 1, column 4: an alias to an anchor that is not defined before it"
     )]
     fn errors_name_the_line(#[case] text: &str, #[case] first_line: usize, #[case] message: &str) {
         assert_eq!(
             load(text, first_line).map_err(|e| e.to_string()),
             Err(message.to_owned())
+        );
+    }
+
+    /// `levels` anchors, each a list of ten aliases to the one before.
+    fn laughs(levels: usize) -> String {
+        let mut text = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n".to_owned();
+        for level in 1..levels {
+            let alias = format!("*l{}", level - 1);
+            text.push_str(&format!(
+                "l{level}: &l{level} [{}]\n",
+                vec![alias; 10].join(", ")
+            ));
+        }
+        text
+    }
+
+    /// Aliases that kubectl reads are read: go-yaml v2 allows up to 99% of a document of fewer
+    /// than 400,000 values to be copies (laughs(3): 1,220 of 1,237), and any share of one of
+    /// fewer than 1,000.
+    #[test]
+    fn aliases_within_kubectls_limit_are_read() {
+        let value = load(&laughs(3), 1).unwrap();
+        assert_eq!(value["l2"][9][9][9], "x");
+        assert_eq!(size(&value), (1 + 3 + 11 + 111 + 1111, 4));
+        let pod = "env: &env [{name: A, value: a}, {name: B, value: b}]\ncontainers:\n- {name: a, env: *env}\n- {name: b, env: *env}\n";
+        assert_eq!(
+            load(pod, 1).unwrap()["containers"][1]["env"][1]["value"],
+            "b"
         );
     }
 

@@ -150,7 +150,11 @@ fn a_directory_is_read_in_name_order_with_other_kinds_in_place() {
     );
     write("notes.txt", "not a manifest");
     write(".hidden/pod.yaml", "not: [read");
-    let output = cli().arg("convert").arg(dir.path()).output().unwrap();
+    let output = cli()
+        .args(["convert", "-R"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.starts_with(
@@ -167,6 +171,155 @@ fn a_directory_is_read_in_name_order_with_other_kinds_in_place() {
         stderr(&output),
         "native-sidecar: 1 of 2 documents changed\n"
     );
+}
+
+/// kubectl's `-f`: a directory is its own .json, .yaml and .yml files, its subdirectories only with
+/// `-R`; a file named on the command line is read whatever its extension.
+#[test]
+fn directories_are_read_as_kubectl_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| write(dir.path(), name, text);
+    write("pod.yaml", &fixture("test_data/istio/pod.classic.yaml"));
+    write("pod.json", &fixture("test_data/istio/pod.classic.yaml"));
+    write("pod.yml", &fixture("test_data/istio/pod.classic.yaml"));
+    write("pod.YAML", &fixture("test_data/istio/pod.classic.yaml"));
+    write("pod.txt", &fixture("test_data/istio/pod.classic.yaml"));
+    write(
+        "apps/job.yaml",
+        &fixture("test_data/istio/job.classic.yaml"),
+    );
+    write(
+        "apps/deep/hello.yaml",
+        &fixture("test_data/istio/hello.classic.yaml"),
+    );
+    write(
+        ".hidden.yaml",
+        &fixture("test_data/istio/hello.classic.yaml"),
+    );
+    let files = |args: &[&str]| -> Vec<String> {
+        let output = cli()
+            .arg("check")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        stdout(&output)
+            .lines()
+            .map(|line| line.split(':').next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(files(&["."]), ["./pod.json", "./pod.yaml", "./pod.yml"]);
+    assert_eq!(
+        files(&["-R", "."]),
+        [
+            "./apps/deep/hello.yaml",
+            "./apps/job.yaml",
+            "./pod.json",
+            "./pod.yaml",
+            "./pod.yml"
+        ]
+    );
+    assert_eq!(
+        files(&["--recursive", "-f", "apps"]),
+        ["apps/deep/hello.yaml", "apps/job.yaml"]
+    );
+    assert_eq!(
+        files(&["pod.txt", "-f", "pod.YAML"]),
+        ["pod.txt", "pod.YAML"]
+    );
+    // --help says which files a directory read takes.
+    for command in ["convert", "check", "report"] {
+        cli()
+            .args([command, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(
+                "directories (the .json, .yaml and .yml files in them, hidden ones skipped; with -R in their subdirectories too)",
+            ));
+    }
+}
+
+/// `-f` as often as needed and file arguments, in any mix: the same inputs in the order given,
+/// the same output and exit code, for every command.
+#[rstest]
+#[case::convert("convert", 0)]
+#[case::check("check", 1)]
+#[case::report("report", 0)]
+fn files_come_with_or_without_f(#[case] command: &str, #[case] code: i32) {
+    let pod = "test_data/istio/pod.classic.yaml";
+    let job = "test_data/istio/job.native.yaml";
+    let run_with = |args: &[&str], stdin: &str| {
+        let output = cli()
+            .arg(command)
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        (stdout(&output), stderr(&output))
+    };
+    let run = |args: &[&str]| run_with(args, "");
+    let plain = run(&[pod, job]);
+    assert_eq!(run(&["-f", pod, "-f", job]), plain);
+    assert_eq!(run(&["--filename", pod, job]), plain);
+    assert_eq!(run(&[pod, "-f", job]), plain);
+    // Standard input is `-`, with or without -f, and read in its place.
+    let from_stdin = |args: &[&str]| run_with(args, &fixture(pod));
+    let with_dash = from_stdin(&["-f", "-", job]);
+    assert_eq!(from_stdin(&["-", "-f", job]), with_dash);
+    if command != "report" {
+        assert_eq!(
+            with_dash,
+            (
+                plain.0.replace(pod, "<stdin>"),
+                plain.1.replace(pod, "<stdin>")
+            )
+        );
+    }
+    // The order is the command line's: the job's documents first.
+    let reversed = run(&["-f", job, pod]);
+    if command == "convert" {
+        assert_eq!(
+            documents(&reversed.0),
+            [istio_native("job"), istio_native("pod")]
+        );
+    } else {
+        assert_eq!(reversed.1, plain.1);
+    }
+}
+
+/// `report -f a -f b` counts what `report` of one file holding both counts.
+#[test]
+fn report_adds_up_several_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, expected) = write_cluster(dir.path(), 200);
+    let list: Value = serde_json::from_str(&std::fs::read_to_string(&whole).unwrap()).unwrap();
+    let items = list["items"].as_array().unwrap();
+    let (first, second) = items.split_at(items.len() / 3);
+    let mut parts = Vec::new();
+    for (name, items) in [("a.json", first), ("b.yaml", second)] {
+        let mut part = list.clone();
+        part["items"] = json!(items);
+        parts.push(write(
+            dir.path(),
+            name,
+            &serde_json::to_string(&part).unwrap(),
+        ));
+    }
+    let report = report_json(&[
+        "-f".as_ref(),
+        parts[0].as_ref(),
+        "-f".as_ref(),
+        parts[1].as_ref(),
+    ]);
+    assert_counts(&report, &expected, None);
+    assert_eq!(report, report_json(&[whole.as_ref()]));
 }
 
 /// A Git repository's layout: a converted workload beside files that must not change at all.
@@ -278,7 +431,7 @@ fn a_refused_object_fails_the_conversion() {
 )]
 #[case::yaml_syntax(
     "kind: Pod\n---\nmetadata: {name: [}\n",
-    "error: <stdin>:2: YAML syntax error at line 3, column 19: while parsing a node, did not find expected node content"
+    "error: <stdin>:2: YAML syntax error at line 3, column 19: while parsing a flow node, did not find expected node content"
 )]
 #[case::unknown_kind(
     "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers: []\n",
@@ -294,6 +447,113 @@ fn unreadable_documents_are_named(#[case] input: &str, #[case] message: &str) {
         .stderr(format!(
             "{message}\nnative-sidecar: nothing written: 1 error\n"
         ));
+}
+
+/// Flow sequences closed at their key's indentation, with trailing commas, as Istio's SPIRE
+/// sample writes them: kubectl reads them, and so does the tool.
+#[test]
+fn flow_sequences_closed_at_the_keys_indentation_are_read() {
+    let file = "test_data/kubectl/flow-args.yaml";
+    cli()
+        .args(["convert", file])
+        .assert()
+        .success()
+        .stdout(fixture(file))
+        .stderr("native-sidecar: 0 of 2 documents changed\n");
+    cli()
+        .args(["check", file])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("native-sidecar: clean (2 documents, 1 objects reviewed)\n");
+    // A classic proxy among such containers converts, and the output converts to itself.
+    let file = "test_data/kubectl/istio-flow-args.yaml";
+    let output = cli().args(["convert", file]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let job = documents(&text).remove(0);
+    let spec = &job["spec"]["template"]["spec"];
+    let names = |list: &str| -> Vec<Value> {
+        spec[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].clone())
+            .collect()
+    };
+    assert_eq!(
+        names("initContainers"),
+        [json!("istio-init"), json!("istio-proxy")]
+    );
+    assert_eq!(names("containers"), [json!("migrate")]);
+    assert_eq!(spec["initContainers"][1]["restartPolicy"], "Always");
+    assert_eq!(
+        spec["initContainers"][1]["args"],
+        json!([
+            "proxy",
+            "sidecar",
+            "--domain",
+            "$(POD_NAMESPACE).svc.cluster.local"
+        ])
+    );
+    assert_eq!(spec["containers"][0]["args"], json!(["--wait", "db:5432"]));
+    cli()
+        .arg("convert")
+        .write_stdin(text.clone())
+        .assert()
+        .success()
+        .stdout(text)
+        .stderr("native-sidecar: 0 of 1 documents changed\n");
+}
+
+/// A List with null items, as in `linkerd inject`'s test data: the nulls pass through untouched
+/// with a note, the objects beside them are converted, checked and counted.
+#[test]
+fn null_list_items_pass_through_with_a_note() {
+    let file = "test_data/kubectl/list-with-null-items.yaml";
+    let notes = [1, 2].map(|n| {
+        format!("{file}:1.items[{n}]: the item is null, not an object: passed through untouched")
+    });
+    let output = cli().args(["convert", file]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "warning: {}\nwarning: {}\nnative-sidecar: 1 of 1 documents changed\n",
+            notes[0], notes[1]
+        )
+    );
+    let list = documents(&stdout(&output)).remove(0);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items[1..], [Value::Null, Value::Null]);
+    assert_eq!(
+        items[0]["spec"]["template"]["spec"]["initContainers"][0]["name"],
+        "istio-proxy"
+    );
+    cli()
+        .args(["check", file])
+        .assert()
+        .code(1)
+        .stdout(format!(
+            "{file}:1.items[0]: Deployment/web: istio-proxy (containers[1]) runs in containers, not as a native sidecar in initContainers\n{file}:1.items[1]: warning: the item is null, not an object: passed through untouched\n{file}:1.items[2]: warning: the item is null, not an object: passed through untouched\n"
+        ));
+    let report = report_json(&[file.as_ref()]);
+    assert_eq!(report["totals"]["classic"], json!(1));
+    assert_eq!(report["totals"]["total"], json!(1));
+    assert_eq!(report["errors"], json!([]));
+    assert_eq!(
+        report["passedOver"],
+        json!([1, 2].map(|n| json!({"file": file, "document": format!("1.items[{n}]"), "object": null, "message": "the item is null, not an object: passed through untouched"})))
+    );
+    // A null document, which kubectl skips, comes back as it was.
+    let stream = "---\nnull\n---\n~\n";
+    cli()
+        .arg("convert")
+        .write_stdin(stream)
+        .assert()
+        .success()
+        .stdout(stream)
+        .stderr("warning: <stdin>:1: the document is null, not an object: passed through untouched\nwarning: <stdin>:2: the document is null, not an object: passed through untouched\nnative-sidecar: 0 of 2 documents changed\n");
 }
 
 #[test]

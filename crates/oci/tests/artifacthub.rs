@@ -3,6 +3,7 @@
 
 mod common;
 
+use native_sidecar_oci::artifacthub::parse_maintainers;
 use native_sidecar_oci::{Metadata, scaffold_artifacthub};
 use serde_json::Value;
 
@@ -14,11 +15,16 @@ fn package() -> Value {
     serde_yaml::from_str(&committed()).unwrap()
 }
 
+/// The package as `make artifacthub-pkg.yml` writes it: with the questions file.
+fn scaffold(metadata: &std::path::Path, version: Option<&str>) -> String {
+    let questions = common::root().join("questions-ui.yml");
+    scaffold_artifacthub(metadata, version, Some(&questions), Some(&committed())).unwrap()
+}
+
 #[test]
 fn the_checked_in_package_is_up_to_date() {
     let root = common::root();
-    let fresh =
-        scaffold_artifacthub(&root.join("metadata.yml"), None, None, Some(&committed())).unwrap();
+    let fresh = scaffold(&root.join("metadata.yml"), None);
     assert!(
         fresh == committed(),
         "artifacthub-pkg.yml is stale: run `make artifacthub-pkg.yml` and commit it\n--- expected ---\n{fresh}"
@@ -34,7 +40,7 @@ fn a_changed_metadata_makes_it_stale() {
         common::read("metadata.yml").replace("severity: medium", "severity: high"),
     )
     .unwrap();
-    let fresh = scaffold_artifacthub(&changed, Some("0.2.0"), None, Some(&committed())).unwrap();
+    let fresh = scaffold(&changed, Some("0.2.0"));
     assert_ne!(fresh, committed());
     assert!(fresh.contains("version: 0.2.0\n"));
     assert!(fresh.contains(":v0.2.0\n"));
@@ -88,9 +94,12 @@ fn fields_follow_kwctl() {
     assert!(install.contains(&format!(
         "kwctl scaffold manifest -t ClusterAdmissionPolicy registry://{image}\n"
     )));
-    // metadata.yml names no author (there is no contact address to give): no maintainers,
-    // as kwctl writes it.
-    assert_eq!(package.get("maintainers"), None);
+    // The author annotation, read as kwctl reads it.
+    let author = parse_maintainers(&annotation("io.kubewarden.policy.author")).unwrap();
+    assert_eq!(
+        package["maintainers"],
+        serde_json::to_value(&author).unwrap()
+    );
     assert_eq!(package["provider"]["name"], "kubewarden");
     assert_eq!(
         package["recommendations"][0]["url"],
@@ -110,9 +119,15 @@ fn fields_follow_kwctl() {
         [
             "kubewarden/contextAwareResources",
             "kubewarden/mutation",
+            "kubewarden/questions-ui",
             "kubewarden/resources",
             "kubewarden/rules"
         ]
+    );
+    // The settings form, as the file is: kwctl embeds the text unchanged.
+    assert_eq!(
+        annotations["kubewarden/questions-ui"],
+        common::read("questions-ui.yml").as_str()
     );
     assert_eq!(
         annotations["kubewarden/contextAwareResources"],

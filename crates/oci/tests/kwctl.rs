@@ -103,6 +103,12 @@ fn annotate_writes_and_inspect_reads_what_kwctl_does() {
         .expect("kwctl's module carries metadata");
     assert_eq!(by_kwctl_inspect, serde_json::to_value(&read_back).unwrap());
     assert_eq!(
+        by_kwctl_inspect["annotations"]["io.kubewarden.policy.author"],
+        read_back
+            .annotation(native_sidecar_oci::metadata::ANNOTATION_AUTHOR)
+            .expect("metadata.yml names the author")
+    );
+    assert_eq!(
         by_kwctl_inspect,
         serde_json::from_slice::<Value>(&section(&by_kwctl)).unwrap()
     );
@@ -112,7 +118,7 @@ fn annotate_writes_and_inspect_reads_what_kwctl_does() {
 fn scaffold_artifacthub_writes_what_kwctl_does() {
     let Some(kwctl) = kwctl() else { return };
     let root = common::root();
-    let metadata = root.join("metadata.yml");
+    let (metadata, questions) = (root.join("metadata.yml"), root.join("questions-ui.yml"));
     let dir = tempfile::tempdir().unwrap();
     let by_kwctl = dir.path().join("artifacthub-pkg.yml");
     run(
@@ -124,11 +130,19 @@ fn scaffold_artifacthub_writes_what_kwctl_does() {
             metadata.as_os_str(),
             "--version".as_ref(),
             common::cargo_version().as_ref(),
+            "--questions-path".as_ref(),
+            questions.as_os_str(),
             "--output".as_ref(),
             by_kwctl.as_os_str(),
         ],
     );
-    let ours = scaffold_artifacthub(&metadata, Some(&common::cargo_version()), None, None).unwrap();
+    let ours = scaffold_artifacthub(
+        &metadata,
+        Some(&common::cargo_version()),
+        Some(&questions),
+        None,
+    )
+    .unwrap();
     // createdAt is the time of each run (kwctl with nanoseconds).
     let without_time = |text: &str| {
         text.lines()

@@ -81,6 +81,7 @@ fn flags_match_a_mutating_wapc_policy_with_audit() {
 fn carries_every_annotation_kwctl_and_artifacthub_read() {
     let metadata = metadata();
     for key in [
+        ANNOTATION_AUTHOR,
         ANNOTATION_TITLE,
         ANNOTATION_VERSION,
         ANNOTATION_DESCRIPTION,
@@ -109,15 +110,30 @@ fn carries_every_annotation_kwctl_and_artifacthub_read() {
         ["low", "medium", "high", "critical"]
             .contains(&metadata.annotation(ANNOTATION_SEVERITY).unwrap_or_default())
     );
-    // The project has no contact address to publish: no author rather than a placeholder one
-    // (kwctl scaffold artifacthub then writes no maintainers). A real one must be "Name <email>".
-    if let Some(author) = metadata.annotation(ANNOTATION_AUTHOR) {
-        let maintainers = parse_maintainers(author).unwrap();
-        assert!(
-            maintainers.iter().all(|m| !m.email.contains("noreply")),
-            "{author}: a placeholder address"
-        );
-    }
+    // The author is the project, named as Cargo.toml's authors names it, not a person; kwctl
+    // needs "name <email>", and the project has no mailbox, so the address is the no-reply one of
+    // the project's organisation on the host of its source.
+    let author = metadata.annotation(ANNOTATION_AUTHOR).unwrap_or_default();
+    let maintainers = parse_maintainers(author).unwrap();
+    let [maintainer] = maintainers.as_slice() else {
+        panic!("{author}: one author, the project");
+    };
+    assert_eq!(
+        format!("authors = [\"{}\"]", maintainer.name),
+        common::read("Cargo.toml")
+            .lines()
+            .find(|line| line.starts_with("authors = "))
+            .unwrap_or_default()
+    );
+    let organisation = metadata
+        .annotation(ANNOTATION_SOURCE)
+        .and_then(|source| source.strip_prefix("https://github.com/"))
+        .and_then(|path| path.split('/').next())
+        .unwrap_or_default();
+    assert_eq!(
+        maintainer.email,
+        format!("{organisation}@users.noreply.github.com")
+    );
     // The usage text is the README, added by annotate; a copy here would go stale.
     assert_eq!(metadata.annotation("io.kubewarden.policy.usage"), None);
 }
