@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::mesh::{self, Injection, LifecycleEdit, Mesh, NativeEdit};
-use crate::review::name;
+use crate::pod::name;
 use crate::workload::Kind;
 
 const PROXY: &str = "istio-proxy";

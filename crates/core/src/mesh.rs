@@ -134,8 +134,7 @@ pub(crate) fn carries_a_proxy(spec: Option<&Value>) -> bool {
             .and_then(Value::as_array)
             .is_some_and(|list| {
                 list.iter().any(|c| {
-                    crate::review::name(c)
-                        .is_some_and(|n| MESHES.iter().any(|mesh| mesh.proxy() == n))
+                    crate::pod::name(c).is_some_and(|n| MESHES.iter().any(|mesh| mesh.proxy() == n))
                 })
             })
     })

@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::describe::describe;
 use crate::path;
 use crate::quantity::Quantity;
 use crate::review::Outcome;
-use crate::settings::{OnResourceIncrease, Settings, describe};
+use crate::settings::{OnResourceIncrease, Settings};
 use crate::workload::Kind;
 
 /// Quantities by resource name (`v1.ResourceList`).

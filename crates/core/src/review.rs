@@ -8,9 +8,10 @@ use crate::mesh::{self, Injection, Mesh, NativeEdit};
 use crate::nodes::{self, Cluster, NoCluster};
 use crate::order::{self, Misplacement};
 use crate::path;
+use crate::pod::{list, name, positions, restart_policy};
 use crate::profile::Profile;
 use crate::resources::{self, ResourceChange};
-use crate::settings::{Mode, Settings, describe};
+use crate::settings::{Mode, Settings};
 use crate::validate::{self, Finding, Problem};
 use crate::workload::{Kind, Operation};
 
@@ -463,36 +464,6 @@ fn opt_out_hint(profile: &Profile) -> String {
             "remove \"{}\" from the policy's extraSidecars setting",
             profile.proxy
         )
-    }
-}
-
-/// A container list of the pod spec; absent and null are empty.
-fn list<'v>(spec: Option<&'v Value>, key: &str, path: &str) -> Result<&'v [Value], String> {
-    match spec.and_then(|s| s.get(key)) {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(items)) => Ok(items),
-        Some(other) => Err(format!(
-            "{path}.{key} must be a list of containers, found {}",
-            describe(other)
-        )),
-    }
-}
-
-fn positions(list: &[Value], wanted: &str) -> Vec<usize> {
-    (0..list.len())
-        .filter(|&at| name(&list[at]) == Some(wanted))
-        .collect()
-}
-
-pub(crate) fn name(container: &Value) -> Option<&str> {
-    container.get("name")?.as_str()
-}
-
-fn restart_policy(container: &Value) -> Option<&str> {
-    match container.get("restartPolicy") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(policy)) => Some(policy),
-        Some(_) => Some("(not a string)"),
     }
 }
 

@@ -3,8 +3,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::describe::describe;
+use crate::kubelet::KubeletVersion;
 use crate::mesh::{self, MESHES};
-use crate::nodes::KubeletVersion;
 use crate::profile::Profile;
 
 /// What the policy does with pods it looks at.
@@ -391,24 +392,6 @@ impl OnResourceIncrease {
                 describe(value)
             )),
         }
-    }
-}
-
-/// A short description of a JSON value for error messages.
-pub(crate) fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => format!("the boolean {b}"),
-        Value::Number(n) => format!("the number {n}"),
-        Value::String(s) if s.chars().count() > 40 => {
-            format!(
-                "the string \"{}...\"",
-                s.chars().take(40).collect::<String>()
-            )
-        }
-        Value::String(s) => format!("the string \"{s}\""),
-        Value::Array(_) => "a list".to_owned(),
-        Value::Object(_) => "an object".to_owned(),
     }
 }
 
