@@ -8,9 +8,7 @@
 
 mod convert;
 mod describe;
-mod istio;
 mod kubelet;
-mod linkerd;
 mod mesh;
 mod nodes;
 mod order;

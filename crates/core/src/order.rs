@@ -90,13 +90,12 @@ fn position(names: &[Option<&str>], name: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::istio::Istio;
-    use crate::linkerd::Linkerd;
+    use crate::mesh;
     use crate::settings::SidecarRule;
     use rstest::rstest;
 
     fn istio() -> Profile<'static> {
-        Profile::of_mesh(&Istio)
+        Profile::of_mesh(mesh::by_id("istio").unwrap())
     }
 
     fn names<'a>(list: &[&'a str]) -> Vec<Option<&'a str>> {
@@ -128,7 +127,7 @@ mod tests {
     #[case(&["a", "b", "linkerd-network-validator", "linkerd-proxy"], &["linkerd-network-validator", "linkerd-proxy", "a", "b"])]
     #[case(&["linkerd-proxy", "linkerd-init", "a"], &["linkerd-init", "linkerd-proxy", "a"])]
     fn linkerd_layout(#[case] input: &[&str], #[case] expected: &[&str]) {
-        let linkerd = Profile::of_mesh(&Linkerd);
+        let linkerd = Profile::of_mesh(mesh::by_id("linkerd").unwrap());
         assert_eq!(reorder(input, &[&linkerd]), expected);
         assert_eq!(misplaced(&names(expected), &[&linkerd]), vec![]);
     }

@@ -3,11 +3,14 @@
 //! `convert`, `order` and `validate` only ever go through [`Mesh`]. Adding a mesh is one module
 //! and one line in [`MESHES`].
 
+mod istio;
+mod linkerd;
+
 use serde_json::{Map, Value};
 
-use crate::istio::Istio;
-use crate::linkerd::Linkerd;
 use crate::workload::Kind;
+use istio::Istio;
+use linkerd::Linkerd;
 
 /// Every mesh the policy knows, in the order their proxies start when a pod carries several.
 pub(crate) const MESHES: &[&dyn Mesh] = &[&Istio, &Linkerd];

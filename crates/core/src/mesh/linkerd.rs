@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::mesh::{self, Injection, LifecycleEdit, Mesh, NativeEdit};
+use super::{Injection, LifecycleEdit, Mesh, NativeEdit};
 use crate::workload::Kind;
 
 const PROXY: &str = "linkerd-proxy";
@@ -65,7 +65,7 @@ impl Mesh for Linkerd {
     /// refuses it. Linkerd never injects host-network pods. Namespaces say it with the same
     /// annotation, which a pod's admission request does not show.
     fn injection(&self, pod: &Value) -> Injection {
-        if mesh::host_network(pod) {
+        if super::host_network(pod) {
             return Injection::Refused;
         }
         match Kind::Pod.annotation(pod, INJECT) {

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::mesh::{self, Injection, LifecycleEdit, Mesh, NativeEdit};
+use super::{Injection, LifecycleEdit, Mesh, NativeEdit};
 use crate::pod::name;
 use crate::workload::Kind;
 
@@ -65,7 +65,7 @@ impl Mesh for Istio {
             .and_then(Value::as_str)
             .filter(|inject| !inject.is_empty());
         match inject {
-            _ if mesh::host_network(pod) => Injection::Refused,
+            _ if super::host_network(pod) => Injection::Refused,
             Some(inject)
                 if matches!(
                     inject.to_ascii_lowercase().as_str(),
