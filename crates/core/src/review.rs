@@ -9,7 +9,7 @@ use crate::nodes::{self, Cluster, NoCluster};
 use crate::order::{self, Misplacement};
 use crate::path;
 use crate::pod::{list, name, positions, restart_policy};
-use crate::profile::Profile;
+use crate::profile::{self, Profile};
 use crate::resources::{self, ResourceChange};
 use crate::settings::{Mode, Settings};
 use crate::validate::{self, Finding, Problem};
@@ -238,7 +238,7 @@ impl<'s> Plan<'s> {
             carries_mesh_proxy: mesh::carries_a_proxy(spec),
             opted_out: false,
         };
-        for profile in settings.profiles() {
+        for profile in profile::profiles(settings) {
             let opted_out = profile.mesh.and_then(|mesh| {
                 let annotation = mesh.opt_out(object, kind)?;
                 plan.warnings.push(format!(

@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 use crate::describe::describe;
 use crate::kubelet::KubeletVersion;
 use crate::mesh::{self, MESHES};
-use crate::profile::Profile;
 
 /// What the policy does with pods it looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -133,19 +132,6 @@ impl Settings {
             "checkNodes": self.check_nodes,
             "minKubeletVersion": self.min_kubelet_version.to_string(),
         })
-    }
-
-    /// The meshes' profiles first, then the user's sidecars in the order given: an earlier sidecar
-    /// starts before a later one, so a later sidecar can use the mesh.
-    pub(crate) fn profiles(&self) -> Vec<Profile<'_>> {
-        let mut profiles: Vec<Profile> = self
-            .meshes
-            .iter()
-            .filter_map(|id| mesh::by_id(id))
-            .map(Profile::of_mesh)
-            .collect();
-        profiles.extend(self.extra_sidecars.iter().map(Profile::declared));
-        profiles
     }
 }
 
@@ -411,18 +397,6 @@ mod tests {
         assert_eq!(Settings::default().meshes, ["istio", "linkerd"]);
         assert!(!Settings::default().check_nodes);
         assert_eq!(Settings::default().min_kubelet_version.to_string(), "1.33");
-    }
-
-    #[test]
-    fn no_mesh_leaves_only_declared_sidecars() {
-        let settings =
-            Settings::from_json(&json!({"meshes": [], "extraSidecars": [{"name": "vault-agent"}]}))
-                .unwrap();
-        let proxies: Vec<&str> = settings.profiles().iter().map(|p| p.proxy).collect();
-        assert_eq!(proxies, ["vault-agent"]);
-        let linkerd_first = Settings::from_json(&json!({"meshes": ["linkerd", "istio"]})).unwrap();
-        let proxies: Vec<&str> = linkerd_first.profiles().iter().map(|p| p.proxy).collect();
-        assert_eq!(proxies, ["linkerd-proxy", "istio-proxy"]);
     }
 
     #[rstest]
