@@ -6,7 +6,7 @@
 //!
 //! The nodes come from the caller through [`Cluster`], asked only when a decision needs them, at
 //! most once per review: the policy reads them through a Kubewarden host capability, tests and
-//! tools answer from memory, and [`review`](crate::review) has no cluster at all.
+//! tools answer from memory, and `review` has no cluster at all.
 
 use std::cmp::Ordering;
 
@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use crate::kubelet::KubeletVersion;
 use crate::path;
-use crate::review::Outcome;
 use crate::settings::{Mode, Settings};
 use crate::workload::Kind;
 
@@ -195,24 +194,29 @@ pub(crate) struct Pending<'a> {
     pub proxies: Vec<(&'a str, bool)>,
 }
 
+/// Why the review makes nothing native: what the nodes said, as the review words it.
+pub(crate) enum HeldBack {
+    Warning(String),
+    /// Validate mode: a native proxy on nodes too old to run it.
+    Rejection(String),
+}
+
 /// With `checkNodes` on, asks the cluster (once, and only when something native is pending)
-/// whether the pod's nodes can run native sidecars. Returns `true` when they cannot or cannot be
-/// read: `outcome` then holds the answer (a warning, or in validate mode the rejection of a
-/// native proxy on old nodes), and the review must make nothing native.
+/// whether the pod's nodes can run native sidecars. `Some` when they cannot or cannot be read:
+/// the review must then make nothing native.
 pub(crate) fn hold_back(
     pending: &Pending,
     kind: Kind,
     object: &Value,
     settings: &Settings,
     cluster: &mut dyn Cluster,
-    outcome: &mut Outcome,
-) -> bool {
+) -> Option<HeldBack> {
     let asks = match settings.mode {
         Mode::Mutate => pending.edits || pending.request,
         Mode::Validate => !pending.proxies.is_empty(),
     };
     if !settings.check_nodes || !asks {
-        return false;
+        return None;
     }
     let node_name = path::at(object, kind.spec_pointer())
         .and_then(|spec| spec.get("nodeName"))
@@ -222,23 +226,13 @@ pub(crate) fn hold_back(
     let verdict = cluster
         .nodes()
         .map(|nodes| support(&nodes, node_name, minimum));
-    // Whatever is held back is neither fixed nor reported as out of place.
-    let held_back = |outcome: &mut Outcome| {
-        outcome.held_back = std::mem::take(&mut outcome.findings);
-        outcome.expected_init_order.clear();
-    };
-    match (verdict, settings.mode) {
-        (Ok(Support::Native), _) => false,
-        (Ok(old), Mode::Mutate) => {
-            held_back(outcome);
-            outcome.warnings.push(format!(
-                "no native sidecar made: {}",
-                too_old_reason(&old, minimum)
-            ));
-            true
-        }
+    let held = match (verdict, settings.mode) {
+        (Ok(Support::Native), _) => return None,
+        (Ok(old), Mode::Mutate) => HeldBack::Warning(format!(
+            "no native sidecar made: {}",
+            too_old_reason(&old, minimum)
+        )),
         (Ok(old), Mode::Validate) => {
-            held_back(outcome);
             let (native, classic): (Vec<_>, Vec<_>) =
                 pending.proxies.iter().partition(|(_, native)| *native);
             let names = |proxies: &[&(&str, bool)]| {
@@ -249,28 +243,26 @@ pub(crate) fn hold_back(
                     .join(", ")
             };
             if native.is_empty() {
-                outcome.warnings.push(format!(
+                HeldBack::Warning(format!(
                     "{} may stay a regular container: {}",
                     names(&classic),
                     too_old_reason(&old, minimum)
-                ));
+                ))
             } else {
-                outcome.rejection = Some(format!(
+                HeldBack::Rejection(format!(
                     "{}: {} runs as a native sidecar, but {}. Run the pod on nodes with kubelet {minimum} or later, or run the proxy as a regular container",
                     kind.spec_path(),
                     names(&native),
                     old_nodes(&old, minimum)
-                ));
+                ))
             }
-            true
         }
         (Err(error), mode) => {
-            held_back(outcome);
             let what = match mode {
                 Mode::Mutate => "no native sidecar made",
                 Mode::Validate => "sidecar placement not checked",
             };
-            outcome.warnings.push(format!(
+            HeldBack::Warning(format!(
                 "{what}: checkNodes is on and the cluster's nodes cannot be read ({}); {}",
                 if error.is_empty() {
                     "the host gave no reason"
@@ -278,10 +270,10 @@ pub(crate) fn hold_back(
                     error.as_str()
                 },
                 unreadable_fix(&error)
-            ));
-            true
+            ))
         }
-    }
+    };
+    Some(held)
 }
 
 /// Which node is too old, and what that does to a native sidecar.

@@ -5,12 +5,12 @@ use serde_json::{Map, Value};
 
 use crate::convert;
 use crate::mesh::{self, Injection, Mesh, NativeEdit};
-use crate::nodes::{self, Cluster, NoCluster};
+use crate::nodes::{self, Cluster, HeldBack, NoCluster};
 use crate::order::{self, Misplacement};
 use crate::path;
 use crate::pod::{list, name, positions, restart_policy};
 use crate::profile::{self, Profile};
-use crate::resources::{self, ResourceChange};
+use crate::resources::{self, Accounted, ResourceChange};
 use crate::settings::{Mode, Settings};
 use crate::validate::{self, Finding, Problem};
 use crate::workload::{Kind, Operation};
@@ -102,7 +102,14 @@ pub fn review_with(
                 .map(|h| (h.profile.proxy, matches!(h.state, State::Native)))
                 .collect(),
         };
-        if nodes::hold_back(&pending, kind, object, settings, cluster, &mut outcome) {
+        if let Some(held) = nodes::hold_back(&pending, kind, object, settings, cluster) {
+            // Whatever is held back is neither fixed nor reported as out of place.
+            outcome.held_back = std::mem::take(&mut outcome.findings);
+            outcome.expected_init_order.clear();
+            match held {
+                HeldBack::Warning(warning) => outcome.warnings.push(warning),
+                HeldBack::Rejection(rejection) => outcome.rejection = Some(rejection),
+            }
             return outcome;
         }
     }
@@ -116,28 +123,39 @@ pub fn review_with(
                     &outcome.findings,
                     &outcome.expected_init_order,
                 );
-                resources::append_cost(
-                    &mut outcome,
-                    &mut rejection,
-                    kind,
-                    object,
-                    settings,
-                    |copy| {
-                        plan.apply(kind, copy, &mut Vec::new());
-                    },
-                );
+                let cost = resources::cost(kind, object, settings.on_resource_increase, |copy| {
+                    plan.apply(kind, copy, &mut Vec::new());
+                });
+                if let Some(change) = cost {
+                    rejection.push_str(&change.cost());
+                    outcome.warnings.extend(change.problems.iter().cloned());
+                    outcome.resources = Some(change);
+                }
                 outcome.rejection = Some(rejection);
             }
         }
         Mode::Mutate => {
-            let changes = plan.changes();
             let mut said = Vec::new();
-            outcome.changed =
-                resources::apply(&mut outcome, kind, object, settings, changes, |object| {
-                    plan.apply(kind, object, &mut said)
-                });
-            if outcome.rejection.is_some() {
-                return outcome;
+            let accounted = resources::apply(
+                kind,
+                object,
+                settings.on_resource_increase,
+                plan.changes(),
+                |object| plan.apply(kind, object, &mut said),
+            );
+            match accounted {
+                Accounted::Uncounted(changed) => outcome.changed = changed,
+                Accounted::Made(change, changed) => {
+                    outcome.warnings.extend(change.warnings());
+                    outcome.resources = Some(change);
+                    outcome.changed = changed;
+                }
+                Accounted::Refused(change, rejection) => {
+                    outcome.warnings.extend(change.problems.iter().cloned());
+                    outcome.rejection = Some(rejection);
+                    outcome.resources = Some(change);
+                    return outcome;
+                }
             }
             outcome.warnings.append(&mut said);
             if let Some(mesh) = native_request {
