@@ -14,9 +14,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::kubelet::KubeletVersion;
-use crate::path;
+use crate::pod::PodView;
 use crate::settings::{Mode, Settings};
-use crate::workload::Kind;
 
 /// A node as the rule needs it: its name and `status.nodeInfo.kubeletVersion` (empty when the
 /// node reports none).
@@ -206,8 +205,7 @@ pub(crate) enum HeldBack {
 /// the review must then make nothing native.
 pub(crate) fn hold_back(
     pending: &Pending,
-    kind: Kind,
-    object: &Value,
+    pod: &PodView,
     settings: &Settings,
     cluster: &mut dyn Cluster,
 ) -> Option<HeldBack> {
@@ -218,10 +216,7 @@ pub(crate) fn hold_back(
     if !settings.check_nodes || !asks {
         return None;
     }
-    let node_name = path::at(object, kind.spec_pointer())
-        .and_then(|spec| spec.get("nodeName"))
-        .and_then(Value::as_str)
-        .filter(|name| !name.is_empty());
+    let node_name = pod.node_name().filter(|name| !name.is_empty());
     let minimum = settings.min_kubelet_version;
     let verdict = cluster
         .nodes()
@@ -251,7 +246,7 @@ pub(crate) fn hold_back(
             } else {
                 HeldBack::Rejection(format!(
                     "{}: {} runs as a native sidecar, but {}. Run the pod on nodes with kubelet {minimum} or later, or run the proxy as a regular container",
-                    kind.spec_path(),
+                    pod.kind.spec_path(),
                     names(&native),
                     old_nodes(&old, minimum)
                 ))

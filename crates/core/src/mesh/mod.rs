@@ -8,6 +8,7 @@ mod linkerd;
 
 use serde_json::{Map, Value};
 
+use crate::pod::{PodView, name};
 use crate::workload::Kind;
 use istio::Istio;
 use linkerd::Linkerd;
@@ -64,26 +65,20 @@ pub(crate) trait Mesh: Sync {
     /// messages and written by [`Mesh::request_native`].
     fn native_annotation(&self) -> &'static str;
     /// The annotation that chose classic mode, when the pod chose it.
-    fn opt_out(&self, object: &Value, kind: Kind) -> Option<&'static str>;
-    /// Whether the pod already says which mode it wants.
-    fn states_mode(&self, pod: &Value) -> bool;
+    fn opt_out(&self, pod: &PodView) -> Option<&'static str>;
+    /// Whether the Pod already says which mode it wants.
+    fn states_mode(&self, pod: &PodView) -> bool;
     /// Sets the annotations that make the injector render a native sidecar.
     fn request_native(&self, annotations: &mut Map<String, Value>);
-    fn injection(&self, pod: &Value) -> Injection;
+    fn injection(&self, pod: &PodView) -> Injection;
 
     /// A container named like the proxy that the policy must leave alone (a gateway whose proxy
     /// is the workload).
-    fn leaves_alone(&self, _object: &Value, _kind: Kind, _proxy: &Value) -> bool {
+    fn leaves_alone(&self, _pod: &PodView, _proxy: &Value) -> bool {
         false
     }
-    /// How the classic `proxy` changes as a native sidecar. `init` is the pod's init containers.
-    fn native_edit(
-        &self,
-        _object: &Value,
-        _kind: Kind,
-        _proxy: &Value,
-        _init: &[Value],
-    ) -> NativeEdit {
+    /// How the classic `proxy`, one of `pod.containers`, changes as a native sidecar.
+    fn native_edit(&self, _pod: &PodView, _proxy: &Value) -> NativeEdit {
         NativeEdit::default()
     }
     /// Keeps the mesh's own annotations in step after its proxy became a native sidecar.
@@ -130,21 +125,12 @@ pub(crate) fn by_id(id: &str) -> Option<&'static dyn Mesh> {
     MESHES.iter().copied().find(|mesh| mesh.id() == id)
 }
 
-/// Whether a pod spec holds any mesh's proxy, in either list, handled or not.
-pub(crate) fn carries_a_proxy(spec: Option<&Value>) -> bool {
-    ["containers", "initContainers"].iter().any(|key| {
-        spec.and_then(|s| s.get(*key))
-            .and_then(Value::as_array)
-            .is_some_and(|list| {
-                list.iter().any(|c| {
-                    crate::pod::name(c).is_some_and(|n| MESHES.iter().any(|mesh| mesh.proxy() == n))
-                })
-            })
-    })
-}
-
-pub(crate) fn host_network(pod: &Value) -> bool {
-    crate::path::at(pod, "/spec/hostNetwork") == Some(&Value::Bool(true))
+/// Whether a pod holds any mesh's proxy, in either list, handled or not.
+pub(crate) fn carries_a_proxy(pod: &PodView) -> bool {
+    pod.containers
+        .iter()
+        .chain(pod.init)
+        .any(|c| name(c).is_some_and(|n| MESHES.iter().any(|mesh| mesh.proxy() == n)))
 }
 
 #[cfg(test)]
