@@ -26,7 +26,7 @@ impl Mode {
     }
 }
 
-/// A sidecar declared by the user, handled like Istio's proxy but without any mesh-specific rules.
+/// A sidecar declared by the user, handled like a mesh's proxy but without any mesh-specific rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SidecarRule {
     pub name: String,
@@ -36,7 +36,7 @@ pub struct SidecarRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub mode: Mode,
-    /// Ask Istio's injector for native mode on Pods that have no proxy yet.
+    /// Ask the mesh's injector for native mode on Pods that have no proxy yet.
     pub request_native_injection: bool,
     pub extra_sidecars: Vec<SidecarRule>,
     /// The meshes whose proxies the policy handles, by id (`istio`, `linkerd`). The first is the
@@ -147,7 +147,8 @@ fn mesh_ids() -> String {
 fn parse_meshes(value: &Value) -> Result<Vec<String>, String> {
     let Value::Array(items) = value else {
         return Err(format!(
-            "meshes must be a list of the meshes whose proxies the policy handles, such as [\"istio\"], found {}; the meshes are {}",
+            "meshes must be a list of the meshes whose proxies the policy handles, such as [\"{}\"], found {}; the meshes are {}",
+            MESHES[0].id(),
             describe(value),
             mesh_ids()
         ));

@@ -1,7 +1,20 @@
-//! The seam between the shared review and each service mesh. A mesh module knows its container
-//! names, how its native form differs from its classic form, and its annotations; `review`,
-//! `convert`, `order` and `validate` only ever go through [`Mesh`]. Adding a mesh is one module
-//! and one line in [`MESHES`].
+//! The seam between the shared review and each service mesh. A mesh's file knows its container
+//! names, how its native form differs from its classic form, and its annotations; nothing outside
+//! this folder names a mesh: `review`, `convert`, `order` and `validate` only ever go through
+//! [`Mesh`] and the profiles built from it.
+//!
+//! How a mesh plugs in:
+//! - One file here with a type that implements [`Mesh`], and one line in [`MESHES`] (whose order is
+//!   the `meshes` setting's default and the order proxies start in when a pod carries several).
+//! - It reads the pod from the review's [`PodView`] (the container lists, the annotations of the
+//!   metadata that describe the pod), read once per review; only `after_conversion` touches the
+//!   object, to edit it.
+//! - Settings of its own (a `<id>: {...}` section) are parsed and checked in its file; `Settings`
+//!   keeps them (settings imports this module, never the reverse) and the review hands them to the
+//!   hook that needs them.
+//! - What the trait does not say yet (no per-pod switch, proxies found by pattern, which init
+//!   containers must follow the proxy, keeping a pod classic for a reason of its own) joins the
+//!   trait when a mesh needs it, with a default that keeps the other meshes as they are.
 
 mod istio;
 mod linkerd;
@@ -46,8 +59,7 @@ pub(crate) enum LifecycleEdit {
     Set(Value),
 }
 
-/// One mesh's knowledge. Everything but the names has a default that does nothing, which is how
-/// a sidecar the user declares behaves.
+/// One mesh's knowledge. The hooks with a default do nothing, as for a sidecar the user declares.
 pub(crate) trait Mesh: Sync {
     /// The name in the `meshes` setting.
     fn id(&self) -> &'static str;
