@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 
 use crate::mesh::{LifecycleEdit, NativeEdit};
 use crate::order;
+use crate::pod::name;
 use crate::profile::Profile;
-use crate::review::name;
 
 /// A proxy to convert: its index in `containers`, and how its fields change.
 pub(crate) struct Conversion<'a> {

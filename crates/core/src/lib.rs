@@ -7,12 +7,13 @@
 //! rules do not name, known to Kubernetes or not, comes back as it was.
 
 mod convert;
-mod istio;
-mod linkerd;
+mod describe;
+mod kubelet;
 mod mesh;
 mod nodes;
 mod order;
 mod path;
+mod pod;
 mod profile;
 mod quantity;
 mod resources;
@@ -21,10 +22,10 @@ mod settings;
 mod validate;
 mod workload;
 
+pub use kubelet::KubeletVersion;
 pub use mesh::{MeshInfo, meshes};
 pub use nodes::{
-    Cluster, KubeletVersion, NO_CLUSTER, NoCluster, Node, Support, node_list, parse_node_list,
-    support,
+    Cluster, NO_CLUSTER, NoCluster, Node, Support, node_list, parse_node_list, support,
 };
 pub use order::Misplacement;
 pub use quantity::{Format, Quantity, QuantityError};

@@ -6,18 +6,16 @@
 //!
 //! The nodes come from the caller through [`Cluster`], asked only when a decision needs them, at
 //! most once per review: the policy reads them through a Kubewarden host capability, tests and
-//! tools answer from memory, and [`review`](crate::review) has no cluster at all.
+//! tools answer from memory, and `review` has no cluster at all.
 
 use std::cmp::Ordering;
-use std::fmt;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::path;
-use crate::review::Outcome;
+use crate::kubelet::KubeletVersion;
+use crate::pod::PodView;
 use crate::settings::{Mode, Settings};
-use crate::workload::Kind;
 
 /// A node as the rule needs it: its name and `status.nodeInfo.kubeletVersion` (empty when the
 /// node reports none).
@@ -61,59 +59,6 @@ impl Cluster for Vec<Node> {
     fn nodes(&mut self) -> Result<Vec<Node>, String> {
         Ok(self.clone())
     }
-}
-
-/// A Kubernetes `MAJOR.MINOR` version. Only these two parts decide: patch releases and vendor
-/// suffixes (`-eks-…`, `+k3s1`, `-gke.…`) do not change what a kubelet supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct KubeletVersion {
-    pub major: u32,
-    pub minor: u32,
-}
-
-impl KubeletVersion {
-    /// Sidecar containers are GA from 1.33: Istio's minimum, and the default `minKubeletVersion`.
-    pub const DEFAULT_MINIMUM: KubeletVersion = KubeletVersion::new(1, 33);
-    /// Sidecar containers are beta and on by default from 1.29: nothing lower can be a minimum.
-    pub const LOWEST_MINIMUM: KubeletVersion = KubeletVersion::new(1, 29);
-
-    pub const fn new(major: u32, minor: u32) -> KubeletVersion {
-        KubeletVersion { major, minor }
-    }
-
-    /// A node's `kubeletVersion` (`v1.33.5-eks-3025e55`, `v1.32.9+k3s1`, `1.31`): an optional `v`,
-    /// the major and minor numbers, then the end or anything that does not continue the minor.
-    /// `None` for anything else, which the rule counts as too old.
-    pub fn from_kubelet(text: &str) -> Option<KubeletVersion> {
-        let text = text.strip_prefix('v').unwrap_or(text);
-        let (major, rest) = leading_number(text)?;
-        let (minor, rest) = leading_number(rest.strip_prefix('.')?)?;
-        match rest.bytes().next() {
-            None | Some(b'.' | b'-' | b'+') => Some(KubeletVersion::new(major, minor)),
-            Some(_) => None,
-        }
-    }
-
-    /// The `minKubeletVersion` setting: exactly `MAJOR.MINOR`.
-    pub(crate) fn from_setting(text: &str) -> Option<KubeletVersion> {
-        let (major, rest) = leading_number(text)?;
-        let (minor, rest) = leading_number(rest.strip_prefix('.')?)?;
-        rest.is_empty().then_some(KubeletVersion::new(major, minor))
-    }
-}
-
-impl fmt::Display for KubeletVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.major, self.minor)
-    }
-}
-
-/// The decimal number at the start of `text` and what follows it. No sign, no leading `+`, and
-/// at most what fits a `u32`.
-fn leading_number(text: &str) -> Option<(u32, &str)> {
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let number = text[..digits].parse().ok()?;
-    Some((number, &text[digits..]))
 }
 
 /// Reads the host's answer to `list_resources_all` for `v1/Node`: a NodeList as JSON (a live
@@ -248,50 +193,41 @@ pub(crate) struct Pending<'a> {
     pub proxies: Vec<(&'a str, bool)>,
 }
 
+/// Why the review makes nothing native: what the nodes said, as the review words it.
+pub(crate) enum HeldBack {
+    Warning(String),
+    /// Validate mode: a native proxy on nodes too old to run it.
+    Rejection(String),
+}
+
 /// With `checkNodes` on, asks the cluster (once, and only when something native is pending)
-/// whether the pod's nodes can run native sidecars. Returns `true` when they cannot or cannot be
-/// read: `outcome` then holds the answer (a warning, or in validate mode the rejection of a
-/// native proxy on old nodes), and the review must make nothing native.
+/// whether the pod's nodes can run native sidecars. `Some` when they cannot or cannot be read:
+/// the review must then make nothing native.
 pub(crate) fn hold_back(
     pending: &Pending,
-    kind: Kind,
-    object: &Value,
+    pod: &PodView,
     settings: &Settings,
     cluster: &mut dyn Cluster,
-    outcome: &mut Outcome,
-) -> bool {
+) -> Option<HeldBack> {
     let asks = match settings.mode {
         Mode::Mutate => pending.edits || pending.request,
         Mode::Validate => !pending.proxies.is_empty(),
     };
     if !settings.check_nodes || !asks {
-        return false;
+        return None;
     }
-    let node_name = path::at(object, kind.spec_pointer())
-        .and_then(|spec| spec.get("nodeName"))
-        .and_then(Value::as_str)
-        .filter(|name| !name.is_empty());
+    let node_name = pod.node_name().filter(|name| !name.is_empty());
     let minimum = settings.min_kubelet_version;
     let verdict = cluster
         .nodes()
         .map(|nodes| support(&nodes, node_name, minimum));
-    // Whatever is held back is neither fixed nor reported as out of place.
-    let held_back = |outcome: &mut Outcome| {
-        outcome.held_back = std::mem::take(&mut outcome.findings);
-        outcome.expected_init_order.clear();
-    };
-    match (verdict, settings.mode) {
-        (Ok(Support::Native), _) => false,
-        (Ok(old), Mode::Mutate) => {
-            held_back(outcome);
-            outcome.warnings.push(format!(
-                "no native sidecar made: {}",
-                too_old_reason(&old, minimum)
-            ));
-            true
-        }
+    let held = match (verdict, settings.mode) {
+        (Ok(Support::Native), _) => return None,
+        (Ok(old), Mode::Mutate) => HeldBack::Warning(format!(
+            "no native sidecar made: {}",
+            too_old_reason(&old, minimum)
+        )),
         (Ok(old), Mode::Validate) => {
-            held_back(outcome);
             let (native, classic): (Vec<_>, Vec<_>) =
                 pending.proxies.iter().partition(|(_, native)| *native);
             let names = |proxies: &[&(&str, bool)]| {
@@ -302,28 +238,26 @@ pub(crate) fn hold_back(
                     .join(", ")
             };
             if native.is_empty() {
-                outcome.warnings.push(format!(
+                HeldBack::Warning(format!(
                     "{} may stay a regular container: {}",
                     names(&classic),
                     too_old_reason(&old, minimum)
-                ));
+                ))
             } else {
-                outcome.rejection = Some(format!(
+                HeldBack::Rejection(format!(
                     "{}: {} runs as a native sidecar, but {}. Run the pod on nodes with kubelet {minimum} or later, or run the proxy as a regular container",
-                    kind.spec_path(),
+                    pod.kind.spec_path(),
                     names(&native),
                     old_nodes(&old, minimum)
-                ));
+                ))
             }
-            true
         }
         (Err(error), mode) => {
-            held_back(outcome);
             let what = match mode {
                 Mode::Mutate => "no native sidecar made",
                 Mode::Validate => "sidecar placement not checked",
             };
-            outcome.warnings.push(format!(
+            HeldBack::Warning(format!(
                 "{what}: checkNodes is on and the cluster's nodes cannot be read ({}); {}",
                 if error.is_empty() {
                     "the host gave no reason"
@@ -331,10 +265,10 @@ pub(crate) fn hold_back(
                     error.as_str()
                 },
                 unreadable_fix(&error)
-            ));
-            true
+            ))
         }
-    }
+    };
+    Some(held)
 }
 
 /// Which node is too old, and what that does to a native sidecar.
@@ -411,42 +345,6 @@ fn unreadable_fix(error: &str) -> &'static str {
 mod tests {
     use super::*;
     use rstest::rstest;
-
-    #[rstest]
-    #[case::plain("v1.33.0", Some((1, 33)))]
-    #[case::eks("v1.33.5-eks-3025e55", Some((1, 33)))]
-    #[case::k3s("v1.32.9+k3s1", Some((1, 32)))]
-    #[case::gke("v1.28.15-gke.1503000", Some((1, 28)))]
-    #[case::no_v("1.34.1", Some((1, 34)))]
-    #[case::no_patch("v1.30", Some((1, 30)))]
-    #[case::empty("", None)]
-    #[case::garbage("garbage", None)]
-    #[case::only_v("v", None)]
-    #[case::major_only("v1", None)]
-    #[case::no_minor("v1.", None)]
-    #[case::minor_glued("v1.33beta", None)]
-    #[case::huge("v1.99999999999", None)]
-    #[case::signed("v1.+33", None)]
-    fn kubelet_versions(#[case] text: &str, #[case] expected: Option<(u32, u32)>) {
-        assert_eq!(
-            KubeletVersion::from_kubelet(text),
-            expected.map(|(major, minor)| KubeletVersion::new(major, minor))
-        );
-    }
-
-    #[rstest]
-    #[case("1.33", Some((1, 33)))]
-    #[case("1.29", Some((1, 29)))]
-    #[case("v1.33", None)]
-    #[case("1.33.0", None)]
-    #[case("1", None)]
-    #[case("1.33 ", None)]
-    fn setting_versions(#[case] text: &str, #[case] expected: Option<(u32, u32)>) {
-        assert_eq!(
-            KubeletVersion::from_setting(text),
-            expected.map(|(major, minor)| KubeletVersion::new(major, minor))
-        );
-    }
 
     const MIN: KubeletVersion = KubeletVersion::DEFAULT_MINIMUM;
 

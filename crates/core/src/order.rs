@@ -14,7 +14,7 @@ pub enum Misplacement {
 
 /// Positions in `names` that break the rule for a native proxy of `profiles`. `profiles` holds the
 /// profiles whose proxy is in `names`, in profile order: members of an earlier profile may precede
-/// a later proxy (Istio's proxy starts before a declared sidecar that needs the mesh).
+/// a later proxy (a mesh's proxy starts before a declared sidecar that needs the mesh).
 pub(crate) fn misplaced(
     names: &[Option<&str>],
     profiles: &[&Profile],
@@ -54,8 +54,9 @@ pub(crate) fn misplaced(
 }
 
 /// The canonical layout as a permutation of `names`: for each profile, its setup containers in the
-/// profile's order, the proxy, the containers Istio renders right after it; then every other init
-/// container in its original relative order. This is the order Istio renders in native mode.
+/// profile's order, the proxy, the containers its mesh renders right after it; then every other
+/// init container in its original relative order. This is the order the meshes render in native
+/// mode.
 pub(crate) fn canonical(names: &[Option<&str>], profiles: &[&Profile]) -> Vec<usize> {
     let mut placed = vec![false; names.len()];
     let mut order = Vec::with_capacity(names.len());
@@ -90,13 +91,12 @@ fn position(names: &[Option<&str>], name: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::istio::Istio;
-    use crate::linkerd::Linkerd;
+    use crate::mesh;
     use crate::settings::SidecarRule;
     use rstest::rstest;
 
     fn istio() -> Profile<'static> {
-        Profile::of_mesh(&Istio)
+        Profile::of_mesh(mesh::by_id("istio").unwrap())
     }
 
     fn names<'a>(list: &[&'a str]) -> Vec<Option<&'a str>> {
@@ -128,7 +128,7 @@ mod tests {
     #[case(&["a", "b", "linkerd-network-validator", "linkerd-proxy"], &["linkerd-network-validator", "linkerd-proxy", "a", "b"])]
     #[case(&["linkerd-proxy", "linkerd-init", "a"], &["linkerd-init", "linkerd-proxy", "a"])]
     fn linkerd_layout(#[case] input: &[&str], #[case] expected: &[&str]) {
-        let linkerd = Profile::of_mesh(&Linkerd);
+        let linkerd = Profile::of_mesh(mesh::by_id("linkerd").unwrap());
         assert_eq!(reorder(input, &[&linkerd]), expected);
         assert_eq!(misplaced(&names(expected), &[&linkerd]), vec![]);
     }

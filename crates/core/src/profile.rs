@@ -2,8 +2,8 @@
 //! ones its mesh places right after it, and the mesh whose rules apply (none for a sidecar the
 //! user declares).
 
-use crate::mesh::Mesh;
-use crate::settings::SidecarRule;
+use crate::mesh::{self, Mesh};
+use crate::settings::{Settings, SidecarRule};
 
 #[derive(Clone)]
 pub(crate) struct Profile<'a> {
@@ -37,6 +37,19 @@ impl<'a> Profile<'a> {
     }
 }
 
+/// The profiles `settings` ask for: the meshes' first, then the user's sidecars in the order given,
+/// since an earlier sidecar starts before a later one, so a later sidecar can use the mesh.
+pub(crate) fn profiles(settings: &Settings) -> Vec<Profile<'_>> {
+    let mut profiles: Vec<Profile> = settings
+        .meshes
+        .iter()
+        .filter_map(|id| mesh::by_id(id))
+        .map(Profile::of_mesh)
+        .collect();
+    profiles.extend(settings.extra_sidecars.iter().map(Profile::declared));
+    profiles
+}
+
 impl std::fmt::Debug for Profile<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Profile")
@@ -45,5 +58,23 @@ impl std::fmt::Debug for Profile<'_> {
             .field("trailing", &self.trailing)
             .field("mesh", &self.mesh.map(|m| m.id()))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn no_mesh_leaves_only_declared_sidecars() {
+        let settings =
+            Settings::from_json(&json!({"meshes": [], "extraSidecars": [{"name": "vault-agent"}]}))
+                .unwrap();
+        let proxies: Vec<&str> = profiles(&settings).iter().map(|p| p.proxy).collect();
+        assert_eq!(proxies, ["vault-agent"]);
+        let linkerd_first = Settings::from_json(&json!({"meshes": ["linkerd", "istio"]})).unwrap();
+        let proxies: Vec<&str> = profiles(&linkerd_first).iter().map(|p| p.proxy).collect();
+        assert_eq!(proxies, ["linkerd-proxy", "istio-proxy"]);
     }
 }

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::settings::describe;
+use crate::describe::describe;
 
 const NANO: i128 = 1_000_000_000;
 /// Parsing caps quantities with a binary suffix at 2^63-1 (`maxAllowed`).

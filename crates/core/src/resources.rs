@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::describe::describe;
 use crate::path;
 use crate::quantity::Quantity;
-use crate::review::Outcome;
-use crate::settings::{OnResourceIncrease, Settings, describe};
+use crate::settings::OnResourceIncrease;
 use crate::workload::Kind;
 
 /// Quantities by resource name (`v1.ResourceList`).
@@ -123,20 +123,27 @@ pub fn resource_change(kind: Kind, before: &Value, after: &Value) -> ResourceCha
     Before::read(kind, before).compare(kind, after)
 }
 
+/// What accounting for mutate mode's edit decided.
+pub(crate) enum Accounted {
+    /// Not counted (`onResourceIncrease: ignore`, or nothing changes): whether the object changed.
+    Uncounted(bool),
+    /// The edit stands: what it changed in the resources, and whether the object changed.
+    Made(ResourceChange, bool),
+    /// The edit is refused and undone: what it would have changed, and the refusal.
+    Refused(ResourceChange, String),
+}
+
 /// Runs `edit` (mutate mode's conversion, which changes something when `changes`) with the
-/// resources accounted: the change in `outcome.resources`, its warnings, or its refusal in
-/// `outcome.rejection`, the object then left as it came. Returns whether the object changed.
+/// resources accounted as `setting` says; a refused edit leaves the object as it came.
 pub(crate) fn apply(
-    outcome: &mut Outcome,
     kind: Kind,
     object: &mut Value,
-    settings: &Settings,
+    setting: OnResourceIncrease,
     changes: bool,
     edit: impl FnOnce(&mut Value) -> bool,
-) -> bool {
-    let setting = settings.on_resource_increase;
+) -> Accounted {
     if setting == OnResourceIncrease::Ignore || !changes {
-        return edit(object);
+        return Accounted::Uncounted(edit(object));
     }
     let before = Before::read(kind, object);
     // Only a reject setting or pod-level resources can refuse: then keep a copy to restore.
@@ -147,38 +154,26 @@ pub(crate) fn apply(
     match (change.rejection(setting), original) {
         (Some(message), Some(original)) => {
             *object = original;
-            outcome.warnings.extend(change.problems.iter().cloned());
-            outcome.rejection = Some(message);
-            outcome.resources = Some(change);
-            false
+            Accounted::Refused(change, message)
         }
-        _ => {
-            outcome.warnings.extend(change.warnings());
-            outcome.resources = Some(change);
-            changed
-        }
+        _ => Accounted::Made(change, changed),
     }
 }
 
-/// Validate mode: appends to `rejection` what converting would cost, computed on a copy that
-/// `convert` edits as mutate mode would.
-pub(crate) fn append_cost(
-    outcome: &mut Outcome,
-    rejection: &mut String,
+/// Validate mode: what converting would cost, computed on a copy that `convert` edits as mutate
+/// mode would; `None` with `onResourceIncrease: ignore`.
+pub(crate) fn cost(
     kind: Kind,
     object: &Value,
-    settings: &Settings,
+    setting: OnResourceIncrease,
     convert: impl FnOnce(&mut Value),
-) {
-    if settings.on_resource_increase == OnResourceIncrease::Ignore {
-        return;
+) -> Option<ResourceChange> {
+    if setting == OnResourceIncrease::Ignore {
+        return None;
     }
     let mut converted = object.clone();
     convert(&mut converted);
-    let change = resource_change(kind, object, &converted);
-    rejection.push_str(&change.cost());
-    outcome.warnings.extend(change.problems.iter().cloned());
-    outcome.resources = Some(change);
+    Some(resource_change(kind, object, &converted))
 }
 
 type List<'a> = Vec<(&'a str, Quantity)>;

@@ -5,12 +5,13 @@ use serde_json::{Map, Value};
 
 use crate::convert;
 use crate::mesh::{self, Injection, Mesh, NativeEdit};
-use crate::nodes::{self, Cluster, NoCluster};
+use crate::nodes::{self, Cluster, HeldBack, NoCluster};
 use crate::order::{self, Misplacement};
 use crate::path;
-use crate::profile::Profile;
-use crate::resources::{self, ResourceChange};
-use crate::settings::{Mode, Settings, describe};
+use crate::pod::{PodView, name, positions, restart_policy};
+use crate::profile::{self, Profile};
+use crate::resources::{self, Accounted, ResourceChange};
+use crate::settings::{Mode, Settings};
 use crate::validate::{self, Finding, Problem};
 use crate::workload::{Kind, Operation};
 
@@ -73,7 +74,12 @@ pub fn review_with(
     if !kind.mutable_on(operation) || !object.is_object() {
         return Outcome::default();
     }
-    let mut plan = match Plan::new(kind, object, settings) {
+    // Everything the decision needs is read from this view; the object is edited once it is made.
+    let pod = match PodView::read(kind, object) {
+        Ok(pod) => pod,
+        Err(message) => return Outcome::reject(message),
+    };
+    let mut plan = match Plan::new(&pod, settings) {
         Ok(plan) => plan,
         Err(message) => return Outcome::reject(message),
     };
@@ -89,7 +95,7 @@ pub fn review_with(
         && operation == Operation::Create
         && settings.request_native_injection
         && !plan.carries_mesh_proxy)
-        .then(|| native_request_target(object, settings))
+        .then(|| native_request_target(&pod, settings))
         .flatten();
     if settings.check_nodes {
         let pending = nodes::Pending {
@@ -101,42 +107,61 @@ pub fn review_with(
                 .map(|h| (h.profile.proxy, matches!(h.state, State::Native)))
                 .collect(),
         };
-        if nodes::hold_back(&pending, kind, object, settings, cluster, &mut outcome) {
+        if let Some(held) = nodes::hold_back(&pending, &pod, settings, cluster) {
+            // Whatever is held back is neither fixed nor reported as out of place.
+            outcome.held_back = std::mem::take(&mut outcome.findings);
+            outcome.expected_init_order.clear();
+            match held {
+                HeldBack::Warning(warning) => outcome.warnings.push(warning),
+                HeldBack::Rejection(rejection) => outcome.rejection = Some(rejection),
+            }
             return outcome;
         }
     }
+    let edits = plan.into_edits();
     match settings.mode {
         Mode::Validate => {
             if !outcome.findings.is_empty() {
-                let proxies: Vec<&str> = plan.handled.iter().map(|h| h.profile.proxy).collect();
+                let proxies: Vec<&str> = edits.handled.iter().map(|h| h.profile.proxy).collect();
                 let mut rejection = validate::rejection(
                     kind.spec_path(),
                     &proxies,
                     &outcome.findings,
                     &outcome.expected_init_order,
                 );
-                resources::append_cost(
-                    &mut outcome,
-                    &mut rejection,
-                    kind,
-                    object,
-                    settings,
-                    |copy| {
-                        plan.apply(kind, copy, &mut Vec::new());
-                    },
-                );
+                let cost = resources::cost(kind, object, settings.on_resource_increase, |copy| {
+                    edits.apply(kind, copy, &mut Vec::new());
+                });
+                if let Some(change) = cost {
+                    rejection.push_str(&change.cost());
+                    outcome.warnings.extend(change.problems.iter().cloned());
+                    outcome.resources = Some(change);
+                }
                 outcome.rejection = Some(rejection);
             }
         }
         Mode::Mutate => {
-            let changes = plan.changes();
             let mut said = Vec::new();
-            outcome.changed =
-                resources::apply(&mut outcome, kind, object, settings, changes, |object| {
-                    plan.apply(kind, object, &mut said)
-                });
-            if outcome.rejection.is_some() {
-                return outcome;
+            let accounted = resources::apply(
+                kind,
+                object,
+                settings.on_resource_increase,
+                edits.changes(),
+                |object| edits.apply(kind, object, &mut said),
+            );
+            match accounted {
+                Accounted::Uncounted(changed) => outcome.changed = changed,
+                Accounted::Made(change, changed) => {
+                    outcome.warnings.extend(change.warnings());
+                    outcome.resources = Some(change);
+                    outcome.changed = changed;
+                }
+                Accounted::Refused(change, rejection) => {
+                    outcome.warnings.extend(change.problems.iter().cloned());
+                    outcome.rejection = Some(rejection);
+                    outcome.resources = Some(change);
+                    return outcome;
+                }
             }
             outcome.warnings.append(&mut said);
             if let Some(mesh) = native_request {
@@ -151,21 +176,17 @@ pub fn review_with(
 /// sees Pods before the meshes' injectors): the one the Pod asks to be injected by, else the first
 /// of the `meshes` setting, since the namespaces the policy is deployed on are that mesh's. None
 /// when the Pod already says which mode it wants or that mesh will not inject it.
-fn native_request_target(pod: &Value, settings: &Settings) -> Option<&'static dyn Mesh> {
-    let meshes: Vec<&'static dyn Mesh> = settings
-        .meshes
-        .iter()
-        .filter_map(|id| mesh::by_id(id))
-        .collect();
+fn native_request_target(pod: &PodView, settings: &Settings) -> Option<&'static dyn Mesh> {
+    let mut meshes = settings.meshes.iter().filter_map(|id| mesh::by_id(id));
     let target = meshes
-        .iter()
+        .clone()
         .find(|m| m.injection(pod) == Injection::Requested)
         .or_else(|| {
             meshes
-                .first()
+                .next()
                 .filter(|m| m.injection(pod) == Injection::Unstated)
         })?;
-    (!target.states_mode(pod)).then_some(*target)
+    (!target.states_mode(pod)).then_some(target)
 }
 
 /// Sets `mesh`'s native switch on the Pod; whether it could.
@@ -212,9 +233,10 @@ enum State {
     Native,
 }
 
-struct Plan<'s> {
+/// What the review found in the pod, borrowed from it.
+struct Plan<'s, 'v> {
     handled: Vec<Handled<'s>>,
-    init_names: Vec<Option<String>>,
+    init_names: Vec<Option<&'v str>>,
     misplaced: Vec<(usize, Misplacement)>,
     warnings: Vec<String>,
     /// Any mesh's proxy, sidecar or gateway, handled or not: such a pod needs no native request.
@@ -223,23 +245,21 @@ struct Plan<'s> {
     opted_out: bool,
 }
 
-impl<'s> Plan<'s> {
-    fn new(kind: Kind, object: &Value, settings: &'s Settings) -> Result<Plan<'s>, String> {
-        let path = kind.spec_path();
-        let spec = path::at(object, kind.spec_pointer());
-        let containers = list(spec, "containers", path)?;
-        let init = list(spec, "initContainers", path)?;
+impl<'s, 'v> Plan<'s, 'v> {
+    fn new(pod: &PodView<'v>, settings: &'s Settings) -> Result<Plan<'s, 'v>, String> {
+        let path = pod.kind.spec_path();
+        let (containers, init) = (pod.containers, pod.init);
         let mut plan = Plan {
             handled: Vec::new(),
-            init_names: init.iter().map(|c| name(c).map(str::to_owned)).collect(),
+            init_names: init.iter().map(name).collect(),
             misplaced: Vec::new(),
             warnings: Vec::new(),
-            carries_mesh_proxy: mesh::carries_a_proxy(spec),
+            carries_mesh_proxy: mesh::carries_a_proxy(pod),
             opted_out: false,
         };
-        for profile in settings.profiles() {
+        for profile in profile::profiles(settings) {
             let opted_out = profile.mesh.and_then(|mesh| {
-                let annotation = mesh.opt_out(object, kind)?;
+                let annotation = mesh.opt_out(pod)?;
                 plan.warnings.push(format!(
                     "{annotation}: \"false\" leaves {proxy} as {title} renders it in classic mode; remove the annotation to run the proxy as a native sidecar",
                     proxy = mesh.proxy(),
@@ -261,7 +281,7 @@ impl<'s> Plan<'s> {
                     .iter()
                     .map(|&at| &containers[at])
                     .chain(in_init.iter().map(|&at| &init[at]));
-                if found.any(|c| mesh.leaves_alone(object, kind, c)) {
+                if found.any(|c| mesh.leaves_alone(pod, c)) {
                     continue;
                 }
             }
@@ -284,7 +304,7 @@ impl<'s> Plan<'s> {
                     }
                     let edit = profile
                         .mesh
-                        .map(|mesh| mesh.native_edit(object, kind, proxy, init))
+                        .map(|mesh| mesh.native_edit(pod, proxy))
                         .unwrap_or_default();
                     State::Classic { at, edit }
                 }
@@ -352,7 +372,7 @@ impl<'s> Plan<'s> {
             .filter(|h| matches!(h.state, State::Native))
             .map(|h| &h.profile)
             .collect();
-        plan.misplaced = order::misplaced(&borrowed(&plan.init_names), &natives);
+        plan.misplaced = order::misplaced(&plan.init_names, &natives);
         Ok(plan)
     }
 
@@ -367,7 +387,7 @@ impl<'s> Plan<'s> {
             State::Native => None,
         });
         let misplaced = self.misplaced.iter().map(|(at, why)| Finding {
-            container: self.init_names[*at].clone().unwrap_or_default(),
+            container: self.init_names[*at].unwrap_or_default().to_owned(),
             list: "initContainers",
             position: *at,
             problem: Problem::Misplaced(why.clone()),
@@ -382,22 +402,39 @@ impl<'s> Plan<'s> {
         }
         let mut names = self.init_names.clone();
         names.extend(self.handled.iter().filter_map(|h| match h.state {
-            State::Classic { .. } => Some(Some(h.profile.proxy.to_owned())),
+            State::Classic { .. } => Some(Some(h.profile.proxy)),
             State::Native => None,
         }));
         let profiles: Vec<&Profile> = self.handled.iter().map(|h| &h.profile).collect();
-        order::canonical(&borrowed(&names), &profiles)
+        order::canonical(&names, &profiles)
             .into_iter()
-            .map(|at| names[at].clone().unwrap_or_default())
+            .map(|at| names[at].unwrap_or_default().to_owned())
             .collect()
     }
 
+    /// What the edits need, which no longer borrows the object.
+    fn into_edits(self) -> Edits<'s> {
+        Edits {
+            reorder: !self.misplaced.is_empty(),
+            handled: self.handled,
+        }
+    }
+}
+
+/// The conversions and the reorder the review decided.
+struct Edits<'s> {
+    handled: Vec<Handled<'s>>,
+    /// A native proxy or its setup containers are out of place.
+    reorder: bool,
+}
+
+impl Edits<'_> {
     /// Whether `apply` converts or reorders anything.
     fn changes(&self) -> bool {
         self.handled
             .iter()
             .any(|h| matches!(h.state, State::Classic { .. }))
-            || !self.misplaced.is_empty()
+            || self.reorder
     }
 
     /// Converts classic proxies and restores the layout; returns whether anything changed, and
@@ -464,38 +501,4 @@ fn opt_out_hint(profile: &Profile) -> String {
             profile.proxy
         )
     }
-}
-
-/// A container list of the pod spec; absent and null are empty.
-fn list<'v>(spec: Option<&'v Value>, key: &str, path: &str) -> Result<&'v [Value], String> {
-    match spec.and_then(|s| s.get(key)) {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(items)) => Ok(items),
-        Some(other) => Err(format!(
-            "{path}.{key} must be a list of containers, found {}",
-            describe(other)
-        )),
-    }
-}
-
-fn positions(list: &[Value], wanted: &str) -> Vec<usize> {
-    (0..list.len())
-        .filter(|&at| name(&list[at]) == Some(wanted))
-        .collect()
-}
-
-pub(crate) fn name(container: &Value) -> Option<&str> {
-    container.get("name")?.as_str()
-}
-
-fn restart_policy(container: &Value) -> Option<&str> {
-    match container.get("restartPolicy") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(policy)) => Some(policy),
-        Some(_) => Some("(not a string)"),
-    }
-}
-
-fn borrowed(names: &[Option<String>]) -> Vec<Option<&str>> {
-    names.iter().map(Option::as_deref).collect()
 }

@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::describe::describe;
+use crate::kubelet::KubeletVersion;
 use crate::mesh::{self, MESHES};
-use crate::nodes::KubeletVersion;
-use crate::profile::Profile;
 
 /// What the policy does with pods it looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,7 +26,7 @@ impl Mode {
     }
 }
 
-/// A sidecar declared by the user, handled like Istio's proxy but without any mesh-specific rules.
+/// A sidecar declared by the user, handled like a mesh's proxy but without any mesh-specific rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SidecarRule {
     pub name: String,
@@ -36,7 +36,7 @@ pub struct SidecarRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub mode: Mode,
-    /// Ask Istio's injector for native mode on Pods that have no proxy yet.
+    /// Ask the mesh's injector for native mode on Pods that have no proxy yet.
     pub request_native_injection: bool,
     pub extra_sidecars: Vec<SidecarRule>,
     /// The meshes whose proxies the policy handles, by id (`istio`, `linkerd`). The first is the
@@ -133,19 +133,6 @@ impl Settings {
             "minKubeletVersion": self.min_kubelet_version.to_string(),
         })
     }
-
-    /// The meshes' profiles first, then the user's sidecars in the order given: an earlier sidecar
-    /// starts before a later one, so a later sidecar can use the mesh.
-    pub(crate) fn profiles(&self) -> Vec<Profile<'_>> {
-        let mut profiles: Vec<Profile> = self
-            .meshes
-            .iter()
-            .filter_map(|id| mesh::by_id(id))
-            .map(Profile::of_mesh)
-            .collect();
-        profiles.extend(self.extra_sidecars.iter().map(Profile::declared));
-        profiles
-    }
 }
 
 fn mesh_ids() -> String {
@@ -160,7 +147,8 @@ fn mesh_ids() -> String {
 fn parse_meshes(value: &Value) -> Result<Vec<String>, String> {
     let Value::Array(items) = value else {
         return Err(format!(
-            "meshes must be a list of the meshes whose proxies the policy handles, such as [\"istio\"], found {}; the meshes are {}",
+            "meshes must be a list of the meshes whose proxies the policy handles, such as [\"{}\"], found {}; the meshes are {}",
+            MESHES[0].id(),
             describe(value),
             mesh_ids()
         ));
@@ -394,24 +382,6 @@ impl OnResourceIncrease {
     }
 }
 
-/// A short description of a JSON value for error messages.
-pub(crate) fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => format!("the boolean {b}"),
-        Value::Number(n) => format!("the number {n}"),
-        Value::String(s) if s.chars().count() > 40 => {
-            format!(
-                "the string \"{}...\"",
-                s.chars().take(40).collect::<String>()
-            )
-        }
-        Value::String(s) => format!("the string \"{s}\""),
-        Value::Array(_) => "a list".to_owned(),
-        Value::Object(_) => "an object".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,18 +398,6 @@ mod tests {
         assert_eq!(Settings::default().meshes, ["istio", "linkerd"]);
         assert!(!Settings::default().check_nodes);
         assert_eq!(Settings::default().min_kubelet_version.to_string(), "1.33");
-    }
-
-    #[test]
-    fn no_mesh_leaves_only_declared_sidecars() {
-        let settings =
-            Settings::from_json(&json!({"meshes": [], "extraSidecars": [{"name": "vault-agent"}]}))
-                .unwrap();
-        let proxies: Vec<&str> = settings.profiles().iter().map(|p| p.proxy).collect();
-        assert_eq!(proxies, ["vault-agent"]);
-        let linkerd_first = Settings::from_json(&json!({"meshes": ["linkerd", "istio"]})).unwrap();
-        let proxies: Vec<&str> = linkerd_first.profiles().iter().map(|p| p.proxy).collect();
-        assert_eq!(proxies, ["linkerd-proxy", "istio-proxy"]);
     }
 
     #[rstest]

@@ -1,6 +1,6 @@
 //! Where a pod spec and its metadata live in each kind the policy handles.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -92,23 +92,6 @@ impl Kind {
         }
     }
 
-    /// The first string value of an annotation on the metadata that describes the pod (most
-    /// specific first).
-    pub(crate) fn annotation<'v>(self, object: &'v Value, key: &str) -> Option<&'v str> {
-        self.annotations(object).get(key)
-    }
-
-    /// The annotations of the metadata that describe the pod, found once for several lookups:
-    /// each walk to them costs a hashed lookup per step.
-    pub(crate) fn annotations(self, object: &Value) -> Annotations<'_> {
-        let mut found = [None; 2];
-        for (slot, pointer) in found.iter_mut().zip(self.metadata_pointers()) {
-            *slot = crate::path::at(object, pointer)
-                .and_then(|meta| meta.get("annotations")?.as_object());
-        }
-        Annotations(found)
-    }
-
     /// Pods' containers are immutable after creation; templates may change on update.
     pub fn mutable_on(self, operation: Operation) -> bool {
         match operation {
@@ -116,20 +99,6 @@ impl Kind {
             Operation::Update => self != Kind::Pod,
             Operation::Other => false,
         }
-    }
-}
-
-/// The annotation maps of [`Kind::metadata_pointers`], most specific first.
-#[derive(Clone, Copy)]
-pub(crate) struct Annotations<'v>([Option<&'v Map<String, Value>>; 2]);
-
-impl<'v> Annotations<'v> {
-    /// The first string value of `key`.
-    pub(crate) fn get(self, key: &str) -> Option<&'v str> {
-        self.0
-            .into_iter()
-            .flatten()
-            .find_map(|map| map.get(key)?.as_str())
     }
 }
 

@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::mesh::{self, Injection, LifecycleEdit, Mesh, NativeEdit};
-use crate::workload::Kind;
+use super::{Injection, LifecycleEdit, Mesh, NativeEdit};
+use crate::pod::PodView;
 
 const PROXY: &str = "linkerd-proxy";
 /// The native switch under the names Linkerd 2.20+, 2.19 and 2.15 to 2.18 read, newest first.
@@ -41,15 +41,15 @@ impl Mesh for Linkerd {
     fn native_annotation(&self) -> &'static str {
         NATIVE_SIDECAR[0]
     }
-    fn opt_out(&self, object: &Value, kind: Kind) -> Option<&'static str> {
-        let annotations = kind.annotations(object);
+    fn opt_out(&self, pod: &PodView) -> Option<&'static str> {
+        let annotations = pod.annotations;
         NATIVE_SIDECAR.into_iter().find_map(|key| {
             let value = parse_bool(annotations.get(key)?)?;
             Some((!value).then_some(key))
         })?
     }
-    fn states_mode(&self, pod: &Value) -> bool {
-        let annotations = Kind::Pod.annotations(pod);
+    fn states_mode(&self, pod: &PodView) -> bool {
+        let annotations = pod.annotations;
         NATIVE_SIDECAR.iter().any(|key| {
             annotations
                 .get(key)
@@ -64,11 +64,11 @@ impl Mesh for Linkerd {
     /// `linkerd.io/inject` on the pod: `enabled` or `ingress` asks for the proxy, `disabled`
     /// refuses it. Linkerd never injects host-network pods. Namespaces say it with the same
     /// annotation, which a pod's admission request does not show.
-    fn injection(&self, pod: &Value) -> Injection {
-        if mesh::host_network(pod) {
+    fn injection(&self, pod: &PodView) -> Injection {
+        if pod.host_network() {
             return Injection::Refused;
         }
-        match Kind::Pod.annotation(pod, INJECT) {
+        match pod.annotations.get(INJECT) {
             Some("enabled" | "ingress") => Injection::Requested,
             Some("disabled") => Injection::Refused,
             _ => Injection::Unstated,
@@ -79,13 +79,7 @@ impl Mesh for Linkerd {
     /// probe on the proxy's `/ready` endpoint (the next init container starts once it passes),
     /// and the wait-before-exit preStop sleep goes (native sidecars stop after the app anyway).
     /// Hooks Linkerd does not render are kept and said so.
-    fn native_edit(
-        &self,
-        object: &Value,
-        kind: Kind,
-        proxy: &Value,
-        _init: &[Value],
-    ) -> NativeEdit {
+    fn native_edit(&self, pod: &PodView, proxy: &Value) -> NativeEdit {
         let Some(Value::Object(hooks)) = proxy.get("lifecycle") else {
             return NativeEdit::default();
         };
@@ -110,7 +104,7 @@ impl Mesh for Linkerd {
         let startup_probe = awaited.map(|command| {
             let port = await_port(command)
                 .or_else(|| readiness_port(proxy))
-                .or_else(|| admin_port_annotation(object, kind))
+                .or_else(|| admin_port_annotation(pod))
                 .unwrap_or_else(|| Value::from(DEFAULT_ADMIN_PORT));
             // As Linkerd renders it: two minutes of one-second checks, the await's own timeout.
             json!({"failureThreshold": 120, "httpGet": {"path": "/ready", "port": port}, "periodSeconds": 1})
@@ -189,8 +183,8 @@ fn readiness_port(proxy: &Value) -> Option<Value> {
     (port.is_u64() || port.is_string()).then(|| port.clone())
 }
 
-fn admin_port_annotation(object: &Value, kind: Kind) -> Option<Value> {
-    kind.annotation(object, ADMIN_PORT).map(port_value)
+fn admin_port_annotation(pod: &PodView) -> Option<Value> {
+    pod.annotations.get(ADMIN_PORT).map(port_value)
 }
 
 /// A numeric port as a JSON number, as Linkerd renders it; a named port as its name.
@@ -227,7 +221,7 @@ mod tests {
     }
 
     fn edit(object: &Value, proxy: &Value) -> NativeEdit {
-        Linkerd.native_edit(object, Kind::Pod, proxy, &[])
+        Linkerd.native_edit(&PodView::of_pod(object), proxy)
     }
 
     #[rstest]
@@ -322,8 +316,9 @@ mod tests {
         #[case] opt_out: Option<&str>,
     ) {
         let pod = pod(annotations);
+        let pod = PodView::of_pod(&pod);
         assert_eq!(Linkerd.states_mode(&pod), states);
-        assert_eq!(Linkerd.opt_out(&pod, Kind::Pod), opt_out);
+        assert_eq!(Linkerd.opt_out(&pod), opt_out);
     }
 
     #[rstest]
@@ -333,7 +328,7 @@ mod tests {
     #[case::disabled(json!({"metadata": {"annotations": {INJECT: "disabled"}}}), Injection::Refused)]
     #[case::host_network(json!({"metadata": {"annotations": {INJECT: "enabled"}}, "spec": {"hostNetwork": true}}), Injection::Refused)]
     fn injection(#[case] pod: Value, #[case] expected: Injection) {
-        assert_eq!(Linkerd.injection(&pod), expected);
+        assert_eq!(Linkerd.injection(&PodView::of_pod(&pod)), expected);
     }
 
     #[test]

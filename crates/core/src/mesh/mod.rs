@@ -1,13 +1,30 @@
-//! The seam between the shared review and each service mesh. A mesh module knows its container
-//! names, how its native form differs from its classic form, and its annotations; `review`,
-//! `convert`, `order` and `validate` only ever go through [`Mesh`]. Adding a mesh is one module
-//! and one line in [`MESHES`].
+//! The seam between the shared review and each service mesh. A mesh's file knows its container
+//! names, how its native form differs from its classic form, and its annotations; nothing outside
+//! this folder names a mesh: `review`, `convert`, `order` and `validate` only ever go through
+//! [`Mesh`] and the profiles built from it.
+//!
+//! How a mesh plugs in:
+//! - One file here with a type that implements [`Mesh`], and one line in [`MESHES`] (whose order is
+//!   the `meshes` setting's default and the order proxies start in when a pod carries several).
+//! - It reads the pod from the review's [`PodView`] (the container lists, the annotations of the
+//!   metadata that describe the pod), read once per review; only `after_conversion` touches the
+//!   object, to edit it.
+//! - Settings of its own (a `<id>: {...}` section) are parsed and checked in its file; `Settings`
+//!   keeps them (settings imports this module, never the reverse) and the review hands them to the
+//!   hook that needs them.
+//! - What the trait does not say yet (no per-pod switch, proxies found by pattern, which init
+//!   containers must follow the proxy, keeping a pod classic for a reason of its own) joins the
+//!   trait when a mesh needs it, with a default that keeps the other meshes as they are.
+
+mod istio;
+mod linkerd;
 
 use serde_json::{Map, Value};
 
-use crate::istio::Istio;
-use crate::linkerd::Linkerd;
+use crate::pod::{PodView, name};
 use crate::workload::Kind;
+use istio::Istio;
+use linkerd::Linkerd;
 
 /// Every mesh the policy knows, in the order their proxies start when a pod carries several.
 pub(crate) const MESHES: &[&dyn Mesh] = &[&Istio, &Linkerd];
@@ -42,8 +59,7 @@ pub(crate) enum LifecycleEdit {
     Set(Value),
 }
 
-/// One mesh's knowledge. Everything but the names has a default that does nothing, which is how
-/// a sidecar the user declares behaves.
+/// One mesh's knowledge. The hooks with a default do nothing, as for a sidecar the user declares.
 pub(crate) trait Mesh: Sync {
     /// The name in the `meshes` setting.
     fn id(&self) -> &'static str;
@@ -61,26 +77,20 @@ pub(crate) trait Mesh: Sync {
     /// messages and written by [`Mesh::request_native`].
     fn native_annotation(&self) -> &'static str;
     /// The annotation that chose classic mode, when the pod chose it.
-    fn opt_out(&self, object: &Value, kind: Kind) -> Option<&'static str>;
-    /// Whether the pod already says which mode it wants.
-    fn states_mode(&self, pod: &Value) -> bool;
+    fn opt_out(&self, pod: &PodView) -> Option<&'static str>;
+    /// Whether the Pod already says which mode it wants.
+    fn states_mode(&self, pod: &PodView) -> bool;
     /// Sets the annotations that make the injector render a native sidecar.
     fn request_native(&self, annotations: &mut Map<String, Value>);
-    fn injection(&self, pod: &Value) -> Injection;
+    fn injection(&self, pod: &PodView) -> Injection;
 
     /// A container named like the proxy that the policy must leave alone (a gateway whose proxy
     /// is the workload).
-    fn leaves_alone(&self, _object: &Value, _kind: Kind, _proxy: &Value) -> bool {
+    fn leaves_alone(&self, _pod: &PodView, _proxy: &Value) -> bool {
         false
     }
-    /// How the classic `proxy` changes as a native sidecar. `init` is the pod's init containers.
-    fn native_edit(
-        &self,
-        _object: &Value,
-        _kind: Kind,
-        _proxy: &Value,
-        _init: &[Value],
-    ) -> NativeEdit {
+    /// How the classic `proxy`, one of `pod.containers`, changes as a native sidecar.
+    fn native_edit(&self, _pod: &PodView, _proxy: &Value) -> NativeEdit {
         NativeEdit::default()
     }
     /// Keeps the mesh's own annotations in step after its proxy became a native sidecar.
@@ -127,22 +137,12 @@ pub(crate) fn by_id(id: &str) -> Option<&'static dyn Mesh> {
     MESHES.iter().copied().find(|mesh| mesh.id() == id)
 }
 
-/// Whether a pod spec holds any mesh's proxy, in either list, handled or not.
-pub(crate) fn carries_a_proxy(spec: Option<&Value>) -> bool {
-    ["containers", "initContainers"].iter().any(|key| {
-        spec.and_then(|s| s.get(*key))
-            .and_then(Value::as_array)
-            .is_some_and(|list| {
-                list.iter().any(|c| {
-                    crate::review::name(c)
-                        .is_some_and(|n| MESHES.iter().any(|mesh| mesh.proxy() == n))
-                })
-            })
-    })
-}
-
-pub(crate) fn host_network(pod: &Value) -> bool {
-    crate::path::at(pod, "/spec/hostNetwork") == Some(&Value::Bool(true))
+/// Whether a pod holds any mesh's proxy, in either list, handled or not.
+pub(crate) fn carries_a_proxy(pod: &PodView) -> bool {
+    pod.containers
+        .iter()
+        .chain(pod.init)
+        .any(|c| name(c).is_some_and(|n| MESHES.iter().any(|mesh| mesh.proxy() == n)))
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::mesh::{self, Injection, LifecycleEdit, Mesh, NativeEdit};
-use crate::review::name;
+use super::{Injection, LifecycleEdit, Mesh, NativeEdit};
+use crate::pod::{PodView, name};
 use crate::workload::Kind;
 
 const PROXY: &str = "istio-proxy";
@@ -41,31 +41,25 @@ impl Mesh for Istio {
         NATIVE_SIDECAR
     }
     /// Istio's template renders native mode unless the annotation is exactly "false".
-    fn opt_out(&self, object: &Value, kind: Kind) -> Option<&'static str> {
-        (kind.annotation(object, NATIVE_SIDECAR) == Some("false")).then_some(NATIVE_SIDECAR)
+    fn opt_out(&self, pod: &PodView) -> Option<&'static str> {
+        (pod.annotations.get(NATIVE_SIDECAR) == Some("false")).then_some(NATIVE_SIDECAR)
     }
-    fn states_mode(&self, pod: &Value) -> bool {
-        Kind::Pod.annotation(pod, NATIVE_SIDECAR).is_some()
+    fn states_mode(&self, pod: &PodView) -> bool {
+        pod.annotations.get(NATIVE_SIDECAR).is_some()
     }
     fn request_native(&self, annotations: &mut Map<String, Value>) {
         annotations.insert(NATIVE_SIDECAR.to_owned(), Value::from("true"));
     }
     /// Istio prefers the label over the annotation and injects only for y, yes, true or on; it
     /// never injects host-network pods.
-    fn injection(&self, pod: &Value) -> Injection {
-        let metadata = pod.get("metadata");
-        let inject = metadata
-            .and_then(|m| m.get("labels"))
-            .and_then(|l| l.get(INJECT))
-            .or_else(|| {
-                metadata
-                    .and_then(|m| m.get("annotations"))
-                    .and_then(|a| a.get(INJECT))
-            })
-            .and_then(Value::as_str)
-            .filter(|inject| !inject.is_empty());
+    fn injection(&self, pod: &PodView) -> Injection {
+        let inject = match pod.labels().and_then(|labels| labels.get(INJECT)) {
+            Some(label) => label.as_str(),
+            None => pod.annotations.get(INJECT),
+        }
+        .filter(|inject| !inject.is_empty());
         match inject {
-            _ if mesh::host_network(pod) => Injection::Refused,
+            _ if pod.host_network() => Injection::Refused,
             Some(inject)
                 if matches!(
                     inject.to_ascii_lowercase().as_str(),
@@ -81,7 +75,7 @@ impl Mesh for Istio {
 
     /// Gateways run `istio-proxy` as the main workload (`proxy router`, or pods injected from the
     /// `gateway` template): they are not sidecars.
-    fn leaves_alone(&self, object: &Value, kind: Kind, proxy: &Value) -> bool {
+    fn leaves_alone(&self, pod: &PodView, proxy: &Value) -> bool {
         let args = proxy.get("args").and_then(Value::as_array);
         let router = matches!(
             args.map(|a| a.iter().take(2).map(Value::as_str).collect::<Vec<_>>())
@@ -89,20 +83,21 @@ impl Mesh for Istio {
             Some([Some("proxy"), Some("router")])
         );
         router
-            || kind
-                .annotation(object, TEMPLATES)
+            || pod
+                .annotations
+                .get(TEMPLATES)
                 .is_some_and(|templates| templates.split(',').any(|t| t.trim() == "gateway"))
     }
 
     /// The `pilot-agent wait` hook that held the application becomes the drain hook (native
     /// ordering already holds the application), as does a missing lifecycle; a custom lifecycle
     /// stays as it is.
-    fn native_edit(&self, object: &Value, kind: Kind, proxy: &Value, init: &[Value]) -> NativeEdit {
+    fn native_edit(&self, pod: &PodView, proxy: &Value) -> NativeEdit {
         let lifecycle = match proxy.get("lifecycle") {
             Some(lifecycle) if !is_empty(lifecycle) && !holds_application(lifecycle) => {
                 LifecycleEdit::Keep
             }
-            _ => LifecycleEdit::Set(drain(&status_port(object, kind, proxy, init))),
+            _ => LifecycleEdit::Set(drain(&status_port(pod, proxy))),
         };
         NativeEdit {
             lifecycle,
@@ -117,19 +112,21 @@ impl Mesh for Istio {
 
 /// Istio's status port, which the native preStop hook calls. The injector writes it only into the
 /// annotation, the probes' presence and the iptables exclusions, so it is read back from those.
-fn status_port(object: &Value, kind: Kind, proxy: &Value, init: &[Value]) -> String {
-    if let Some(port) = kind.annotation(object, STATUS_PORT) {
+fn status_port(pod: &PodView, proxy: &Value) -> String {
+    if let Some(port) = pod.annotations.get(STATUS_PORT) {
         return port.to_owned();
     }
     // Istio renders the readiness probe only when the status port is not 0.
     if proxy.get("readinessProbe").is_none_or(Value::is_null) {
         return "0".to_owned();
     }
-    let excluded: Vec<&str> = kind
-        .annotation(object, EXCLUDE_INBOUND_PORTS)
+    let excluded: Vec<&str> = pod
+        .annotations
+        .get(EXCLUDE_INBOUND_PORTS)
         .map(|ports| ports.split(',').map(str::trim).collect())
         .unwrap_or_default();
-    let ports = init
+    let ports = pod
+        .init
         .iter()
         .filter(|c| matches!(name(c), Some("istio-init" | "istio-validation")))
         .find_map(iptables_excluded_ports);
@@ -315,8 +312,8 @@ mod tests {
         #[case] init: Vec<Value>,
         #[case] expected: &str,
     ) {
-        let object = pod(annotations, json!({}));
-        assert_eq!(status_port(&object, Kind::Pod, &proxy, &init), expected);
+        let object = pod(annotations, json!({"initContainers": init}));
+        assert_eq!(status_port(&PodView::of_pod(&object), &proxy), expected);
     }
 
     fn drain(port: &str) -> Value {
@@ -339,9 +336,9 @@ mod tests {
         if let Some(lifecycle) = lifecycle {
             proxy["lifecycle"] = lifecycle;
         }
-        let object = pod(json!({}), json!({}));
         let init = init_with_ports("15090,15021,15020");
-        let edit = Istio.native_edit(&object, Kind::Pod, &proxy, &init);
+        let object = pod(json!({}), json!({"initContainers": init}));
+        let edit = Istio.native_edit(&PodView::of_pod(&object), &proxy);
         assert_eq!(
             edit,
             NativeEdit {
@@ -416,7 +413,7 @@ mod tests {
     #[case::host_network(json!({"metadata": {"labels": {INJECT: "true"}}, "spec": {"hostNetwork": true}}), Injection::Refused)]
     #[case::no_metadata(json!({"spec": {"hostNetwork": false}}), Injection::Unstated)]
     fn injection(#[case] pod: Value, #[case] expected: Injection) {
-        assert_eq!(Istio.injection(&pod), expected);
+        assert_eq!(Istio.injection(&PodView::of_pod(&pod)), expected);
     }
 
     #[rstest]
@@ -425,8 +422,9 @@ mod tests {
     #[case::classic(json!({"metadata": {"annotations": {NATIVE_SIDECAR: "false"}}}), true, Some(NATIVE_SIDECAR))]
     #[case::other_value(json!({"metadata": {"annotations": {NATIVE_SIDECAR: "False"}}}), true, None)]
     fn native_switch(#[case] pod: Value, #[case] states: bool, #[case] opt_out: Option<&str>) {
+        let pod = PodView::of_pod(&pod);
         assert_eq!(Istio.states_mode(&pod), states);
-        assert_eq!(Istio.opt_out(&pod, Kind::Pod), opt_out);
+        assert_eq!(Istio.opt_out(&pod), opt_out);
     }
 
     #[rstest]
@@ -437,10 +435,10 @@ mod tests {
     fn gateways_are_left_alone(#[case] container: Value, #[case] left_alone: bool) {
         let object = pod(json!({}), json!({}));
         assert_eq!(
-            Istio.leaves_alone(&object, Kind::Pod, &container),
+            Istio.leaves_alone(&PodView::of_pod(&object), &container),
             left_alone
         );
         let gateway = pod(json!({TEMPLATES: "sidecar, gateway"}), json!({}));
-        assert!(Istio.leaves_alone(&gateway, Kind::Pod, &container));
+        assert!(Istio.leaves_alone(&PodView::of_pod(&gateway), &container));
     }
 }
