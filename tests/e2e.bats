@@ -355,7 +355,7 @@ MIGRATE_RISE='converting istio-proxy raises the pod'"'"'s effective cpu request 
   [ "$status" -ne 0 ]
   [ -z "$output" ] || [ "$(jq -r .valid <<<"$output")" = false ]
   # kwctl 1.36 prints the policy's message as it is (older releases Debug-quoted it).
-  [ "$(last_stderr_line)" = 'Error: Provided settings are not valid: unknown setting "dryRun": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes and minKubeletVersion (camelCase)' ]
+  [ "$(last_stderr_line)" = 'Error: Provided settings are not valid: unknown setting "dryRun": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)' ]
   if is_policy_host; then
     [ "$stderr" = "$(last_stderr_line)" ]
   fi

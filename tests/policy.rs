@@ -163,10 +163,10 @@ fn bad_payloads_are_rejected_not_errors(#[case] payload: Vec<u8>, #[case] messag
 #[rstest]
 #[case::empty(b"{}".to_vec(), true, None)]
 #[case::full(br#"{"mode": "validate", "requestNativeInjection": false, "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}]}"#.to_vec(), true, None)]
-#[case::unknown(br#"{"modes": "mutate"}"#.to_vec(), false, Some("unknown setting \"modes\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes and minKubeletVersion (camelCase)"))]
+#[case::unknown(br#"{"modes": "mutate"}"#.to_vec(), false, Some("unknown setting \"modes\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)"))]
 #[case::wrong_type(br#"{"requestNativeInjection": "true"}"#.to_vec(), false, Some("requestNativeInjection must be true or false, found the string \"true\""))]
 #[case::meshes(br#"{"meshes": ["linkerd"]}"#.to_vec(), true, None)]
-#[case::unknown_mesh(br#"{"meshes": ["consul"]}"#.to_vec(), false, Some("meshes[0] must be one of \"istio\" and \"linkerd\", found the string \"consul\""))]
+#[case::unknown_mesh(br#"{"meshes": ["consul"]}"#.to_vec(), false, Some("meshes[0] must be one of \"istio\", \"linkerd\" and \"kuma\", found the string \"consul\""))]
 #[case::not_json(b"mode: mutate".to_vec(), false, Some("settings are not valid JSON: expected value at line 1 column 1"))]
 fn settings_validation(
     #[case] payload: Vec<u8>,

@@ -89,5 +89,5 @@ test("Linkerd's classic Pod becomes its native rendering; meshes() names its con
     trailingContainers: [],
     nativeAnnotation: "config.linkerd.io/proxy-enable-native-sidecar",
   });
-  assert.deepEqual(sidecar.normalizeSettings({}).meshes, ["istio", "linkerd"]);
+  assert.deepEqual(sidecar.normalizeSettings({}).meshes, ["istio", "linkerd", "kuma"]);
 });

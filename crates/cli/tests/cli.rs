@@ -1313,7 +1313,7 @@ fn report_decides_by_the_pods_own_node() {
 }
 
 #[rstest]
-#[case::meshes(&["--meshes", "istio,kuma"], "invalid policy settings: meshes[1] must be one of \"istio\" and \"linkerd\", found the string \"kuma\"")]
+#[case::meshes(&["--meshes", "istio,consul"], "invalid policy settings: meshes[1] must be one of \"istio\", \"linkerd\" and \"kuma\", found the string \"consul\"")]
 #[case::on_resource_increase(&["--on-resource-increase", "error"], "invalid policy settings: onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"")]
 #[case::min_kubelet_version(&["--nodes", "test_data/missing-nodes.json", "--min-kubelet-version", "v1.33"], "invalid policy settings: minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found the string \"v1.33\"")]
 #[case::min_too_low(&["--nodes", "test_data/missing-nodes.json", "--min-kubelet-version", "1.28"], "invalid policy settings: minKubeletVersion 1.28 is below 1.29, the first Kubernetes release that runs sidecar containers by default; set \"1.29\" or later")]

@@ -395,7 +395,7 @@ fn a_manifest_can_be_json_text_and_settings_can_be_left_out() {
         .expect("defaults");
     assert_eq!(
         settings,
-        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd"], "onResourceIncrease": "warn", "checkNodes": false, "minKubeletVersion": "1.33"})
+        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd", "kuma"], "onResourceIncrease": "warn", "checkNodes": false, "minKubeletVersion": "1.33", "kuma": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 12}}})
     );
 }
 
