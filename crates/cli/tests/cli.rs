@@ -85,9 +85,16 @@ fn convert_gives_istios_native_files() {
 
 #[test]
 fn convert_gives_the_cases_expected_objects() {
+    let dir = tempfile::tempdir().unwrap();
     for pair in native_sidecar_testdata::cases() {
         let file = format!("test_data/cases/{}.yaml", pair.name);
-        let output = cli().args(["convert", &file]).output().unwrap();
+        let settings = dir.path().join(format!("{}.json", pair.name));
+        std::fs::write(&settings, pair.settings.to_string()).unwrap();
+        let output = cli()
+            .args(["convert", &file, "--settings"])
+            .arg(&settings)
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(0), "{file}: {}", stderr(&output));
         // The file holds the input and the expected output; both convert to the expected one.
         assert_eq!(

@@ -1,5 +1,5 @@
 //! The sample AdmissionRequests in `test_data/requests/` (used by `tests/e2e.bats` and `make run`)
-//! are built here from the YAML in `test_data/{istio,linkerd,cases}`, so that they cannot
+//! are built here from the YAML in `test_data/{istio,linkerd,kuma,cases}`, so that they cannot
 //! drift from the fixtures. `expected/NAME.json` holds the object the policy must produce.
 //!
 //! Regenerate after changing a fixture: `REGENERATE_REQUESTS=1 cargo test -p native-sidecar-host
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use native_sidecar_testdata::{
-    admission_request, cases, documents, istio_pairs, linkerd_pairs, root,
+    admission_request, cases, documents, istio_pairs, kuma_pairs, linkerd_pairs, root,
 };
 use serde_json::{Value, json};
 
@@ -20,7 +20,11 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
         samples.insert(name.to_owned(), (request, expected));
     };
 
-    for (mesh, pairs) in [("istio", istio_pairs()), ("linkerd", linkerd_pairs())] {
+    for (mesh, pairs) in [
+        ("istio", istio_pairs()),
+        ("linkerd", linkerd_pairs()),
+        ("kuma", kuma_pairs()),
+    ] {
         for pair in pairs {
             add(
                 &format!("{mesh}-{}-classic", pair.name),
@@ -309,6 +313,99 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
         ),
     ];
     for (name, object) in linkerd_rejections {
+        add(name, admission_request(&object, "CREATE"), None);
+    }
+
+    // Kuma (converted with test_data/kuma/settings.yaml): a native proxy that another webhook or a
+    // hand edit put after the user's init container, the same pod as a Deployment updated, the
+    // builtin gateway and a Pod that asks Kuma to inject it, neither of which gets another mesh's
+    // annotation, and what the policy refuses.
+    let kuma = |name: &str| single(&root().join("kuma").join(name));
+    let kuma_native = kuma("pod-02.native.yaml");
+    let mut misplaced = kuma_native.clone();
+    if let Some(init) = misplaced["spec"]["initContainers"].as_array_mut() {
+        // [kuma-init, kuma-sidecar, init] -> [kuma-init, init, kuma-sidecar]
+        init.swap(1, 2);
+    }
+    add(
+        "kuma-pod-02-misplaced",
+        admission_request(&misplaced, "CREATE"),
+        Some(kuma_native.clone()),
+    );
+    let kuma_deployment = |pod: &Value| {
+        let mut metadata = pod["metadata"].clone();
+        if let Value::Object(fields) = &mut metadata {
+            fields.shift_remove("name");
+        }
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "busybox"},
+            "spec": {"selector": {"matchLabels": {"run": "busybox"}},
+                     "template": {"metadata": metadata, "spec": pod["spec"]}},
+        })
+    };
+    add(
+        "kuma-deployment-classic-update",
+        admission_request(&kuma_deployment(&kuma("pod-02.classic.yaml")), "UPDATE"),
+        Some(kuma_deployment(&kuma_native)),
+    );
+    let builtin_gateway = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "edge-gateway-7d9c", "namespace": "kuma-demo",
+                     "labels": {"app": "edge-gateway"},
+                     "annotations": {"kuma.io/gateway": "builtin", "kuma.io/mesh": "default",
+                                     "kuma.io/sidecar-injection": "disabled"}},
+        "spec": {"containers": [{"name": "kuma-gateway", "image": "docker.io/kumahq/kuma-dp:2.14.0",
+                                  "args": ["run", "--log-level=info"]}]},
+    });
+    add(
+        "pod-kuma-builtin-gateway",
+        admission_request(&builtin_gateway, "CREATE"),
+        None,
+    );
+    add(
+        "pod-uninjected-kuma",
+        admission_request(
+            &with(
+                &plain,
+                "/metadata/labels/kuma.io~1sidecar-injection",
+                json!("enabled"),
+            ),
+            "CREATE",
+        ),
+        None,
+    );
+    let kuma_proxy = json!({"name": "kuma-sidecar", "image": "docker.io/kumahq/kuma-dp:2.14.0",
+        "livenessProbe": {"httpGet": {"path": "/ready", "port": 9901}}});
+    let kuma_init = json!({"name": "kuma-init", "image": "docker.io/kumahq/kuma-init:2.14.0",
+        "command": ["/usr/bin/kumactl", "install", "transparent-proxy"]});
+    let mut probe_clash = small(
+        vec![
+            json!({"name": "metrics-sidecar", "image": "metrics", "restartPolicy": "Always",
+                   "readinessProbe": {"httpGet": {"path": "/ready", "port": 9001}}}),
+            kuma_init.clone(),
+        ],
+        vec![kuma_proxy.clone(), app.clone()],
+    );
+    probe_clash["metadata"]["annotations"] =
+        json!({"kuma.io/application-probe-proxy-port": "9001"});
+    let kuma_rejections = [
+        (
+            "reject-kuma-two-proxies",
+            small(
+                vec![kuma_init.clone()],
+                vec![kuma_proxy.clone(), app.clone(), kuma_proxy.clone()],
+            ),
+        ),
+        (
+            "reject-kuma-only-container",
+            small(vec![kuma_init.clone()], vec![kuma_proxy.clone()]),
+        ),
+        ("reject-kuma-probe-on-probe-proxy-port", probe_clash),
+    ];
+    for (name, object) in kuma_rejections {
         add(name, admission_request(&object, "CREATE"), None);
     }
 
