@@ -5,10 +5,10 @@
 //! changes list or place is one `move`, and only then are the objects diffed, containers aligned,
 //! so that what is left is the few fields that changed (`restartPolicy`, probes, annotations).
 
-use std::collections::HashSet;
-
 use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, MoveOperation, Patch, PatchOperation, RemoveOperation};
+use json_patch::{
+    AddOperation, MoveOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation,
+};
 use serde_json::Value;
 
 /// The container lists of a pod spec in start order; a proxy the policy converts goes from the
@@ -39,7 +39,7 @@ fn container_moves(current: &mut Value, after: &Value, spec: &str) -> Option<Vec
     let target = names(after.pointer(spec)?)?;
     // The input's containers must be told apart by name as well.
     names(current.pointer(spec)?)?;
-    let wanted: HashSet<&String> = target.iter().flatten().collect();
+    let wanted: Vec<&String> = target.iter().flatten().collect();
     let mut editor = Editor {
         current,
         spec,
@@ -48,7 +48,7 @@ fn container_moves(current: &mut Value, after: &Value, spec: &str) -> Option<Vec
     // Containers that go are removed first, so that the moves count only containers that stay.
     for list in LISTS {
         for (index, name) in editor.names(list)?.iter().enumerate().rev() {
-            if !wanted.contains(name) {
+            if !wanted.contains(&name) {
                 editor.remove(list, index)?;
             }
         }
@@ -60,7 +60,7 @@ fn container_moves(current: &mut Value, after: &Value, spec: &str) -> Option<Vec
         // is exactly `after`'s (containers bound for the other list leave it in its own turn).
         let staying = longest_common_subsequence(&editor.names(list)?, order);
         for (position, name) in order.iter().enumerate() {
-            if staying.contains(name) {
+            if staying.contains(&name) {
                 continue;
             }
             let predecessor = position.checked_sub(1).map(|p| &order[p]);
@@ -81,7 +81,8 @@ fn container_moves(current: &mut Value, after: &Value, spec: &str) -> Option<Vec
 /// The container names of a pod spec, per list of [`LISTS`]; `None` unless every container has a
 /// name and no name is used twice (Kubernetes requires both across the lists).
 fn names(spec: &Value) -> Option<[Vec<String>; 2]> {
-    let mut seen = HashSet::new();
+    // A handful of containers: a list is smaller in wasm than a hash set, and as fast.
+    let mut seen: Vec<String> = Vec::new();
     let mut read = |list: &str| -> Option<Vec<String>> {
         let items = match spec.get(list) {
             None | Some(Value::Null) => return Some(Vec::new()),
@@ -91,7 +92,11 @@ fn names(spec: &Value) -> Option<[Vec<String>; 2]> {
             .iter()
             .map(|c| {
                 let name = c.get("name")?.as_str()?.to_owned();
-                seen.insert(name.clone()).then_some(name)
+                if seen.contains(&name) {
+                    return None;
+                }
+                seen.push(name.clone());
+                Some(name)
             })
             .collect()
     };
@@ -100,7 +105,7 @@ fn names(spec: &Value) -> Option<[Vec<String>; 2]> {
 
 /// The names common to `present` and `wanted` in an order both share, as many as can be: the
 /// containers that need not move.
-fn longest_common_subsequence<'a>(present: &[String], wanted: &'a [String]) -> HashSet<&'a String> {
+fn longest_common_subsequence<'a>(present: &[String], wanted: &'a [String]) -> Vec<&'a String> {
     // lengths[i][j]: the longest common subsequence of present[i..] and wanted[j..].
     let mut lengths = vec![vec![0usize; wanted.len() + 1]; present.len() + 1];
     for i in (0..present.len()).rev() {
@@ -112,11 +117,11 @@ fn longest_common_subsequence<'a>(present: &[String], wanted: &'a [String]) -> H
             };
         }
     }
-    let mut common = HashSet::new();
+    let mut common = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < present.len() && j < wanted.len() {
         if present[i] == wanted[j] {
-            common.insert(&wanted[j]);
+            common.push(&wanted[j]);
             i += 1;
             j += 1;
         } else if lengths[i + 1][j] > lengths[i][j + 1] {
@@ -128,8 +133,10 @@ fn longest_common_subsequence<'a>(present: &[String], wanted: &'a [String]) -> H
     common
 }
 
-/// Chooses operations and applies each to the object at once, so that every index it writes is
-/// the one RFC 6902 resolves at that point of the patch.
+/// Chooses operations and makes each on the object at once, so that every index it writes is
+/// the one RFC 6902 resolves at that point of the patch. It edits the lists itself rather than
+/// through `json_patch::patch`, whose pointer resolution and errors would add a tenth to the
+/// package's wasm for operations whose paths it has just read.
 struct Editor<'a> {
     current: &'a mut Value,
     spec: &'a str,
@@ -153,8 +160,18 @@ impl Editor<'_> {
         Some(None)
     }
 
-    fn pointer(&self, list: &str, index: usize) -> Option<PointerBuf> {
-        PointerBuf::parse(format!("{}/{list}/{index}", self.spec)).ok()
+    fn list_mut(&mut self, list: &str) -> Option<&mut Vec<Value>> {
+        self.current
+            .pointer_mut(self.spec)?
+            .get_mut(list)?
+            .as_array_mut()
+    }
+
+    /// `{spec}/{list}`, or `{spec}/{list}/{index}`.
+    fn pointer(&self, list: &str, index: Option<usize>) -> PointerBuf {
+        let index = index.map(|i| i.to_string());
+        let tokens = self.spec.split('/').skip(1).chain([list]);
+        PointerBuf::from_tokens(tokens.chain(index.as_deref()))
     }
 
     /// Where `name` goes in `list` to follow `predecessor` (first when `None`). RFC 6902 takes a
@@ -171,9 +188,22 @@ impl Editor<'_> {
         Some(position + 1)
     }
 
+    fn take(&mut self, list: &str, index: usize) -> Option<Value> {
+        let items = self.list_mut(list)?;
+        (index < items.len()).then(|| items.remove(index))
+    }
+
+    fn put(&mut self, list: &str, index: usize, value: Value) -> Option<()> {
+        let items = self.list_mut(list)?;
+        (index <= items.len()).then(|| items.insert(index, value))
+    }
+
     fn remove(&mut self, list: &str, index: usize) -> Option<()> {
-        let path = self.pointer(list, index)?;
-        self.apply(PatchOperation::Remove(RemoveOperation { path }))
+        self.take(list, index)?;
+        let path = self.pointer(list, Some(index));
+        self.operations
+            .push(PatchOperation::Remove(RemoveOperation { path }));
+        Some(())
     }
 
     fn move_to(
@@ -185,9 +215,15 @@ impl Editor<'_> {
     ) -> Option<()> {
         self.ensure_list(list)?;
         let index = self.index_after(list, name, predecessor)?;
-        let from = self.pointer(from.0, from.1)?;
-        let path = self.pointer(list, index)?;
-        self.apply(PatchOperation::Move(MoveOperation { from, path }))
+        let value = self.take(from.0, from.1)?;
+        self.put(list, index, value)?;
+        let (from, path) = (
+            self.pointer(from.0, Some(from.1)),
+            self.pointer(list, Some(index)),
+        );
+        self.operations
+            .push(PatchOperation::Move(MoveOperation { from, path }));
+        Some(())
     }
 
     fn add(
@@ -199,29 +235,28 @@ impl Editor<'_> {
     ) -> Option<()> {
         self.ensure_list(list)?;
         let index = self.index_after(list, name, predecessor)?;
-        let path = self.pointer(list, index)?;
-        self.apply(PatchOperation::Add(AddOperation { path, value }))
+        self.put(list, index, value.clone())?;
+        let path = self.pointer(list, Some(index));
+        self.operations
+            .push(PatchOperation::Add(AddOperation { path, value }));
+        Some(())
     }
 
     /// A pod spec without init containers gets an empty list for the first one to move into.
     fn ensure_list(&mut self, list: &str) -> Option<()> {
-        let spec = self.current.pointer(self.spec)?;
-        if spec.get(list).is_some_and(|items| !items.is_null()) {
+        let spec = self.current.pointer_mut(self.spec)?.as_object_mut()?;
+        // None: no such key; Some(true): null.
+        let null = spec.get(list).map(Value::is_null);
+        if null == Some(false) {
             return Some(());
         }
-        let path = PointerBuf::parse(format!("{}/{list}", self.spec)).ok()?;
-        let value = Value::Array(Vec::new());
-        let operation = if spec.get(list).is_some() {
-            PatchOperation::Replace(json_patch::ReplaceOperation { path, value })
+        spec.insert(list.to_owned(), Value::Array(Vec::new()));
+        let (path, value) = (self.pointer(list, None), Value::Array(Vec::new()));
+        self.operations.push(if null == Some(true) {
+            PatchOperation::Replace(ReplaceOperation { path, value })
         } else {
             PatchOperation::Add(AddOperation { path, value })
-        };
-        self.apply(operation)
-    }
-
-    fn apply(&mut self, operation: PatchOperation) -> Option<()> {
-        json_patch::patch_unsafe(self.current, std::slice::from_ref(&operation)).ok()?;
-        self.operations.push(operation);
+        });
         Some(())
     }
 }
