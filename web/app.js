@@ -212,11 +212,21 @@ function write(value, format) {
   return format === "json" ? JSON.stringify(value, null, 2) : stringify(value, { lineWidth: 0 });
 }
 
+/** One operation a line, its members spaced so that a narrow column wraps between them: still
+ *  JSON, and a move reads at a glance. */
+function writePatch(patch) {
+  const line = (operation) =>
+    `{${Object.entries(operation).map(([key, value]) => `${JSON.stringify(key)}: ${JSON.stringify(value)}`).join(", ")}}`;
+  return `[\n${patch.map((operation) => `  ${line(operation)}`).join(",\n")}\n]`;
+}
+
 function run() {
   $("error").hidden = true;
   $("documents").replaceChildren();
   $("output").textContent = "";
   $("patch").textContent = "";
+  $("admission-patch").textContent = "";
+  $("admission-count").textContent = "";
 
   let settings;
   try {
@@ -252,9 +262,13 @@ function run() {
     ? JSON.stringify(outputs.length === 1 ? outputs[0] : outputs, null, 2)
     : outputs.map((m) => write(m, "yaml")).join("---\n");
   const patches = results.filter((doc) => doc.result?.changed);
-  $("patch").textContent = patches.length === 0
+  const showPatches = (key) => patches.length === 0
     ? "(no patch: nothing changed)"
-    : patches.map((doc) => (results.length > 1 ? `# ${doc.name}\n` : "") + JSON.stringify(doc.result.patch, null, 2)).join("\n");
+    : patches.map((doc) => (results.length > 1 ? `# ${doc.name}\n` : "") + writePatch(doc.result[key])).join("\n");
+  $("patch").textContent = showPatches("patch");
+  $("admission-patch").textContent = showPatches("admissionPatch");
+  const count = (key) => patches.reduce((sum, doc) => sum + doc.result[key].length, 0);
+  $("admission-count").textContent = patches.length ? ` (${count("admissionPatch")} operations)` : "";
 
   const rejected = results.filter((d) => d.rejection !== undefined || d.report?.valid === false).length;
   const changed = results.filter((d) => d.result?.changed).length;

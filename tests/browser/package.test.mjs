@@ -2,24 +2,44 @@
 // objects in and out, Error objects thrown, and a .d.ts that declares what the module exports.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
+import jsonpatch from "fast-json-patch";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const require = createRequire(import.meta.url);
 const pkg = join(root, "pkg/node");
 const sidecar = require(pkg);
 
-const single = async (path) => {
-  const objects = parseAllDocuments(await readFile(join(root, path), "utf8"))
+const documents = async (path) =>
+  parseAllDocuments(await readFile(join(root, path), "utf8"))
     .map((d) => d.toJS())
     .filter((o) => o != null);
+const single = async (path) => {
+  const objects = await documents(path);
   assert.equal(objects.length, 1, path);
   return objects[0];
 };
+
+/** Every golden pair (test_data/istio, test_data/linkerd) and conversion case (test_data/cases). */
+async function pairs() {
+  const found = [];
+  for (const mesh of ["istio", "linkerd"]) {
+    for (const file of (await readdir(join(root, "test_data", mesh))).filter((f) => f.endsWith(".classic.yaml")).sort()) {
+      const path = `test_data/${mesh}/${file}`;
+      found.push([path, await single(path), await single(path.replace(".classic.", ".native."))]);
+    }
+  }
+  for (const file of (await readdir(join(root, "test_data/cases"))).filter((f) => f.endsWith(".yaml")).sort()) {
+    const [before, after, ...rest] = await documents(`test_data/cases/${file}`);
+    assert.equal(rest.length, 0, file);
+    found.push([`test_data/cases/${file}`, before, after]);
+  }
+  return found;
+}
 
 test("package.json names the module and its types", async () => {
   const manifest = JSON.parse(await readFile(join(pkg, "package.json"), "utf8"));
@@ -40,6 +60,26 @@ test("the .d.ts declares exactly the functions the module exports", async () => 
     assert.match(types, new RegExp(`export (interface|type) ${shape}\\b`), shape);
   }
   assert.match(types, /export function convert\(manifest: Manifest \| string, settings\?: Settings \| null\): ConvertResult;/);
+  assert.match(types, /^\s+patch: PatchOperation\[\];$/m);
+  assert.match(types, /^\s+admissionPatch: PatchOperation\[\];$/m);
+});
+
+test("both patches turn every pair's input into its output under another RFC 6902 implementation", async () => {
+  const all = await pairs();
+  assert.ok(all.length >= 27, `only ${all.length} pairs`);
+  for (const [path, before, after] of all) {
+    const result = sidecar.convert(before, {});
+    assert.deepEqual(result.manifest, after, path);
+    for (const key of ["patch", "admissionPatch"]) {
+      // fast-json-patch validates each operation (a move's `from` must exist) and leaves `before` alone.
+      const { newDocument } = jsonpatch.applyPatch(before, result[key], true, false);
+      assert.deepEqual(newDocument, after, `${path}: ${key}`);
+    }
+    const moves = result.patch.filter((op) => op.op === "move");
+    assert.ok(moves.length > 0, `${path}: no move in ${JSON.stringify(result.patch)}`);
+    assert.deepEqual(result.patch.slice(0, moves.length), moves, `${path}: the moves come first`);
+    assert.ok(!result.admissionPatch.some((op) => op.op === "move"), `${path}: policy-server's diff has no moves`);
+  }
 });
 
 test("Istio's classic Job becomes its native rendering, and the input is left alone", async () => {

@@ -1,7 +1,8 @@
 // Browser test of the playground (web/): a tiny static server on 127.0.0.1, Debian's chromium
 // driven by playwright-core, the user's steps (paste, pick a sample, change a setting) and the page's
 // answers. Needs the page laid out first: make playground. Saves target/playground.png (mutate
-// mode) and target/playground-validate.png.
+// mode), target/playground-validate.png, target/playground-resources.png and, per window width,
+// target/playground-WIDTH.png.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
@@ -11,6 +12,7 @@ import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { parse, parseAllDocuments } from "yaml";
+import jsonpatch from "fast-json-patch";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const web = join(root, "web");
@@ -117,7 +119,9 @@ test("a pasted classic Istio pod becomes Istio's own native rendering", async ()
   assert.equal(proxy.restartPolicy, "Always");
   assert.ok(!podSpec(output).containers.some((c) => c.name === "istio-proxy"));
   const patch = JSON.parse(await page.textContent("#patch"));
-  assert.ok(patch.some((op) => op.op === "remove" && op.path === "/spec/containers/1"), JSON.stringify(patch));
+  assert.deepEqual(patch[0], { op: "move", from: "/spec/containers/1", path: "/spec/initContainers/1" });
+  const input = single(await fixture("test_data/istio/pod.classic.yaml"));
+  assert.deepEqual(jsonpatch.applyPatch(input, patch, true, false).newDocument, output, "the patch gives the output");
   await page.close();
 });
 
@@ -260,9 +264,66 @@ test("the Linkerd sample: linkerd-proxy starts after linkerd-init and before the
   assert.deepEqual(init[1].startupProbe.httpGet, { path: "/ready", port: 4191 });
   const after = await page.$$eval(".order .lane:nth-of-type(2) .chip.proxy", (chips) => chips.map((c) => c.textContent));
   assert.deepEqual(after, ["linkerd-proxy"]);
+
+  // The patch says what happened: linkerd-init to the front, the proxy in after it, its fields.
+  const patch = JSON.parse(await page.textContent("#patch"));
+  const spec = "/spec/template/spec";
+  assert.deepEqual(patch.slice(0, 2), [
+    { op: "move", from: `${spec}/initContainers/1`, path: `${spec}/initContainers/0` },
+    { op: "move", from: `${spec}/containers/0`, path: `${spec}/initContainers/1` },
+  ]);
+  assert.deepEqual(patch.slice(2).map((op) => `${op.op} ${op.path}`), [
+    `add ${spec}/initContainers/1/restartPolicy`,
+    `add ${spec}/initContainers/1/startupProbe`,
+    `remove ${spec}/initContainers/1/lifecycle`,
+  ]);
+  assert.match(await page.textContent(".document .verdict"), /^changed \(5 patch operations\)$/);
+  const input = parse(await page.inputValue("#input"));
+  for (const shown of [patch, JSON.parse(await page.textContent("#admission-patch"))]) {
+    assert.deepEqual(jsonpatch.applyPatch(input, shown, true, false).newDocument, output);
+  }
+  assert.equal(await page.textContent("#admission-count"), " (42 operations)");
   // Turning Linkerd off in the meshes setting leaves the proxy alone.
   await page.uncheck("#mesh-linkerd");
   await page.waitForFunction(() => /unchanged|0 changed/.test(document.getElementById("status").textContent));
   assert.match(await page.textContent("#settings-json"), /"meshes":\["istio"\]/);
+  await page.close();
+});
+
+test("from 1,024 pixels up, the input and settings stay in their column, beside the result", async () => {
+  const page = await open();
+  await page.click("button[data-sample=linkerd-init]");
+  await page.waitForSelector(".document .verdict.changed");
+  // The settings line and the patch are the longest unbreakable texts on the page.
+  await page.fill("#extra-sidecars", "- name: vault-agent\n  setupContainers: [vault-agent-init]\n");
+  await page.waitForFunction(() => /vault-agent-init/.test(document.getElementById("settings-json").textContent));
+  await mkdir(join(root, "target"), { recursive: true });
+  for (const width of [1024, 1280, 1400, 1920]) {
+    await page.setViewportSize({ width, height: 1000 });
+    const boxes = await page.evaluate(() => {
+      const box = (selector) => {
+        const { left, right, top, bottom } = document.querySelector(selector).getBoundingClientRect();
+        return { selector, left, right, top, bottom };
+      };
+      return {
+        left: ["#samples", "#input", "#settings", "#extra-sidecars", "#settings-json"].map(box),
+        right: ["#status", ".document", "#output", "#patch"].map(box),
+        source: box("#source"),
+        result: box("#result"),
+      };
+    });
+    const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    assert.ok(boxes.source.right <= boxes.result.left, `${width}px: the columns overlap`);
+    for (const inner of boxes.left) {
+      assert.ok(inner.right <= boxes.source.right + 0.5, `${width}px: ${inner.selector} runs out of the input column`);
+      for (const other of boxes.right) {
+        assert.ok(!overlap(inner, other), `${width}px: ${inner.selector} overlaps ${other.selector}`);
+      }
+    }
+    for (const inner of boxes.right) {
+      assert.ok(inner.left >= boxes.result.left - 0.5 && inner.right <= boxes.result.right + 0.5, `${width}px: ${inner.selector} runs out of the result column`);
+    }
+    await page.screenshot({ path: join(root, "target", `playground-${width}.png`), fullPage: true });
+  }
   await page.close();
 });

@@ -5,6 +5,7 @@
 //! get plain objects, and numbers and key order come back as the policy would write them. Every
 //! failure is a JavaScript `Error` whose message is the one the policy gives.
 
+pub mod patch;
 pub mod report;
 
 use serde_json::Value;
@@ -127,8 +128,13 @@ export interface ConvertResult {
   /** The manifest as the policy returns it (a copy; the argument is not changed). */
   manifest: Manifest;
   changed: boolean;
-  /** Turns the input into `manifest`; empty when nothing changed. */
+  /** Turns the input into `manifest` and reads as what the policy did: a `move` for each container
+   *  that changes list or place (`containers/1` to `initContainers/1`), then the fields that changed
+   *  (`restartPolicy`, probes, annotations). Empty when nothing changed. */
   patch: PatchOperation[];
+  /** The same change as policy-server sends it to the API server: `json_patch::diff` of the input and
+   *  `manifest`, index by index, so every container after a moved one is rewritten field by field. */
+  admissionPatch: PatchOperation[];
   warnings: string[];
   /** What was out of place in the input, and so was fixed. */
   findings: Finding[];

@@ -7,6 +7,8 @@ use native_sidecar_core::{
 };
 use serde_json::{Map, Value, json};
 
+use crate::patch;
+
 /// Reads settings as the policy does, with the policy's message for mistakes. `undefined` and
 /// `null` arrive as `Value::Null`, which means the defaults.
 pub fn settings(value: &Value) -> Result<Settings, String> {
@@ -29,11 +31,16 @@ pub fn convert(manifest: &Value, settings_json: &Value) -> Result<Value, String>
     if let Some(message) = outcome.rejection {
         return Err(message);
     }
-    let patch = if outcome.changed {
-        serde_json::to_value(json_patch::diff(manifest, &converted))
-            .map_err(|e| format!("cannot write the patch: {e}"))?
+    let (patch, admission_patch) = if outcome.changed {
+        let write = |patch: json_patch::Patch| {
+            serde_json::to_value(patch).map_err(|e| format!("cannot write the patch: {e}"))
+        };
+        (
+            write(patch::readable(manifest, &converted, kind.spec_pointer()))?,
+            write(json_patch::diff(manifest, &converted))?,
+        )
     } else {
-        Value::Array(Vec::new())
+        (Value::Array(Vec::new()), Value::Array(Vec::new()))
     };
     let resources = outcome
         .resources
@@ -43,6 +50,7 @@ pub fn convert(manifest: &Value, settings_json: &Value) -> Result<Value, String>
         "manifest": converted,
         "changed": outcome.changed,
         "patch": patch,
+        "admissionPatch": admission_patch,
         "warnings": outcome.warnings,
         "findings": findings(&outcome.findings),
         "expectedInitOrder": outcome.expected_init_order,
@@ -304,11 +312,30 @@ mod tests {
             "istio-proxy (containers[1]) runs in containers, not as a native sidecar in initContainers"
         );
 
-        let patch: json_patch::Patch = serde_json::from_value(result["patch"].clone()).unwrap();
-        let mut patched = before.clone();
-        json_patch::patch(&mut patched, &patch).unwrap();
-        assert_eq!(patched, result["manifest"], "the patch gives the manifest");
-        assert_ne!(patched, before);
+        // istio-init goes first, then istio-proxy moves in after it; then its fields change.
+        assert_eq!(
+            result["patch"].as_array().unwrap()[..2],
+            [
+                json!({"op": "move", "from": "/spec/initContainers/1", "path": "/spec/initContainers/0"}),
+                json!({"op": "move", "from": "/spec/containers/1", "path": "/spec/initContainers/1"}),
+            ]
+        );
+        assert_eq!(
+            result["patch"][2],
+            json!({"op": "add", "path": "/spec/initContainers/1/restartPolicy", "value": "Always"})
+        );
+        for key in ["patch", "admissionPatch"] {
+            let patch: json_patch::Patch = serde_json::from_value(result[key].clone()).unwrap();
+            let mut patched = before.clone();
+            json_patch::patch(&mut patched, &patch).unwrap();
+            assert_eq!(patched, result["manifest"], "{key} gives the manifest");
+            assert_ne!(patched, before);
+        }
+        assert_eq!(
+            result["admissionPatch"],
+            serde_json::to_value(json_patch::diff(&before, &result["manifest"])).unwrap(),
+            "what policy-server sends"
+        );
     }
 
     #[test]
@@ -317,6 +344,7 @@ mod tests {
         let again = convert(&native, &Value::Null).unwrap();
         assert_eq!(again["changed"], false);
         assert_eq!(again["patch"], json!([]));
+        assert_eq!(again["admissionPatch"], json!([]));
         assert_eq!(again["manifest"], native);
         assert_eq!(again["findings"], json!([]));
     }

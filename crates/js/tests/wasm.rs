@@ -273,18 +273,27 @@ fn convert_gives_istio_native_output_and_a_patch_that_makes_it() {
             result["manifest"], after,
             "{name}: differs from the mesh's native output"
         );
-        let patch: json_patch::Patch =
-            serde_json::from_value(result["patch"].clone()).expect("an RFC 6902 patch");
-        assert!(!patch.0.is_empty(), "{name}: empty patch for a change");
-        let mut patched = before.clone();
-        json_patch::patch(&mut patched, &patch).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(patched, after, "{name}: the patch does not give the output");
+        for key in ["patch", "admissionPatch"] {
+            let patch: json_patch::Patch =
+                serde_json::from_value(result[key].clone()).expect("an RFC 6902 patch");
+            assert!(!patch.0.is_empty(), "{name}: empty {key} for a change");
+            let mut patched = before.clone();
+            json_patch::patch(&mut patched, &patch).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(patched, after, "{name}: {key} does not give the output");
+        }
+        // Every pair moves a container: the readable patch opens with a move.
+        assert_eq!(
+            result["patch"][0]["op"], "move",
+            "{name}: {}",
+            result["patch"]
+        );
         let findings = result["findings"].as_array().expect("findings");
         assert!(!findings.is_empty(), "{name}: a change without a finding");
 
         let again = js_convert(&after, settings).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(again["changed"], false, "{name}");
         assert_eq!(again["patch"], json!([]), "{name}");
+        assert_eq!(again["admissionPatch"], json!([]), "{name}");
         assert_eq!(again["findings"], json!([]), "{name}");
     }
 }
