@@ -28,6 +28,8 @@ const DEFAULT_ADMIN_PORT: u32 = 9901;
 /// probe proxy matches, Go's canonical header form. (Kuma's first release of the probe proxy
 /// wrote `x-kuma-probes-*`, which its own kuma-dp never matched, and was fixed to this.)
 const HEADER_PREFIX: &str = "X-Kuma-Probes-";
+/// The lifecycle `InjectKuma` gives a native `kuma-sidecar`: the drain signal to kuma-dp.
+const DRAIN: &str = r#"{"preStop":{"exec":{"command":["killall","-USR2","kuma-dp"]}}}"#;
 
 /// The timings of `runtime.kubernetes.injector.sidecarContainer.startupProbe`, in this order.
 const TIMINGS: [&str; 4] = [
@@ -90,9 +92,7 @@ impl Mesh for Kuma {
         settings: &MeshSettings,
     ) -> Result<NativeEdit, String> {
         Ok(NativeEdit {
-            lifecycle: LifecycleEdit::Set(
-                json!({"preStop": {"exec": {"command": ["killall", "-USR2", "kuma-dp"]}}}),
-            ),
+            lifecycle: LifecycleEdit::Set(serde_json::from_str(DRAIN).unwrap_or_default()),
             startup_probe: Some(startup_probe(pod, proxy, &settings.kuma.startup_probe)),
             init_fields: sidecar_probes(pod)?,
             warnings: Vec::new(),
@@ -258,89 +258,108 @@ impl Route {
     fn rewrite(self, probe: &Map<String, Value>, container: &Value) -> Result<Option<Value>, i64> {
         let handler = |key| probe.get(key).filter(|h| h.is_object());
         let (http, tcp, grpc) = (handler("httpGet"), handler("tcpSocket"), handler("grpc"));
-        let mut headers: Vec<Value> = Vec::new();
-        let (port, path) = match (self, http, tcp, grpc) {
+        // `/<port><path>` for HTTP, `/tcp/<port>` and `/grpc/<port>` through the probe proxy.
+        let (port, kind, path) = match (self, http, tcp, grpc) {
             (_, Some(http), _, _) => {
-                let port = port_of(http.get("port"), container);
                 let path = http.get("path").and_then(Value::as_str).unwrap_or_default();
-                let slash = if path.starts_with('/') { "" } else { "/" };
-                (port, format!("/{port}{slash}{path}"))
+                (port_of(http.get("port"), container), "", path)
             }
             (Route::ProbeProxy(_), None, Some(tcp), _) => {
-                let port = port_of(tcp.get("port"), container);
-                (port, format!("/tcp/{port}"))
+                (port_of(tcp.get("port"), container), "tcp/", "")
             }
-            (Route::ProbeProxy(_), None, None, Some(grpc)) => {
-                let port = grpc.get("port").and_then(Value::as_i64).unwrap_or_default();
-                (port, format!("/grpc/{port}"))
-            }
+            (Route::ProbeProxy(_), None, None, Some(grpc)) => (
+                grpc.get("port").and_then(Value::as_i64).unwrap_or_default(),
+                "grpc/",
+                "",
+            ),
             _ => return Ok(None),
         };
         if port == self.port() {
             return Err(port);
         }
-        if let Route::Virtual(_) = self {
-            // Only the port and the path change.
-            let mut http = http.cloned().unwrap_or_default();
-            http["port"] = Value::from(self.port());
-            http["path"] = Value::from(path);
-            let mut probe = probe.clone();
-            probe.insert("httpGet".into(), http);
-            return Ok(Some(Value::Object(probe)));
-        }
-        // The probe proxy: the user's headers, `Host` under Kuma's name in its place, then the
-        // scheme, the timeout and the gRPC service as headers.
-        let header = |name: &str, value: Value| json!({"name": format!("{HEADER_PREFIX}{name}"), "value": value});
-        if let Some(http) = http {
-            let given = http.get("httpHeaders").and_then(Value::as_array);
-            for entry in given.into_iter().flatten() {
-                headers.push(
-                    if entry.get("name").and_then(Value::as_str) == Some("Host") {
-                        header(
-                            "Host",
-                            entry.get("value").cloned().unwrap_or(Value::from("")),
-                        )
-                    } else {
-                        entry.clone()
-                    },
-                );
-            }
-            match http.get("scheme").and_then(Value::as_str) {
-                None | Some("" | "HTTP") => {}
-                Some(scheme) => headers.push(header("Scheme", Value::from(scheme))),
+        let slash = if path.is_empty() || path.starts_with('/') {
+            ""
+        } else {
+            "/"
+        };
+        let path = Value::from(format!("/{kind}{port}{slash}{path}"));
+        let mut routed = match (self, http) {
+            // Virtual probes: only the port and the path change.
+            (Route::Virtual(_), Some(http)) => http.as_object().cloned().unwrap_or_default(),
+            _ => Map::new(),
+        };
+        routed.insert("path".into(), path);
+        routed.insert("port".into(), Value::from(self.port()));
+        if let Route::ProbeProxy(_) = self {
+            let headers = probe_proxy_headers(probe, http, grpc);
+            if !headers.is_empty() {
+                routed.insert("httpHeaders".into(), Value::Array(headers));
             }
         }
-        let timeout = probe
-            .get("timeoutSeconds")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        if timeout > 1 {
-            headers.push(header("Timeout", Value::from(timeout.to_string())));
-        }
-        let service = grpc.and_then(|g| g.get("service")).and_then(Value::as_str);
-        if let Some(service) = service.filter(|s| !s.is_empty()) {
-            headers.push(header("GRPC-Service", Value::from(service)));
-        }
-        let mut routed = json!({"path": path, "port": self.port()});
-        if !headers.is_empty() {
-            routed["httpHeaders"] = Value::Array(headers);
-        }
-        // The new handler takes the old one's place among the probe's fields.
+        // The new handler takes the old one's place among the probe's fields; the probe proxy
+        // replaces every network handler, virtual probes only `httpGet`.
+        let replaced: &[&str] = match self {
+            Route::ProbeProxy(_) => &["httpGet", "tcpSocket", "grpc"],
+            Route::Virtual(_) => &["httpGet"],
+        };
         let mut out = Map::new();
+        let mut routed = Some(Value::Object(routed));
         for (key, value) in probe {
-            match key.as_str() {
-                "httpGet" | "tcpSocket" | "grpc" => {
-                    if !out.contains_key("httpGet") {
-                        out.insert("httpGet".into(), routed.clone());
-                    }
-                }
-                _ => {
-                    out.insert(key.clone(), value.clone());
-                }
+            if !replaced.contains(&key.as_str()) {
+                out.insert(key.clone(), value.clone());
+            } else if let Some(routed) = routed.take() {
+                out.insert("httpGet".into(), routed);
             }
         }
         Ok(Some(Value::Object(out)))
     }
+}
+
+/// The headers of a probe through Kuma's probe proxy: the user's, `Host` under Kuma's name in its
+/// place, then the scheme, the timeout and the gRPC service.
+fn probe_proxy_headers(
+    probe: &Map<String, Value>,
+    http: Option<&Value>,
+    grpc: Option<&Value>,
+) -> Vec<Value> {
+    fn text(value: Option<&Value>) -> &str {
+        value.and_then(Value::as_str).unwrap_or_default()
+    }
+    let mut headers = Vec::new();
+    let given = http
+        .and_then(|h| h.get("httpHeaders"))
+        .and_then(Value::as_array);
+    for entry in given.into_iter().flatten() {
+        headers.push(if text(entry.get("name")) == "Host" {
+            header("Host", text(entry.get("value")))
+        } else {
+            entry.clone()
+        });
+    }
+    let scheme = text(http.and_then(|h| h.get("scheme")));
+    if !matches!(scheme, "" | "HTTP") {
+        headers.push(header("Scheme", scheme));
+    }
+    let timeout = probe
+        .get("timeoutSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if timeout > 1 {
+        headers.push(header("Timeout", &timeout.to_string()));
+    }
+    let service = text(grpc.and_then(|g| g.get("service")));
+    if !service.is_empty() {
+        headers.push(header("GRPC-Service", service));
+    }
+    headers
+}
+
+/// `{"name": "X-Kuma-Probes-<name>", "value": value}`.
+fn header(name: &str, value: &str) -> Value {
+    let mut header = Map::new();
+    header.insert("name".into(), Value::from([HEADER_PREFIX, name].concat()));
+    header.insert("value".into(), Value::from(value));
+    Value::Object(header)
 }
 
 /// A probe's port as Kuma reads it (`intstr.IntValue`, then the container's named ports); 0 when
