@@ -519,26 +519,27 @@ fn settings(value: Value) -> Settings {
     Settings::from_json(&value).expect("valid settings")
 }
 
-/// linkerd2 #11461: an init container that calls a meshed service before the classic proxy exists.
-#[test]
-fn linkerd_proxy_starts_before_the_init_containers_that_need_it() {
+/// An init container that calls a meshed service before the classic proxy exists (linkerd2
+/// #11461): Linkerd and Kuma append their setup container after the user's init containers and
+/// put the proxy first in containers.
+#[rstest]
+#[case::linkerd(linkerd_init(), linkerd_proxy(), native_linkerd_proxy())]
+#[case::kuma(kuma_init(), kuma_proxy(), native_kuma_proxy())]
+fn the_proxy_starts_before_the_init_containers_that_need_it(
+    #[case] setup: Value,
+    #[case] proxy: Value,
+    #[case] native: Value,
+) {
     let migrate = init("migrate");
-    // As `linkerd inject` renders classic mode: linkerd-init appended after the user's init
-    // containers, the proxy first in containers because it awaits readiness.
-    let mut object = pod(
-        vec![migrate.clone(), linkerd_init()],
-        vec![linkerd_proxy(), app("app")],
-    );
+    let expected = json!([setup["name"], proxy["name"], "migrate"]);
+    let mut object = pod(vec![migrate.clone(), setup], vec![proxy, app("app")]);
     let outcome = mutate(&mut object);
     assert_eq!(outcome.rejection, None);
     assert!(outcome.changed);
     assert_eq!(outcome.warnings, Vec::<String>::new());
-    assert_eq!(
-        names(&object, "initContainers"),
-        ["linkerd-init", "linkerd-proxy", "migrate"]
-    );
+    assert_eq!(json!(names(&object, "initContainers")), expected);
     assert_eq!(names(&object, "containers"), ["app"]);
-    assert_eq!(object["spec"]["initContainers"][1], native_linkerd_proxy());
+    assert_eq!(object["spec"]["initContainers"][1], native);
     assert_eq!(object["spec"]["initContainers"][2], migrate);
     // No other mesh's annotation on a pod that carries a proxy.
     assert_eq!(object["metadata"]["annotations"], json!({"team": "a"}));
@@ -673,22 +674,37 @@ fn linkerd_hooks_that_are_not_linkerds_are_kept_with_a_warning() {
     pod(vec![init("migrate"), linkerd_init(), native_linkerd_proxy()], vec![app("app")]),
     "spec: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: migrate (initContainers[0]) runs before linkerd-proxy has started, outside the mesh. Expected initContainers order: linkerd-init, linkerd-proxy, migrate"
 )]
-fn validate_mode_reports_linkerd_like_istio(#[case] before: Value, #[case] message: &str) {
+#[case::kuma_classic(
+    pod(vec![init("migrate"), kuma_init()], vec![kuma_proxy(), app("app")]),
+    "spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: kuma-sidecar (containers[0]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: kuma-init, kuma-sidecar, migrate"
+)]
+#[case::kuma_misplaced(
+    pod(vec![kuma_init(), init("migrate"), native_kuma_proxy()], vec![app("app")]),
+    "spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: migrate (initContainers[1]) runs before kuma-sidecar has started, outside the mesh. Expected initContainers order: kuma-init, kuma-sidecar, migrate"
+)]
+#[case::kuma_setup_after(
+    pod(vec![native_kuma_proxy(), init("kuma-validation")], vec![app("app")]),
+    "spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: kuma-validation (initContainers[1]) must run before kuma-sidecar, which it sets up. Expected initContainers order: kuma-validation, kuma-sidecar"
+)]
+fn validate_mode_reports_linkerd_and_kuma_like_istio(#[case] before: Value, #[case] message: &str) {
     let mut object = before.clone();
     let outcome = review(Kind::Pod, Operation::Create, &mut object, &validate_mode());
     assert_eq!(outcome.rejection.as_deref(), Some(message));
     assert_eq!(object, before, "validate mode never mutates");
 }
 
-#[test]
-fn declared_sidecars_start_after_linkerds_proxy() {
+#[rstest]
+#[case::linkerd(linkerd_init(), linkerd_proxy())]
+#[case::kuma(kuma_init(), kuma_proxy())]
+fn declared_sidecars_start_after_the_meshs_proxy(#[case] setup: Value, #[case] proxy: Value) {
     let settings = settings(
         json!({"extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}]}),
     );
+    let (setup_name, proxy_name) = (setup["name"].clone(), proxy["name"].clone());
     let mut object = pod(
-        vec![init("vault-agent-init"), init("migrate"), linkerd_init()],
+        vec![init("vault-agent-init"), init("migrate"), setup],
         vec![
-            linkerd_proxy(),
+            proxy,
             app("app"),
             json!({"name": "vault-agent", "image": "vault"}),
         ],
@@ -696,14 +712,14 @@ fn declared_sidecars_start_after_linkerds_proxy() {
     let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
     assert_eq!(outcome.rejection, None);
     assert_eq!(
-        names(&object, "initContainers"),
-        [
-            "linkerd-init",
-            "linkerd-proxy",
+        json!(names(&object, "initContainers")),
+        json!([
+            setup_name,
+            proxy_name,
             "vault-agent-init",
             "vault-agent",
             "migrate"
-        ]
+        ])
     );
 }
 
@@ -738,30 +754,6 @@ fn native_kuma_proxy() -> Value {
 
 fn kuma_init() -> Value {
     json!({"name": "kuma-init", "image": "docker.io/kumahq/kuma-init:2.14.0", "command": ["/usr/bin/kumactl", "install", "transparent-proxy"]})
-}
-
-/// Classic Kuma appends kuma-init after the user's init containers: they run before the proxy exists.
-#[test]
-fn kuma_proxy_starts_before_the_init_containers_that_need_it() {
-    let migrate = init("migrate");
-    // As Kuma renders classic mode: kuma-init appended after the user's init containers,
-    // kuma-sidecar first in containers.
-    let mut object = pod(
-        vec![migrate.clone(), kuma_init()],
-        vec![kuma_proxy(), app("app")],
-    );
-    let outcome = mutate(&mut object);
-    assert_eq!(outcome.rejection, None);
-    assert!(outcome.changed);
-    assert_eq!(outcome.warnings, Vec::<String>::new());
-    assert_eq!(
-        names(&object, "initContainers"),
-        ["kuma-init", "kuma-sidecar", "migrate"]
-    );
-    assert_eq!(names(&object, "containers"), ["app"]);
-    assert_eq!(object["spec"]["initContainers"][1], native_kuma_proxy());
-    // No other mesh's annotation on a pod that carries a proxy.
-    assert_eq!(object["metadata"]["annotations"], json!({"team": "a"}));
 }
 
 /// Kuma's timings come from its control plane's configuration, given as settings.
@@ -887,53 +879,6 @@ fn user_native_sidecars_are_probed_through_kuma(#[case] port: &str, #[case] prob
         ["kuma-init", "kuma-sidecar", "metrics-sidecar"]
     );
     assert_eq!(object["spec"]["initContainers"][2]["readinessProbe"], probe);
-}
-
-#[rstest]
-#[case::classic(
-    pod(vec![init("migrate"), kuma_init()], vec![kuma_proxy(), app("app")]),
-    "spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: kuma-sidecar (containers[0]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: kuma-init, kuma-sidecar, migrate"
-)]
-#[case::misplaced(
-    pod(vec![kuma_init(), init("migrate"), native_kuma_proxy()], vec![app("app")]),
-    "spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: migrate (initContainers[1]) runs before kuma-sidecar has started, outside the mesh. Expected initContainers order: kuma-init, kuma-sidecar, migrate"
-)]
-#[case::setup_after(
-    pod(vec![native_kuma_proxy(), init("kuma-validation")], vec![app("app")]),
-    "spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: kuma-validation (initContainers[1]) must run before kuma-sidecar, which it sets up. Expected initContainers order: kuma-validation, kuma-sidecar"
-)]
-fn validate_mode_reports_kuma_like_the_others(#[case] before: Value, #[case] message: &str) {
-    let mut object = before.clone();
-    let outcome = review(Kind::Pod, Operation::Create, &mut object, &validate_mode());
-    assert_eq!(outcome.rejection.as_deref(), Some(message));
-    assert_eq!(object, before, "validate mode never mutates");
-}
-
-#[test]
-fn declared_sidecars_start_after_kumas_proxy() {
-    let settings = settings(
-        json!({"extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}]}),
-    );
-    let mut object = pod(
-        vec![init("vault-agent-init"), init("migrate"), kuma_init()],
-        vec![
-            kuma_proxy(),
-            app("app"),
-            json!({"name": "vault-agent", "image": "vault"}),
-        ],
-    );
-    let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
-    assert_eq!(outcome.rejection, None);
-    assert_eq!(
-        names(&object, "initContainers"),
-        [
-            "kuma-init",
-            "kuma-sidecar",
-            "vault-agent-init",
-            "vault-agent",
-            "migrate"
-        ]
-    );
 }
 
 #[test]

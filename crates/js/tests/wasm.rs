@@ -128,20 +128,17 @@ fn single((name, text): (&str, &str)) -> Value {
 }
 
 /// A pair: its name, input, expected output and the settings (JSON) that convert it.
-struct Pair {
-    name: String,
-    before: Value,
-    after: Value,
-    settings: Value,
-}
+struct Pair(String, Value, Value, Value);
 
 /// Every pair.
 fn pairs() -> Vec<Pair> {
-    let pair = |&(classic, native): &(Fixture, Fixture), settings: &Value| Pair {
-        name: classic.0.to_owned(),
-        before: single(classic),
-        after: single(native),
-        settings: settings.clone(),
+    let pair = |&(classic, native): &(Fixture, Fixture), settings: &Value| {
+        Pair(
+            classic.0.to_owned(),
+            single(classic),
+            single(native),
+            settings.clone(),
+        )
     };
     let mut pairs: Vec<Pair> = ISTIO_PAIRS
         .iter()
@@ -160,12 +157,7 @@ fn pairs() -> Vec<Pair> {
             .take_while(|line| line.starts_with('#'))
             .find_map(|line| line.strip_prefix("# settings: "))
             .map_or(Value::Null, |line| single((name, line)));
-        pairs.push(Pair {
-            name: name.to_owned(),
-            before,
-            after,
-            settings,
-        });
+        pairs.push(Pair(name.to_owned(), before, after, settings));
     }
     pairs
 }
@@ -224,26 +216,14 @@ fn init_names(manifest: &Value, spec: &str) -> Vec<String> {
 fn every_fixture_is_embedded_and_parses() {
     let pairs = pairs();
     assert_eq!(pairs.len(), 44);
-    for Pair {
-        name,
-        before,
-        after,
-        ..
-    } in &pairs
-    {
+    for Pair(name, before, after, _) in &pairs {
         assert_ne!(before, after, "{name}: input and expected output are equal");
     }
 }
 
 #[wasm_bindgen_test]
 fn the_core_converts_every_pair_exactly_and_leaves_native_output_alone() {
-    for Pair {
-        name,
-        before,
-        after,
-        settings,
-    } in pairs()
-    {
+    for Pair(name, before, after, settings) in pairs() {
         let settings = Settings::from_json(&settings).expect("valid settings");
         let (converted, changed) = core_convert(&before, &settings);
         assert!(changed, "{name}: classic input reported unchanged");
@@ -259,13 +239,7 @@ fn the_core_converts_every_pair_exactly_and_leaves_native_output_alone() {
 
 #[wasm_bindgen_test]
 fn convert_gives_istio_native_output_and_a_patch_that_makes_it() {
-    for Pair {
-        name,
-        before,
-        after,
-        settings,
-    } in pairs()
-    {
+    for Pair(name, before, after, settings) in pairs() {
         let result =
             js_convert(&before, settings.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(result["changed"], true, "{name}");
@@ -300,13 +274,7 @@ fn convert_gives_istio_native_output_and_a_patch_that_makes_it() {
 
 #[wasm_bindgen_test]
 fn check_accepts_istio_native_output_and_rejects_classic_output() {
-    for Pair {
-        name,
-        before,
-        after,
-        settings,
-    } in pairs()
-    {
+    for Pair(name, before, after, settings) in pairs() {
         let verdict = js_check(&after, settings.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(verdict["valid"], true, "{name}: {}", verdict["message"]);
         let verdict = js_check(&before, settings).unwrap_or_else(|e| panic!("{name}: {e}"));

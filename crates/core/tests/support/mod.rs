@@ -250,6 +250,17 @@ fn with_restart(mut container: Value, policy: &str) -> Value {
     container
 }
 
+/// A mesh proxy's other fields: the mesh renders a valid container.
+fn proxy_fields(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
+    container_fields(
+        Shape {
+            valid: true,
+            ..shape
+        },
+        false,
+    )
+}
+
 /// Istio's proxy: a sidecar (usually `proxy sidecar`), sometimes a gateway (`proxy router`), with
 /// the lifecycles and probes Istio renders in either mode or a user's own.
 fn istio_proxy(shape: Shape) -> BoxedStrategy<Value> {
@@ -269,18 +280,7 @@ fn istio_proxy(shape: Shape) -> BoxedStrategy<Value> {
     let probe = prop::option::of(Just(
         json!({"httpGet": {"path": "/healthz/ready", "port": 15021}, "periodSeconds": 15}),
     ));
-    (
-        args,
-        proxy_lifecycle,
-        probe,
-        container_fields(
-            Shape {
-                valid: true,
-                ..shape
-            },
-            false,
-        ),
-    )
+    (args, proxy_lifecycle, probe, proxy_fields(shape))
         .prop_map(|(args, lifecycle, probe, mut fields)| {
             fields.insert(
                 "image".into(),
@@ -317,13 +317,7 @@ fn linkerd_proxy(shape: Shape) -> BoxedStrategy<Value> {
         admin,
         hooks,
         prop::bool::weighted(0.3),
-        container_fields(
-            Shape {
-                valid: true,
-                ..shape
-            },
-            false,
-        ),
+        proxy_fields(shape),
     )
         .prop_map(|(admin, hooks, startup, mut fields)| {
             let await_hook = json!({"exec": {"command": ["/usr/lib/linkerd/linkerd-await", "--timeout=2m", format!("--port={admin}")]}});
@@ -373,13 +367,7 @@ fn kuma_proxy(shape: Shape) -> BoxedStrategy<Value> {
         admin,
         hooks,
         prop::bool::weighted(0.3),
-        container_fields(
-            Shape {
-                valid: true,
-                ..shape
-            },
-            false,
-        ),
+        proxy_fields(shape),
     )
         .prop_map(|(admin, hooks, startup, mut fields)| {
             let ready = json!({"path": "/ready", "port": admin});
