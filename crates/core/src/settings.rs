@@ -39,8 +39,8 @@ pub struct Settings {
     /// Ask the mesh's injector for native mode on Pods that have no proxy yet.
     pub request_native_injection: bool,
     pub extra_sidecars: Vec<SidecarRule>,
-    /// The meshes whose proxies the policy handles, by id (`istio`, `linkerd`). The first is the
-    /// one asked for native injection when a pod does not say which mesh injects it.
+    /// The meshes whose proxies the policy handles, by id (`istio`, `linkerd`, `kuma`). The first
+    /// is the one asked for native injection when a pod does not say which mesh injects it.
     pub meshes: Vec<String>,
     pub on_resource_increase: OnResourceIncrease,
     /// Read the cluster's nodes and make native sidecars only where their kubelets run them.
