@@ -1,6 +1,7 @@
 //! The sample AdmissionRequests in `test_data/requests/` (used by `tests/e2e.bats` and `make run`)
 //! are built here from the YAML in `test_data/{istio,linkerd,kuma,cases}`, so that they cannot
-//! drift from the fixtures. `expected/NAME.json` holds the object the policy must produce.
+//! drift from the fixtures. `expected/NAME.json` holds the object the policy must produce, with
+//! the settings of `expected/settings.json` when it names the request, else the defaults.
 //!
 //! Regenerate after changing a fixture: `REGENERATE_REQUESTS=1 cargo test -p native-sidecar-host
 //! --test sample_requests`.
@@ -449,6 +450,22 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
     samples
 }
 
+/// The settings that give `expected/NAME.json` when they are not the defaults (Kuma's control
+/// plane timings), written as `expected/settings.json` for the runners that pick settings by name.
+fn conversion_settings() -> BTreeMap<String, Value> {
+    let mut settings = BTreeMap::new();
+    for pair in kuma_pairs() {
+        settings.insert(format!("kuma-{}-classic", pair.name), pair.settings.clone());
+        if pair.name == "pod-02" {
+            settings.insert("kuma-deployment-classic-update".to_owned(), pair.settings);
+        }
+    }
+    for pair in cases().into_iter().filter(|p| !p.settings.is_null()) {
+        settings.insert(format!("case-{}", pair.name), pair.settings);
+    }
+    settings
+}
+
 fn single(path: &Path) -> Value {
     let mut docs = documents(path);
     assert_eq!(docs.len(), 1, "{} must hold one document", path.display());
@@ -496,6 +513,10 @@ fn sample_requests_match_the_fixtures() {
     let regenerate = std::env::var_os("REGENERATE_REQUESTS").is_some();
     let mut stale = Vec::new();
     let mut files = BTreeMap::new();
+    files.insert(
+        dir().join("expected").join("settings.json"),
+        text(&json!(conversion_settings())),
+    );
     for (name, (request, expected)) in samples() {
         files.insert(dir().join(format!("{name}.json")), text(&request));
         if let Some(expected) = expected {
