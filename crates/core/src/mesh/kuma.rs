@@ -24,9 +24,10 @@ const VIRTUAL_PROBES: &str = "kuma.io/virtual-probes";
 const VIRTUAL_PROBES_PORT: &str = "kuma.io/virtual-probes-port";
 /// kuma-cp's default Envoy admin port, which an admin port of 0 stands for in `factory.go`.
 const DEFAULT_ADMIN_PORT: u32 = 9901;
-/// `X-Kuma-Probes-*`, as Kuma 2.14 writes them: the spelling of `probes/headers.go` that kuma-dp's
-/// probe proxy matches, Go's canonical header form. (Kuma's first release of the probe proxy
-/// wrote `x-kuma-probes-*`, which its own kuma-dp never matched, and was fixed to this.)
+/// `X-Kuma-Probes-*`, as Kuma 2.14 writes them: the spelling of `probes/headers.go` in the
+/// injector goldens of the releases with native sidecars, and Go's canonical header form, which
+/// the kuma-dp prober of those releases looks up as is. (An earlier `headers.go` wrote
+/// `x-kuma-probes-*`.)
 const HEADER_PREFIX: &str = "X-Kuma-Probes-";
 /// The lifecycle `InjectKuma` gives a native `kuma-sidecar`: the drain signal to kuma-dp.
 const DRAIN: &str = r#"{"preStop":{"exec":{"command":["killall","-USR2","kuma-dp"]}}}"#;
@@ -195,7 +196,7 @@ fn startup_probe(pod: &PodView, proxy: &Value, timings: &[u32; 4]) -> Value {
         .iter()
         .find_map(|probe| proxy.get(probe)?.get("httpGet")?.get("port"));
     // Without both probes (a ContainerPatch removed them) the factory's own port: the pod's admin
-    // port, where 0 means kuma-cp's default. (Since 2.15 a control plane whose admin port is 0
+    // port, where 0 means kuma-cp's default. (After 2.14 a control plane whose admin port is 0
     // polls kuma-dp's readiness port instead; the probes copied above show it.)
     let port = polled.cloned().unwrap_or_else(|| {
         let annotated = pod.annotations.get(ADMIN_PORT).and_then(|p| p.parse().ok());
@@ -475,7 +476,7 @@ mod tests {
     #[rstest]
     #[case::liveness(proxy(), json!({}), json!(9901))]
     #[case::custom_admin_port(json!({"livenessProbe": {"httpGet": {"path": "/ready", "port": 9911}}}), json!({ADMIN_PORT: "9911"}), json!(9911))]
-    // Kuma 2.15 with the admin port on a Unix socket polls kuma-dp's readiness port.
+    // After 2.14, with the admin port on a Unix socket, Kuma polls kuma-dp's readiness port.
     #[case::readiness_port(json!({"livenessProbe": {"httpGet": {"path": "/ready", "port": 9902}}}), json!({ADMIN_PORT: "0"}), json!(9902))]
     #[case::readiness_only(json!({"readinessProbe": {"httpGet": {"path": "/ready", "port": 9911}}}), json!({}), json!(9911))]
     #[case::no_probes_annotation(json!({}), json!({ADMIN_PORT: "9911"}), json!(9911))]
