@@ -23,8 +23,8 @@ mod workload;
 
 pub use mesh::{MeshInfo, meshes};
 pub use nodes::{
-    Cluster, KubeletVersion, NO_CLUSTER, NoCluster, Node, Support, node_list, parse_node_list,
-    support,
+    Cluster, KubeletVersion, NO_CLUSTER, NoCluster, Node, Support, node_list, parse_node,
+    parse_node_list, support,
 };
 pub use order::Misplacement;
 pub use quantity::{Format, Quantity, QuantityError};

@@ -4,9 +4,16 @@
 //! decides when `spec.nodeName` names a node that exists; otherwise every node must be new enough,
 //! because the scheduler may put the pod on any of them. An empty node list means native.
 //!
+//! A pod pinned to one node (its `nodeName`, or a required node affinity that selects one node by
+//! `metadata.name`, as the DaemonSet controller writes for each of its pods) is decided from that
+//! node alone, read by name ([`Cluster::node`]): in policy-server reading the whole list costs
+//! O(nodes) on every request (SPEC section 12). When that node cannot be found or read, the whole
+//! list decides, as for any other pod.
+//!
 //! The nodes come from the caller through [`Cluster`], asked only when a decision needs them, at
-//! most once per review: the policy reads them through a Kubewarden host capability, tests and
-//! tools answer from memory, and [`review`](crate::review) has no cluster at all.
+//! most once per review (a pinned pod: its node, then the list only if that failed): the policy
+//! reads them through Kubewarden host capabilities, tests and tools answer from memory, and
+//! [`review`](crate::review) has no cluster at all.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -39,7 +46,14 @@ impl Node {
 /// Where the review reads the cluster's nodes from. `Err` carries the reason, in the words of
 /// whoever failed (the host's error message), and becomes part of the warning.
 pub trait Cluster {
+    /// Every node.
     fn nodes(&mut self) -> Result<Vec<Node>, String>;
+
+    /// The node named `name` alone: `Ok(None)` when the cluster has no such node. By default
+    /// looked for in [`Cluster::nodes`]; a cluster that can read one node by name says so here.
+    fn node(&mut self, name: &str) -> Result<Option<Node>, String> {
+        Ok(self.nodes()?.into_iter().find(|node| node.name == name))
+    }
 }
 
 /// A cluster that cannot be read: the review run without a host (`review`, `review_request`,
@@ -119,10 +133,31 @@ fn leading_number(text: &str) -> Option<(u32, &str)> {
 /// Reads the host's answer to `list_resources_all` for `v1/Node`: a NodeList as JSON (a live
 /// policy-server trims each node to the masked fields but keeps its whole `metadata`). Only each
 /// node's name and kubelet version are kept; a node without status has an empty version.
+///
+/// The answer holds every node's whole `metadata` (labels, annotations, ...), most of its bytes,
+/// which the rule never reads: [`scan`] steps over them without building anything, and the serde
+/// reading below decides whatever the scan does not read plainly (escapes in the fields read,
+/// duplicate fields, anything that is not JSON), so both give the same nodes and the same errors.
 pub fn parse_node_list(answer: &[u8]) -> Result<Vec<Node>, String> {
+    match scan::node_list(answer) {
+        Some(nodes) => Ok(nodes),
+        None => read_node_list(answer),
+    }
+}
+
+/// The node list read by serde: the reference [`scan`] is held to, and its fallback.
+fn read_node_list(answer: &[u8]) -> Result<Vec<Node>, String> {
     let list: WireList = serde_json::from_slice(answer)
         .map_err(|e| format!("the host's answer is not a node list: {e}"))?;
     Ok(list.nodes())
+}
+
+/// Reads the host's answer to `get_resource` for one `v1/Node`: its name and kubelet version, with
+/// the defaults of [`parse_node_list`].
+pub fn parse_node(answer: &[u8]) -> Result<Node, String> {
+    let node: WireNode = serde_json::from_slice(answer)
+        .map_err(|e| format!("the host's answer is not a node: {e}"))?;
+    Ok(node.into())
 }
 
 /// [`parse_node_list`] on a NodeList already read, such as `kubectl get nodes -o json` in a file
@@ -145,15 +180,21 @@ impl WireList {
         self.items
             .unwrap_or_default()
             .into_iter()
-            .map(|item| Node {
-                name: item.metadata.and_then(|m| m.name).unwrap_or_default(),
-                kubelet_version: item
-                    .status
-                    .and_then(|s| s.node_info)
-                    .and_then(|i| i.kubelet_version)
-                    .unwrap_or_default(),
-            })
+            .map(Node::from)
             .collect()
+    }
+}
+
+impl From<WireNode> for Node {
+    fn from(node: WireNode) -> Node {
+        Node {
+            name: node.metadata.and_then(|m| m.name).unwrap_or_default(),
+            kubelet_version: node
+                .status
+                .and_then(|s| s.node_info)
+                .and_then(|i| i.kubelet_version)
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -181,6 +222,345 @@ struct WireStatus {
 struct WireNodeInfo {
     #[serde(default, rename = "kubeletVersion")]
     kubelet_version: Option<String>,
+}
+
+/// A reading of the node list that touches each byte of what it steps over once, in eight-byte
+/// words, and builds only each node's name and kubelet version. In policy-server that answer is
+/// O(nodes) on every request (SPEC section 12), about a kilobyte of metadata per node, so this
+/// reading is the module's whole share of the cost of a node list.
+///
+/// It reads exactly the JSON serde reads (the same grammar, the same `null`-as-absent defaults)
+/// and gives up, returning `None`, wherever the reading needs serde's judgement: an escape or a
+/// non-ASCII byte in a key or value the rule reads, a repeated field, nesting deeper than
+/// [`scan::DEPTH`], a node that is not an object, and every error. [`read_node_list`] then reads
+/// the answer from the start, so the result and error messages are serde's.
+mod scan {
+    use super::Node;
+
+    /// Nesting deeper than this is left to serde (whose own limit is 128).
+    pub(super) const DEPTH: u32 = 100;
+
+    pub(super) fn node_list(answer: &[u8]) -> Option<Vec<Node>> {
+        let mut reader = Reader {
+            bytes: answer,
+            at: 0,
+        };
+        let mut nodes = Vec::new();
+        let mut items_seen = false;
+        reader.expect(b'{')?;
+        reader.members(|reader, key| {
+            if key != b"items" {
+                reader.known_key(key)?;
+                return reader.skip_value(DEPTH);
+            }
+            if std::mem::replace(&mut items_seen, true) {
+                return None;
+            }
+            if reader.null()? {
+                return Some(());
+            }
+            reader.expect(b'[')?;
+            reader.elements(|reader| {
+                nodes.push(reader.node()?);
+                Some(())
+            })
+        })?;
+        reader.whitespace();
+        (reader.at == answer.len()).then_some(nodes)
+    }
+
+    struct Reader<'a> {
+        bytes: &'a [u8],
+        at: usize,
+    }
+
+    impl<'a> Reader<'a> {
+        fn whitespace(&mut self) {
+            while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+                self.at += 1;
+            }
+        }
+
+        /// The next byte after whitespace, not consumed.
+        fn peek(&mut self) -> Option<u8> {
+            self.whitespace();
+            self.bytes.get(self.at).copied()
+        }
+
+        fn expect(&mut self, byte: u8) -> Option<()> {
+            (self.peek()? == byte).then(|| self.at += 1)
+        }
+
+        /// `null` (consumed: `true`), or something else (left: `false`).
+        fn null(&mut self) -> Option<bool> {
+            if self.peek()? != b'n' {
+                return Some(false);
+            }
+            self.literal(b"null").map(|()| true)
+        }
+
+        fn literal(&mut self, word: &[u8]) -> Option<()> {
+            let end = self.at + word.len();
+            (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+        }
+
+        /// The members of an object whose `{` is consumed: `member` reads each value.
+        fn members(
+            &mut self,
+            mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
+        ) -> Option<()> {
+            if self.peek()? == b'}' {
+                self.at += 1;
+                return Some(());
+            }
+            loop {
+                self.expect(b'"')?;
+                let (key, _) = self.string()?;
+                self.expect(b':')?;
+                member(self, key)?;
+                match self.peek()? {
+                    b',' => self.at += 1,
+                    b'}' => {
+                        self.at += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        /// The elements of an array whose `[` is consumed: `element` reads each one.
+        fn elements(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+            if self.peek()? == b']' {
+                self.at += 1;
+                return Some(());
+            }
+            loop {
+                element(self)?;
+                match self.peek()? {
+                    b',' => self.at += 1,
+                    b']' => {
+                        self.at += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        /// One item of `items`: `metadata.name` and `status.nodeInfo.kubeletVersion`.
+        fn node(&mut self) -> Option<Node> {
+            let (mut name, mut version) = (None, None);
+            // An item is an object: unlike the fields below, `null` is not a node.
+            self.expect(b'{')?;
+            self.struct_members(|reader, key| match key {
+                b"metadata" => reader.fields_of(&mut [(b"name".as_slice(), &mut name)]),
+                b"status" => reader.object_of(|reader, key| match key {
+                    b"nodeInfo" => {
+                        reader.fields_of(&mut [(b"kubeletVersion".as_slice(), &mut version)])
+                    }
+                    _ => reader
+                        .known_key(key)
+                        .and_then(|()| reader.skip_value(DEPTH)),
+                }),
+                _ => reader
+                    .known_key(key)
+                    .and_then(|()| reader.skip_value(DEPTH)),
+            })?;
+            Some(Node {
+                name: name.flatten().unwrap_or_default().to_owned(),
+                kubelet_version: version.flatten().unwrap_or_default().to_owned(),
+            })
+        }
+
+        /// A struct-like value: `null` (nothing read) or an object whose members `member`
+        /// reads. Each struct's own fields may appear once (serde refuses a repeated one).
+        fn object_of(
+            &mut self,
+            member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
+        ) -> Option<()> {
+            if self.null()? {
+                return Some(());
+            }
+            self.expect(b'{')?;
+            self.struct_members(member)
+        }
+
+        /// The members of a struct-like object whose `{` is consumed.
+        fn struct_members(
+            &mut self,
+            mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
+        ) -> Option<()> {
+            let mut seen: [Option<&[u8]>; 4] = [None; 4];
+            self.members(|reader, key| {
+                if matches!(key, b"metadata" | b"status" | b"nodeInfo") {
+                    let free = seen.iter_mut().find(|slot| slot.is_none_or(|k| k == key))?;
+                    if free.is_some() {
+                        return None;
+                    }
+                    *free = Some(key);
+                }
+                member(reader, key)
+            })
+        }
+
+        /// A struct-like value whose string fields `wanted` are read (`Some(None)` for `null`)
+        /// and every other member skipped.
+        fn fields_of(
+            &mut self,
+            wanted: &mut [(&[u8], &mut Option<Option<&'a str>>)],
+        ) -> Option<()> {
+            self.object_of(
+                |reader, key| match wanted.iter_mut().find(|(name, _)| *name == key) {
+                    Some((_, slot)) if slot.is_none() => {
+                        **slot = Some(reader.string_or_null()?);
+                        Some(())
+                    }
+                    Some(_) => None,
+                    None => reader
+                        .known_key(key)
+                        .and_then(|()| reader.skip_value(DEPTH)),
+                },
+            )
+        }
+
+        /// Serde compares the keys of the structs it reads as text: one that is not plain
+        /// ASCII (an escape read by [`Reader::string`] keeps its backslash) may name a field.
+        fn known_key(&self, key: &[u8]) -> Option<()> {
+            (key.is_ascii() && !key.contains(&b'\\')).then_some(())
+        }
+
+        fn string_or_null(&mut self) -> Option<Option<&'a str>> {
+            if self.null()? {
+                return Some(None);
+            }
+            self.expect(b'"')?;
+            let (text, escaped) = self.string()?;
+            if escaped {
+                return None;
+            }
+            std::str::from_utf8(text).ok().map(Some)
+        }
+
+        /// A string whose opening quote is consumed: its raw bytes, and whether it holds an
+        /// escape. Control characters are an error in JSON.
+        fn string(&mut self) -> Option<(&'a [u8], bool)> {
+            let start = self.at;
+            let mut escaped = false;
+            loop {
+                let at = special(self.bytes, self.at)?;
+                match self.bytes[at] {
+                    b'"' => {
+                        self.at = at + 1;
+                        return Some((&self.bytes[start..at], escaped));
+                    }
+                    b'\\' => {
+                        escaped = true;
+                        self.at = at + 2;
+                        match self.bytes.get(at + 1)? {
+                            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                            b'u' => {
+                                let hex = self.bytes.get(self.at..self.at + 4)?;
+                                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                    return None;
+                                }
+                                self.at += 4;
+                            }
+                            _ => return None,
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        fn skip_value(&mut self, depth: u32) -> Option<()> {
+            match self.peek()? {
+                b'"' => {
+                    self.at += 1;
+                    self.string().map(drop)
+                }
+                b'{' if depth > 0 => {
+                    self.at += 1;
+                    self.members(|reader, _| reader.skip_value(depth - 1))
+                }
+                b'[' if depth > 0 => {
+                    self.at += 1;
+                    self.elements(|reader| reader.skip_value(depth - 1))
+                }
+                b't' => self.literal(b"true"),
+                b'f' => self.literal(b"false"),
+                b'n' => self.literal(b"null"),
+                b'-' | b'0'..=b'9' => self.number(),
+                _ => None,
+            }
+        }
+
+        /// JSON's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+        fn number(&mut self) -> Option<()> {
+            if self.bytes.get(self.at) == Some(&b'-') {
+                self.at += 1;
+            }
+            match self.bytes.get(self.at)? {
+                b'0' => self.at += 1,
+                b'1'..=b'9' => self.digits(),
+                _ => return None,
+            }
+            if self.bytes.get(self.at) == Some(&b'.') {
+                self.at += 1;
+                self.digits_one_or_more()?;
+            }
+            if let Some(b'e' | b'E') = self.bytes.get(self.at) {
+                self.at += 1;
+                if let Some(b'+' | b'-') = self.bytes.get(self.at) {
+                    self.at += 1;
+                }
+                self.digits_one_or_more()?;
+            }
+            Some(())
+        }
+
+        fn digits(&mut self) {
+            while self.bytes.get(self.at).is_some_and(u8::is_ascii_digit) {
+                self.at += 1;
+            }
+        }
+
+        fn digits_one_or_more(&mut self) -> Option<()> {
+            let start = self.at;
+            self.digits();
+            (self.at > start).then_some(())
+        }
+    }
+
+    /// The index of the first `"`, `\` or control character at or after `from`: eight bytes at a
+    /// time (a byte-wise zero test on the word XORed with each wanted byte, and a byte-wise
+    /// less-than 0x20), then byte by byte for the tail. The lowest flagged byte is exact: a
+    /// false flag can only sit above a true one.
+    fn special(bytes: &[u8], from: usize) -> Option<usize> {
+        const ONES: u64 = u64::MAX / 255;
+        const HIGH: u64 = ONES << 7;
+        let mut at = from;
+        while let Some(word) = bytes.get(at..at + 8) {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(word);
+            let word = u64::from_le_bytes(eight);
+            let quote = word ^ (ONES * u64::from(b'"'));
+            let backslash = word ^ (ONES * u64::from(b'\\'));
+            let flags = ((quote.wrapping_sub(ONES) & !quote)
+                | (backslash.wrapping_sub(ONES) & !backslash)
+                | (word.wrapping_sub(ONES * 0x20) & !word))
+                & HIGH;
+            if flags != 0 {
+                return Some(at + (flags.trailing_zeros() / 8) as usize);
+            }
+            at += 8;
+        }
+        let tail = bytes.get(at..)?;
+        tail.iter()
+            .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+            .map(|offset| at + offset)
+    }
 }
 
 /// What the nodes say about native sidecars for one pod.
@@ -238,6 +618,46 @@ pub fn support(nodes: &[Node], node_name: Option<&str>, minimum: KubeletVersion)
     }
 }
 
+/// The one node a pod spec can run on, when it names one: `nodeName` (set by the scheduler, or by
+/// whoever bypasses it), else a required node affinity all of whose terms select the same single
+/// node by `metadata.name`. That is what the DaemonSet controller writes into each of its pods
+/// (`matchFields: [{key: metadata.name, operator: In, values: [NODE]}]` in every term); terms are
+/// ORed, so one term without it, or with several names, lets the pod run elsewhere.
+pub(crate) fn pinned_node(spec: &Value) -> Option<&str> {
+    if let Some(name) = spec
+        .get("nodeName")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+    {
+        return Some(name);
+    }
+    let terms = spec
+        .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")?
+        .as_array()?;
+    let mut pinned = None;
+    for term in terms {
+        let name = term
+            .get("matchFields")?
+            .as_array()?
+            .iter()
+            .find_map(|requirement| match requirement["values"].as_array() {
+                Some(values)
+                    if requirement["key"] == "metadata.name"
+                        && requirement["operator"] == "In"
+                        && values.len() == 1 =>
+                {
+                    values[0].as_str().filter(|name| !name.is_empty())
+                }
+                _ => None,
+            })?;
+        if pinned.is_some_and(|other| other != name) {
+            return None;
+        }
+        pinned = Some(name);
+    }
+    pinned
+}
+
 /// What the review is about to make native, which only nodes that support it may receive.
 pub(crate) struct Pending<'a> {
     /// Mutate mode: a classic proxy to convert or a native one to move.
@@ -267,14 +687,21 @@ pub(crate) fn hold_back(
     if !settings.check_nodes || !asks {
         return false;
     }
-    let node_name = path::at(object, kind.spec_pointer())
-        .and_then(|spec| spec.get("nodeName"))
-        .and_then(Value::as_str)
-        .filter(|name| !name.is_empty());
+    let node_name = path::at(object, kind.spec_pointer()).and_then(pinned_node);
     let minimum = settings.min_kubelet_version;
-    let verdict = cluster
-        .nodes()
-        .map(|nodes| support(&nodes, node_name, minimum));
+    let verdict = match node_name.map(|name| (name, cluster.node(name))) {
+        Some((name, Ok(Some(node)))) => {
+            Ok(support(std::slice::from_ref(&node), Some(name), minimum))
+        }
+        // A read that failed is not retried as a list: what refuses one node (RBAC, a missing
+        // grant) refuses the list too, and policy-server 1.36 never answers a request whose
+        // list was refused (its reflector retries the LIST forever).
+        Some((_, Err(error))) => Err(error),
+        // No such node: the whole list decides, as in Istio's rule.
+        Some((_, Ok(None))) | None => cluster
+            .nodes()
+            .map(|nodes| support(&nodes, node_name, minimum)),
+    };
     // Whatever is held back is neither fixed nor reported as out of place.
     let held_back = |outcome: &mut Outcome| {
         outcome.held_back = std::mem::take(&mut outcome.findings);
@@ -393,17 +820,17 @@ fn unreadable_fix(error: &str) -> &'static str {
     if error == NO_CLUSTER {
         "evaluate the policy in policy-server or with `kwctl run --allow-context-aware`, or set checkNodes: false"
     } else if error.contains("host capability") {
-        "allow the policy the host capability kubernetes/list_resources_all (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
+        "allow the policy the host capabilities kubernetes/list_resources_all and kubernetes/get_resource (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
     } else if error.contains("not been granted access") || error.contains("not allowed") {
         "add {apiVersion: v1, kind: Node} to the policy's spec.contextAwareResources (kwctl run: --allow-context-aware and the annotated module), or set checkNodes: false"
     } else if error.contains("the host's answer is not a node list") {
         "the host answered something other than a NodeList: check its version and its logs, or set checkNodes: false"
     } else if error.contains("Replay error") || error.contains("recorded responses") {
-        "the replayed session does not answer this call: the policy asks list_resources_all for v1/Node with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes"
+        "the replayed session does not answer this call: the policy asks get_resource for the v1/Node a pod is pinned to (then list_resources_all only if it does not exist), else list_resources_all for v1/Node, with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes"
     } else if error.to_ascii_lowercase().contains("forbidden") {
-        "let the policy-server's service account list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
+        "let the policy-server's service account get, list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
     } else {
-        "check that the policy's spec.contextAwareResources lists {apiVersion: v1, kind: Node} and that the policy-server's service account may list and watch nodes, or set checkNodes: false"
+        "check that the policy's spec.contextAwareResources lists {apiVersion: v1, kind: Node} and that the policy-server's service account may get, list and watch nodes, or set checkNodes: false"
     }
 }
 
@@ -411,6 +838,7 @@ fn unreadable_fix(error: &str) -> &'static str {
 mod tests {
     use super::*;
     use rstest::rstest;
+    use serde_json::json;
 
     #[rstest]
     #[case::plain("v1.33.0", Some((1, 33)))]
@@ -577,6 +1005,184 @@ mod tests {
     #[case::string(br#""v1.33""#.as_slice(), "the host's answer is not a node list: invalid type: string \"v1.33\", expected struct WireList at line 1 column 7")]
     fn bad_answers(#[case] answer: &[u8], #[case] message: &str) {
         assert_eq!(parse_node_list(answer), Err(message.to_owned()));
+    }
+
+    fn spec_with_terms(terms: Value) -> Value {
+        json!({"containers": [], "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}})
+    }
+
+    fn by_name(values: Value) -> Value {
+        json!({"key": "metadata.name", "operator": "In", "values": values})
+    }
+
+    #[rstest]
+    #[case::node_name(json!({"nodeName": "worker-1"}), Some("worker-1"))]
+    #[case::empty_node_name(json!({"nodeName": ""}), None)]
+    #[case::not_pinned(json!({"containers": []}), None)]
+    #[case::daemonset(spec_with_terms(json!([{"matchFields": [by_name(json!(["worker-1"]))]}])), Some("worker-1"))]
+    #[case::daemonset_with_the_users_terms(spec_with_terms(json!([
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["a"]}], "matchFields": [by_name(json!(["worker-1"]))]},
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["b"]}], "matchFields": [by_name(json!(["worker-1"]))]}
+    ])), Some("worker-1"))]
+    #[case::node_name_first(json!({"nodeName": "a", "affinity": spec_with_terms(json!([{"matchFields": [by_name(json!(["b"]))]}]))["affinity"]}), Some("a"))]
+    #[case::two_names(spec_with_terms(json!([{"matchFields": [by_name(json!(["a", "b"]))]}])), None)]
+    #[case::terms_disagree(spec_with_terms(json!([{"matchFields": [by_name(json!(["a"]))]}, {"matchFields": [by_name(json!(["b"]))]}])), None)]
+    #[case::a_term_without_a_name(spec_with_terms(json!([{"matchFields": [by_name(json!(["a"]))]}, {"matchExpressions": [{"key": "pool", "operator": "Exists"}]}])), None)]
+    #[case::not_in(spec_with_terms(json!([{"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["a"]}]}])), None)]
+    #[case::label_not_field(spec_with_terms(json!([{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["a"]}]}])), None)]
+    #[case::no_terms(spec_with_terms(json!([])), None)]
+    #[case::wrong_types(spec_with_terms(json!([{"matchFields": [by_name(json!([7]))]}])), None)]
+    #[case::terms_not_a_list(spec_with_terms(json!({"matchFields": []})), None)]
+    fn pinned_nodes(#[case] spec: Value, #[case] expected: Option<&str>) {
+        assert_eq!(pinned_node(&spec), expected);
+    }
+
+    /// A node list as policy-server 1.36 writes it (kube's DynamicObject: metadata first, whole,
+    /// then the masked fields), with `count` EKS-like nodes.
+    fn served_list(count: usize) -> Vec<u8> {
+        let items: Vec<Value> = (0..count)
+            .map(|at| {
+                let node = native_sidecar_testdata::eks_node(at);
+                json!({
+                    "metadata": node["metadata"],
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "status": {"nodeInfo": {"kubeletVersion": node["status"]["nodeInfo"]["kubeletVersion"]}}
+                })
+            })
+            .collect();
+        serde_json::to_vec(
+            &json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": items}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn policy_servers_answers_are_scanned_not_deserialized() {
+        let answer = served_list(50);
+        let scanned = scan::node_list(&answer).expect("the scan reads policy-server's answer");
+        assert_eq!(Ok(scanned), read_node_list(&answer));
+        let pretty =
+            serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&answer).unwrap()).unwrap();
+        assert!(scan::node_list(&pretty).is_some(), "whitespace is read");
+    }
+
+    #[rstest]
+    #[case::escaped_name(br#"{"items":[{"metadata":{"name":"a\u0062"}}]}"#.as_slice())]
+    #[case::escaped_key(br#"{"items":[{"metadata":{"na\u006de":"a"}}]}"#.as_slice())]
+    #[case::escaped_items(br#"{"it\u0065ms":[{"metadata":{"name":"a"}}]}"#.as_slice())]
+    #[case::repeated_name(br#"{"items":[{"metadata":{"name":"a","name":"b"}}]}"#.as_slice())]
+    #[case::repeated_status(br#"{"items":[{"status":null,"status":{}}]}"#.as_slice())]
+    #[case::null_item(br#"{"items":[null]}"#.as_slice())]
+    #[case::item_as_sequence(br#"{"items":[[{"name":"a"}]]}"#.as_slice())]
+    #[case::number_version(br#"{"items":[{"status":{"nodeInfo":{"kubeletVersion":133}}}]}"#.as_slice())]
+    #[case::control_character("{\"items\":[{\"metadata\":{\"labels\":{\"a\":\"x\ny\"}}}]}".as_bytes())]
+    #[case::trailing(br#"{"items":[]} x"#.as_slice())]
+    #[case::bad_number(br#"{"items":[{"metadata":{"generation":01}}]}"#.as_slice())]
+    #[case::deep(format!("{{\"items\":[{{\"metadata\":{{\"x\":{}{}}}}}]}}", "[".repeat(120), "]".repeat(120)).into_bytes().leak())]
+    fn what_the_scan_leaves_to_serde(#[case] answer: &[u8]) {
+        assert_eq!(scan::node_list(answer), None);
+        // Same result as before the scan existed, error or not.
+        assert_eq!(parse_node_list(answer), read_node_list(answer));
+    }
+
+    /// JSON text for a value: compact, or with serde's pretty whitespace.
+    fn text(value: &Value, pretty: bool) -> Vec<u8> {
+        if pretty {
+            serde_json::to_vec_pretty(value).unwrap()
+        } else {
+            serde_json::to_vec(value).unwrap()
+        }
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[ -~\u{e9}\u{1F600}\"\\\\\n]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map("[a-z\"\\\\]{0,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A node: the fields the rule reads, sometimes missing, null or of another type, among
+    /// arbitrary metadata.
+    fn any_node() -> impl Strategy<Value = Value> {
+        let field = prop_oneof![
+            3 => "[a-z0-9.+-]{0,12}".prop_map(Value::from),
+            1 => Just(Value::Null),
+            1 => any_json(),
+        ];
+        (
+            prop::option::of(field.clone()),
+            prop::option::of(field),
+            prop::collection::btree_map("[a-z]{1,8}", any_json(), 0..4),
+            any::<bool>(),
+        )
+            .prop_map(|(name, version, extra, status)| {
+                let mut metadata = serde_json::Map::new();
+                metadata.insert(
+                    "labels".to_owned(),
+                    Value::Object(extra.into_iter().collect()),
+                );
+                if let Some(name) = name {
+                    metadata.insert("name".to_owned(), name);
+                }
+                let mut node = json!({"metadata": metadata, "kind": "Node"});
+                if status {
+                    node["status"] = match version {
+                        Some(version) => {
+                            json!({"nodeInfo": {"kubeletVersion": version, "osImage": "x"}})
+                        }
+                        None => json!({"nodeInfo": null}),
+                    };
+                }
+                node
+            })
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The scan gives serde's nodes whenever it reads an answer, whatever the answer holds.
+        #[test]
+        fn the_scan_reads_as_serde_does(
+            nodes in prop::collection::vec(any_node(), 0..6),
+            pretty in any::<bool>(),
+        ) {
+            let answer = text(&json!({"kind": "NodeList", "items": nodes}), pretty);
+            if let Some(scanned) = scan::node_list(&answer) {
+                prop_assert_eq!(Ok(scanned), read_node_list(&answer));
+            }
+            prop_assert_eq!(parse_node_list(&answer), read_node_list(&answer));
+        }
+
+        /// Cut or corrupted answers: errors stay serde's, and nothing read differs.
+        #[test]
+        fn damaged_answers_read_as_serde_does(
+            nodes in prop::collection::vec(any_node(), 1..4),
+            at in any::<prop::sample::Index>(),
+            byte in prop_oneof![Just(b'"'), Just(b'\\'), Just(b'{'), Just(b'}'), Just(b','), Just(b'\n'), any::<u8>()],
+            cut in any::<bool>(),
+        ) {
+            let mut answer = text(&json!({"items": nodes}), false);
+            let at = at.index(answer.len());
+            if cut {
+                answer.truncate(at);
+            } else {
+                answer[at] = byte;
+            }
+            prop_assert_eq!(parse_node_list(&answer), read_node_list(&answer));
+        }
     }
 
     #[test]
