@@ -16,6 +16,7 @@ mod cli;
 mod inputs;
 mod instructions;
 mod served;
+mod served_nodes;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -32,7 +33,8 @@ use inputs::Case;
 
 const USAGE: &str = "usage: policy-bench --policy FILE --accept FILE --echo FILE [--move FILE] \
 [--policy-cargo FILE] [--extra LABEL=FILE]... [--sizes FILE] [--out FILE] [--command TEXT] [--quick] [--instructions] \
-[--policy-server FILE --served LABEL=FILE... [--wrk FILE] [--load-seconds N] [--load-rounds N]]";
+[--policy-server FILE --served LABEL=FILE... [--wrk FILE] [--load-seconds N] [--load-rounds N] \
+[--list-floor FILE --move-floor FILE [--node-counts N,N,...] [--nodes-only]]]";
 
 /// The goals of issue 6.
 const ECHO_RATIO_GOAL: f64 = 1.3;
@@ -62,6 +64,12 @@ struct Options {
     wrk: PathBuf,
     load_seconds: Option<u64>,
     load_rounds: Option<usize>,
+    /// The annotated list and move floors, for checkNodes served with nodes from the stub.
+    list_floor: Option<PathBuf>,
+    move_floor: Option<PathBuf>,
+    node_counts: Vec<usize>,
+    /// Only checkNodes served by policy-server (`make bench-nodes`).
+    nodes_only: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -72,6 +80,8 @@ fn parse_args() -> Result<Options, String> {
     let mut extra = Vec::new();
     let (mut moved, mut policy_server, mut served) = (None, None, Vec::new());
     let (mut wrk, mut load_seconds, mut load_rounds) = (PathBuf::from("wrk"), None, None);
+    let (mut list_floor, mut move_floor, mut nodes_only) = (None, None, false);
+    let mut node_counts = served_nodes::NODE_COUNTS.to_vec();
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
         match arg.as_str() {
@@ -85,6 +95,15 @@ fn parse_args() -> Result<Options, String> {
             "--wrk" => wrk = PathBuf::from(value()?),
             "--load-seconds" => load_seconds = Some(number(&arg, value()?)?),
             "--load-rounds" => load_rounds = Some(number(&arg, value()?)?),
+            "--list-floor" => list_floor = Some(PathBuf::from(value()?)),
+            "--move-floor" => move_floor = Some(PathBuf::from(value()?)),
+            "--node-counts" => {
+                node_counts = value()?
+                    .split(',')
+                    .map(|n| number(&arg, n.to_owned()))
+                    .collect::<Result<_, _>>()?
+            }
+            "--nodes-only" => nodes_only = true,
             "--echo" => echo = Some(PathBuf::from(value()?)),
             "--sizes" => sizes = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
@@ -115,6 +134,10 @@ fn parse_args() -> Result<Options, String> {
         wrk,
         load_seconds,
         load_rounds,
+        list_floor,
+        move_floor,
+        node_counts,
+        nodes_only,
     })
 }
 
@@ -630,6 +653,7 @@ fn run(options: &Options) -> Result<(), String> {
         eprintln!("policy-server run skipped: {reason}");
     }
     served::write_section(w, &served);
+    served_nodes::write_section(w, &serve_nodes(options, &cases));
     let base = cases
         .iter()
         .position(|c| c.name == inputs::NODE_BASE_CASE)
@@ -740,21 +764,49 @@ fn run(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// The annotated modules served by policy-server under load, or why they were not.
-fn serve(options: &Options, cases: &[Case]) -> Result<served::Report, String> {
+/// checkNodes served by policy-server with nodes from the stub Kubernetes API, or why not.
+fn serve_nodes(options: &Options, cases: &[Case]) -> Result<served_nodes::NodeReport, String> {
+    // Eight loaded runs per cluster size: shorter runs than the section above, by default.
+    let mut load = load_options(options)?;
+    load.seconds = options
+        .load_seconds
+        .unwrap_or(if options.quick { 1 } else { 3 });
+    load.rounds = options
+        .load_rounds
+        .unwrap_or(if options.quick { 1 } else { 3 });
+    let (Some(list_floor), Some(move_floor)) = (&options.list_floor, &options.move_floor) else {
+        return Err("--list-floor and --move-floor name the annotated floors".to_owned());
+    };
+    let policy = options
+        .served
+        .first()
+        .map(|(_, path)| path.clone())
+        .ok_or("--policy-server needs the annotated modules (--served LABEL=FILE)")?;
+    let hello = cases
+        .iter()
+        .find(|c| c.name == GOAL_CASE)
+        .ok_or("the hello Deployment case is missing")?;
+    let pod = inputs::load("istio-pod-classic.json")?;
+    let modules = served_nodes::NodeModules {
+        policy,
+        list_floor: list_floor.clone(),
+        move_floor: move_floor.clone(),
+    };
+    let result = served_nodes::measure(&load, &modules, &options.node_counts, &hello.request, &pod);
+    if let Err(reason) = &result {
+        eprintln!("checkNodes served run skipped: {reason}");
+    }
+    result
+}
+
+/// How wrk loads policy-server: `--load-seconds` and `--load-rounds`, shorter with `--quick`.
+fn load_options(options: &Options) -> Result<served::LoadOptions, String> {
     let Some(policy_server) = &options.policy_server else {
         return Err(
             "set POLICY_SERVER to Kubewarden's policy-server binary (and install wrk)".to_owned(),
         );
     };
-    if options.served.is_empty() {
-        return Err("--policy-server needs the annotated modules (--served LABEL=FILE)".to_owned());
-    }
-    let hello = cases
-        .iter()
-        .find(|c| c.name == GOAL_CASE)
-        .ok_or("the hello Deployment case is missing")?;
-    let load = served::LoadOptions {
+    Ok(served::LoadOptions {
         policy_server: policy_server.clone(),
         wrk: options.wrk.clone(),
         seconds: options
@@ -766,7 +818,33 @@ fn serve(options: &Options, cases: &[Case]) -> Result<served::Report, String> {
         connections: 4,
         threads: 2,
         workers: 2,
-    };
+    })
+}
+
+/// `--nodes-only`: the checkNodes section alone, printed and written to `--out`.
+fn run_nodes_only(options: &Options) -> Result<(), String> {
+    let cases = inputs::cases()?;
+    let report = serve_nodes(options, &cases);
+    let mut section = String::new();
+    served_nodes::write_section(&mut section, &report);
+    print!("{section}");
+    if let Some(out) = &options.out {
+        std::fs::write(out, &section)
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    }
+    report.map(drop)
+}
+
+/// The annotated modules served by policy-server under load, or why they were not.
+fn serve(options: &Options, cases: &[Case]) -> Result<served::Report, String> {
+    let load = load_options(options)?;
+    if options.served.is_empty() {
+        return Err("--policy-server needs the annotated modules (--served LABEL=FILE)".to_owned());
+    }
+    let hello = cases
+        .iter()
+        .find(|c| c.name == GOAL_CASE)
+        .ok_or("the hello Deployment case is missing")?;
     served::measure(&load, &options.served, hello.name.as_str(), &hello.request)
 }
 
@@ -844,6 +922,8 @@ fn main() -> ExitCode {
     let outcome = parse_args().and_then(|options| {
         if options.count_child {
             run_count_child(&options)
+        } else if options.nodes_only {
+            run_nodes_only(&options)
         } else {
             run(&options)
         }

@@ -203,6 +203,7 @@ fn accept(listener: &TcpListener, state: &Arc<State>) {
 /// One connection: requests one after the other until the client closes it or the stub stops.
 fn serve(stream: TcpStream, state: &State) -> std::io::Result<()> {
     stream.set_read_timeout(Some(POLL))?;
+    stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     loop {
@@ -436,12 +437,14 @@ fn respond(writer: &mut TcpStream, status: u16, body: &[u8]) -> std::io::Result<
         404 => "Not Found",
         _ => "Method Not Allowed",
     };
-    write!(
-        writer,
+    // One write: headers and body in separate segments would meet the client's delayed ACK.
+    let mut response = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
-    )?;
-    writer.write_all(body)?;
+    )
+    .into_bytes();
+    response.extend_from_slice(body);
+    writer.write_all(&response)?;
     writer.flush()
 }
 
