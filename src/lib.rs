@@ -75,8 +75,8 @@ pub fn node_request(name: &str) -> Vec<u8> {
 
 /// The cluster behind Kubewarden's `kubernetes/list_resources_all` and `kubernetes/get_resource`
 /// host capabilities. Answers are read by the core's parsers rather than the SDK's typed
-/// `List<Node>`: they build only the two fields the rule needs (and step over each node's
-/// metadata without building it), and they are the parsers the core's tests hold to bad input.
+/// `List<Node>`: they build only the two fields the rule needs (serde skips each node's metadata
+/// without building it), and they are the parsers the core's tests hold to bad input.
 struct HostCluster<F> {
     host_call: F,
 }
