@@ -173,7 +173,8 @@ endif
 BASELINES_DIR := target/baselines
 BENCH_BIN := target/bench-host/policy-bench
 BENCH_MODULES = --policy policy.wasm --policy-cargo $(WASM_OUT) \
-	--accept $(BASELINES_DIR)/accept.wasm --echo $(BASELINES_DIR)/echo.wasm --move $(BASELINES_DIR)/move.wasm
+	--accept $(BASELINES_DIR)/accept.wasm --echo $(BASELINES_DIR)/echo.wasm --move $(BASELINES_DIR)/move.wasm \
+	--list $(BASELINES_DIR)/list.wasm
 BENCH_SERVED = $(if $(POLICY_SERVER),--policy-server $(POLICY_SERVER) --served policy=annotated-policy.wasm \
 	$(foreach baseline,move echo accept,--served '$(baseline) baseline=$(BASELINES_DIR)/annotated-$(baseline).wasm') \
 	--list-floor $(BASELINES_DIR)/annotated-list.wasm --move-floor $(BASELINES_DIR)/annotated-move.wasm)
@@ -219,10 +220,11 @@ bench-smoke: policy.wasm baselines bench-host $(BENCH_SERVED_DEPS)
 	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --quick
 
 # checkNodes alone, served by policy-server with 100, 1,000 and 5,000 nodes from the stub Kubernetes
-# API (about five minutes): prints the BENCHMARKS.md section without writing the file.
+# API (about five minutes), and the instructions per node of the node read (callgrind, when
+# valgrind is installed): prints the BENCHMARKS.md sections without writing the file.
 bench-nodes: annotated-policy.wasm annotated-baselines bench-host bench-tools
 	@[ -n "$(POLICY_SERVER)" ] || { echo "make bench-nodes needs POLICY_SERVER=path/to/policy-server"; exit 1; }
-	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --nodes-only
+	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --nodes-only --instructions
 
 # Fails when the shipped module grows past the budget in policy.wasm.budget.
 check-size: policy.wasm

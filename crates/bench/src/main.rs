@@ -57,6 +57,9 @@ struct Options {
     /// Also count instructions per request under callgrind (valgrind).
     instructions: bool,
     count_child: bool,
+    count_node_child: bool,
+    /// The list floor (plain module), for the instructions per node of the node read.
+    list: Option<PathBuf>,
     /// Kubewarden's policy-server, to serve the annotated modules under load.
     policy_server: Option<PathBuf>,
     /// The annotated modules policy-server serves, the policy first.
@@ -76,7 +79,8 @@ fn parse_args() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     let (mut policy, mut policy_cargo, mut accept, mut echo) = (None, None, None, None);
     let (mut sizes, mut out, mut command, mut quick) = (None, None, None, false);
-    let (mut instructions, mut count_child) = (false, false);
+    let (mut instructions, mut count_child, mut count_node_child) = (false, false, false);
+    let mut list = None;
     let mut extra = Vec::new();
     let (mut moved, mut policy_server, mut served) = (None, None, Vec::new());
     let (mut wrk, mut load_seconds, mut load_rounds) = (PathBuf::from("wrk"), None, None);
@@ -111,6 +115,8 @@ fn parse_args() -> Result<Options, String> {
             "--quick" => quick = true,
             "--instructions" => instructions = true,
             instructions::CHILD_FLAG => count_child = true,
+            instructions::NODE_CHILD_FLAG => count_node_child = true,
+            "--list" => list = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -128,6 +134,8 @@ fn parse_args() -> Result<Options, String> {
         quick,
         instructions,
         count_child,
+        count_node_child,
+        list,
         moved,
         policy_server,
         served,
@@ -304,6 +312,79 @@ fn counted_modules(options: &Options) -> Result<Vec<Module>, String> {
         load("accept baseline", options.accept.clone())?,
         load("echo baseline", options.echo.clone())?,
     ])
+}
+
+/// The hello Deployment with `checkNodes: true` (the case the node counts of `inputs` add).
+fn node_case_payload() -> Result<Vec<u8>, String> {
+    let case = inputs::cases()?
+        .into_iter()
+        .find(|case| case.nodes.is_some())
+        .ok_or("the checkNodes cases are missing")?;
+    payload(&case)
+}
+
+fn run_count_node_child(options: &Options) -> Result<(), String> {
+    let list = options.list.clone().ok_or("--list names the list floor")?;
+    let modules = vec![
+        load("policy", options.policy.clone())?,
+        load("list floor", list)?,
+    ];
+    instructions::node_child(&modules, &node_case_payload()?)
+}
+
+/// Instructions per node of the node read, for the policy and the list floor (which receives the
+/// same answer and leaves it unread): the policy's own share is the difference. `Err` says why
+/// they were not counted.
+fn node_instructions(options: &Options) -> Result<(f64, f64), String> {
+    let list = options.list.as_ref().ok_or("--list names the list floor")?;
+    let args: Vec<String> = [
+        ("--policy", &options.policy),
+        ("--accept", &options.accept),
+        ("--echo", &options.echo),
+        ("--list", list),
+    ]
+    .iter()
+    .flat_map(|(flag, path)| [flag.to_string(), path.display().to_string()])
+    .collect();
+    eprintln!("counting the node read's instructions under callgrind");
+    let counts = instructions::count_with(&args, instructions::NODE_CHILD_FLAG, 4)?;
+    let added = (instructions::NODE_SIZES[1] - instructions::NODE_SIZES[0]) as f64;
+    // Order: size 1 (policy, floor), size 2 (policy, floor).
+    let per_node = |module: usize| (counts[2 + module] as f64 - counts[module] as f64) / added;
+    Ok((per_node(0), per_node(1)))
+}
+
+/// The BENCHMARKS.md lines on instructions per node, or why there are none.
+fn write_node_instructions(w: &mut String, counted: &Result<(f64, f64), String>) {
+    let _ = writeln!(
+        w,
+        "### Instructions per node (callgrind)
+"
+    );
+    match counted {
+        Ok((policy, floor)) => {
+            let _ = writeln!(
+                w,
+                "The hello Deployment with `checkNodes: true`, a fresh instance, the host \
+                 answering with {} and {} EKS-like nodes (each trimmed to the masks, metadata \
+                 whole: about 1 KB): instructions (wasmtime's and the module's) per added node.\n\n\
+                 | module | instructions per node |\n|---|---:|\n\
+                 | policy | {policy:.0} |\n\
+                 | list floor (receives the answer, reads nothing) | {floor:.0} |\n\
+                 | **the policy's own share** | **{:.0}** |\n",
+                instructions::NODE_SIZES[0],
+                instructions::NODE_SIZES[1],
+                policy - floor
+            );
+        }
+        Err(message) => {
+            let _ = writeln!(
+                w,
+                "Not counted in this run: {message}.
+"
+            );
+        }
+    }
 }
 
 fn run_count_child(options: &Options) -> Result<(), String> {
@@ -696,6 +777,9 @@ fn run(options: &Options) -> Result<(), String> {
         micros(find(base, policy, Mode::Fresh).median()),
         ratio(base, echo, Mode::Fresh)
     );
+    if options.instructions {
+        write_node_instructions(w, &node_instructions(options));
+    }
 
     let sizes = match &options.sizes {
         Some(path) => read_sizes(path)?,
@@ -774,6 +858,9 @@ fn serve_nodes(options: &Options, cases: &[Case]) -> Result<served_nodes::NodeRe
     load.rounds = options
         .load_rounds
         .unwrap_or(if options.quick { 1 } else { 3 });
+    if options.nodes_only && options.policy_server.is_none() {
+        return Err("no policy-server (POLICY_SERVER)".to_owned());
+    }
     let (Some(list_floor), Some(move_floor)) = (&options.list_floor, &options.move_floor) else {
         return Err("--list-floor and --move-floor name the annotated floors".to_owned());
     };
@@ -824,15 +911,21 @@ fn load_options(options: &Options) -> Result<served::LoadOptions, String> {
 /// `--nodes-only`: the checkNodes section alone, printed and written to `--out`.
 fn run_nodes_only(options: &Options) -> Result<(), String> {
     let cases = inputs::cases()?;
-    let report = serve_nodes(options, &cases);
     let mut section = String::new();
+    if options.instructions {
+        write_node_instructions(&mut section, &node_instructions(options));
+    }
+    let report = serve_nodes(options, &cases);
     served_nodes::write_section(&mut section, &report);
     print!("{section}");
     if let Some(out) = &options.out {
         std::fs::write(out, &section)
             .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     }
-    report.map(drop)
+    match report {
+        Err(_) if options.policy_server.is_none() => Ok(()),
+        report => report.map(drop),
+    }
 }
 
 /// The annotated modules served by policy-server under load, or why they were not.
@@ -922,6 +1015,8 @@ fn main() -> ExitCode {
     let outcome = parse_args().and_then(|options| {
         if options.count_child {
             run_count_child(&options)
+        } else if options.count_node_child {
+            run_count_node_child(&options)
         } else if options.nodes_only {
             run_nodes_only(&options)
         } else {
