@@ -61,9 +61,11 @@ struct Counters {
     other: AtomicU64,
 }
 
+/// Each node's name and JSON text.
+type Served = Vec<(String, Vec<u8>)>;
+
 struct State {
-    /// Each node as JSON, with its name.
-    nodes: Mutex<Arc<Vec<(String, Vec<u8>)>>>,
+    nodes: Mutex<Arc<Served>>,
     refuse: AtomicBool,
     stop: AtomicBool,
     counters: Counters,
@@ -167,7 +169,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn serialised(nodes: &[Value]) -> Result<Vec<(String, Vec<u8>)>> {
+fn serialised(nodes: &[Value]) -> Result<Served> {
     nodes
         .iter()
         .map(|node| {
