@@ -47,6 +47,16 @@ fn call_answering(
     (serde_json::from_slice(&raw).unwrap(), calls)
 }
 
+/// A host call of Kubewarden's Kubernetes capabilities.
+fn kubernetes_call(operation: &str, payload: &[u8]) -> Call {
+    (
+        "kubewarden".to_owned(),
+        "kubernetes".to_owned(),
+        operation.to_owned(),
+        payload.to_vec(),
+    )
+}
+
 fn node_list(nodes: &[(&str, &str)]) -> Vec<u8> {
     let items: Vec<Value> = nodes
         .iter()
@@ -95,12 +105,7 @@ fn new_nodes_convert_after_one_host_call() {
     assert_eq!(response.warnings, None);
     assert_eq!(
         calls,
-        [(
-            "kubewarden".to_owned(),
-            "kubernetes".to_owned(),
-            "list_resources_all".to_owned(),
-            NODE_LIST_REQUEST.to_vec()
-        )]
+        [kubernetes_call("list_resources_all", NODE_LIST_REQUEST)]
     );
 }
 
@@ -228,12 +233,7 @@ fn a_pinned_pod_reads_its_node_alone() {
     assert_eq!(response.warnings, None);
     assert_eq!(
         calls,
-        [(
-            "kubewarden".to_owned(),
-            "kubernetes".to_owned(),
-            "get_resource".to_owned(),
-            node_request("worker-1")
-        )]
+        [kubernetes_call("get_resource", &node_request("worker-1"))]
     );
 }
 

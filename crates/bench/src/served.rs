@@ -289,15 +289,24 @@ pub fn measure(
     })
 }
 
+/// Writes a BENCHMARKS.md section's heading, and the reason in its place when the run was
+/// skipped (`Err`); the report to write the rest from otherwise.
+pub(crate) fn section<'r, T>(
+    w: &mut String,
+    heading: &str,
+    report: &'r Result<T, String>,
+) -> Option<&'r T> {
+    let _ = writeln!(w, "## {heading}\n");
+    if let Err(reason) = report {
+        let _ = writeln!(w, "Not measured in this run: {reason}.\n");
+    }
+    report.as_ref().ok()
+}
+
 /// The BENCHMARKS.md section; `report` is `Err` with the reason when the run was skipped.
 pub fn write_section(w: &mut String, report: &Result<Report, String>) {
-    let _ = writeln!(w, "## Served by policy-server (HTTP)\n");
-    let report = match report {
-        Ok(report) => report,
-        Err(reason) => {
-            let _ = writeln!(w, "Not measured in this run: {reason}.\n");
-            return;
-        }
+    let Some(report) = section(w, "Served by policy-server (HTTP)", report) else {
+        return;
     };
     let _ = writeln!(
         w,

@@ -323,16 +323,9 @@ impl NodeReport {
 
 /// The BENCHMARKS.md section; `report` is `Err` with the reason when the run was skipped.
 pub fn write_section(w: &mut String, report: &Result<NodeReport, String>) {
-    let _ = writeln!(
-        w,
-        "## checkNodes served by policy-server, nodes from a stub Kubernetes API\n"
-    );
-    let report = match report {
-        Ok(report) => report,
-        Err(reason) => {
-            let _ = writeln!(w, "Not measured in this run: {reason}.\n");
-            return;
-        }
+    let heading = "checkNodes served by policy-server, nodes from a stub Kubernetes API";
+    let Some(report) = crate::served::section(w, heading, report) else {
+        return;
     };
     let _ = writeln!(
         w,
