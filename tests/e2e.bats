@@ -615,7 +615,9 @@ KUMA_SETTINGS=test_data/kuma/settings.yaml
   evaluate pod-uninjected-consul
   [ "$status" -eq 0 ]
   [ "$(patch_ops | jq -c '[.[] | {op, path, value}]')" = '[{"op":"add","path":"/metadata/annotations/consul.hashicorp.com~1enable-consul-dataplane-as-sidecar","value":"true"}]' ]
-  assert_untouched pod-uninjected-consul --settings-json '{"meshes": ["istio", "linkerd", "kuma"]}'
+  # Consul first in meshes, or alone: the same request.
+  evaluate pod-uninjected-consul --settings-json '{"meshes": ["consul"]}'
+  [ "$(patch_ops | jq -c '[.[] | .path]')" = '["/metadata/annotations/consul.hashicorp.com~1enable-consul-dataplane-as-sidecar"]' ]
 }
 
 @test "rejected: Consul's refusals name the dataplane and Consul's opt-out" {
