@@ -36,21 +36,18 @@ const OVERRIDE: &str =
     "consul-asked-native-old-injector",
     "predates consul-dataplane's -check-proxy-health"
 )]
-#[case::digest(
-    "consul-digest",
-    "the consul-dataplane version cannot be read from its image \"hashicorp/consul-dataplane@sha256:"
-)]
+#[case::digest("consul-digest", "its image \"hashicorp/consul-dataplane@sha256:")]
 #[case::latest(
     "consul-latest",
-    "cannot be read from its image \"hashicorp/consul-dataplane:latest\""
+    "\"hashicorp/consul-dataplane:latest\" names no consul-dataplane version"
 )]
 #[case::no_tag(
     "consul-no-tag",
-    "cannot be read from its image \"hashicorp/consul-dataplane\""
+    "\"hashicorp/consul-dataplane\" names no consul-dataplane version"
 )]
 #[case::preview(
     "consul-preview-dev",
-    "cannot be read from its image \"docker.mirror.hashicorp.services/hashicorppreview/consul-dataplane:2.0-dev\""
+    "\"docker.mirror.hashicorp.services/hashicorppreview/consul-dataplane:2.0-dev\" names no consul-dataplane version"
 )]
 fn old_or_unreadable_images_stay_classic_unless_the_settings_vouch(
     #[case] name: &str,

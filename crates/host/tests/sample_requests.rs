@@ -412,7 +412,7 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
     }
 
     // Consul (`test_data/consul/inputs`): pods whose dataplane stays classic (an image too old for
-    // the native startup probe, one whose version cannot be read, an opt-out), pods left alone (a
+    // the native startup probe, one whose tag names no version, an opt-out), pods left alone (a
     // mesh gateway, the Helm telemetry collector, native output read back from the API server), a
     // Pod that asks Consul to inject it, and what the policy refuses.
     let consul = |name: &str| single(&root().join("consul/inputs").join(format!("{name}.yaml")));

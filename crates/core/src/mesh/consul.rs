@@ -38,7 +38,7 @@ const PROBE_ANNOTATIONS: [&str; 4] = [
 const DEFAULT_TIMINGS: Timings = Timings([1, 5, 1, 10]);
 /// The first consul-dataplane patch of each minor line that has `-check-proxy-health`, which the
 /// native startup probe runs; every 1.9 and later release has it.
-const FIRST_WITH_HEALTH_CHECK: [(u64, u64); 3] = [(6, 9), (7, 5), (8, 2)];
+const FIRST_WITH_HEALTH_CHECK: [(u32, u32); 3] = [(6, 9), (7, 5), (8, 2)];
 
 pub(crate) struct Consul;
 
@@ -203,7 +203,7 @@ impl Mesh for Consul {
                 )
             }
             None => format!(
-                "the consul-dataplane version cannot be read from its image \"{image}\" (a tag such as 1.9.0, v1.8.2 or 1.7.5-ent), and a dataplane older than 1.6.9, 1.7.5, 1.8.2 or 1.9.0 has no -check-proxy-health for Consul's native startupProbe"
+                "its image \"{image}\" names no consul-dataplane version (a tag such as 1.9.0, v1.8.2 or 1.7.5-ent), and a dataplane older than 1.6.9, 1.7.5, 1.8.2 or 1.9.0 has no -check-proxy-health for Consul's native startupProbe"
             ),
         };
         Some(format!(
@@ -310,11 +310,18 @@ fn probe_timings<'v>(
         let Some(text) = pod.annotations.get(annotation) else {
             continue;
         };
-        let value = text.parse::<i64>().unwrap_or(0);
-        if i32::try_from(value).is_err() {
-            return Err((annotation, text));
-        }
-        timings[at] = value;
+        let digits = text
+            .strip_prefix('-')
+            .or_else(|| text.strip_prefix('+'))
+            .unwrap_or(text);
+        timings[at] = match text.parse::<i32>() {
+            Ok(value) => value.into(),
+            // A whole number that int32 cannot hold.
+            Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                return Err((annotation, text));
+            }
+            Err(_) => 0,
+        };
     }
     Ok(timings)
 }
@@ -343,7 +350,7 @@ fn startup_probe(timings: [i64; 4]) -> Value {
 /// The version in an image reference's tag: `[v]MAJOR.MINOR.PATCH`, then any `-` or `+` suffix
 /// (`-ent`, `-ubi`, `-fips`, `-rc1`); a digest after the tag is ignored. `None` without a tag
 /// (a digest alone, `latest`, `2.0-dev`).
-fn image_version(image: &str) -> Option<(u64, u64, u64)> {
+fn image_version(image: &str) -> Option<(u32, u32, u32)> {
     let reference = image.split('@').next().unwrap_or_default();
     let (_, tag) = reference.rsplit_once(':')?;
     if tag.contains('/') {
@@ -351,9 +358,10 @@ fn image_version(image: &str) -> Option<(u64, u64, u64)> {
         return None;
     }
     let tag = tag.strip_prefix('v').unwrap_or(tag);
-    let release = tag.split(['-', '+']).next().unwrap_or_default();
+    let end = tag.bytes().position(|b| b == b'-' || b == b'+');
+    let release = &tag[..end.unwrap_or(tag.len())];
     let mut parts = release.split('.').map(|p| {
-        p.parse::<u64>()
+        p.parse::<u32>()
             .ok()
             .filter(|_| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
     });
@@ -365,7 +373,7 @@ fn image_version(image: &str) -> Option<(u64, u64, u64)> {
     }
 }
 
-fn supports_native((major, minor, patch): (u64, u64, u64)) -> bool {
+fn supports_native((major, minor, patch): (u32, u32, u32)) -> bool {
     match (major, minor) {
         (0, _) => false,
         (1, minor) if minor < 9 => FIRST_WITH_HEALTH_CHECK
@@ -396,7 +404,7 @@ mod tests {
     #[case("hashicorp/consul-dataplane:1.9.0.1", None)]
     #[case("hashicorp/consul-dataplane:1.+9.0", None)]
     #[case("", None)]
-    fn versions_come_from_the_tag(#[case] image: &str, #[case] expected: Option<(u64, u64, u64)>) {
+    fn versions_come_from_the_tag(#[case] image: &str, #[case] expected: Option<(u32, u32, u32)>) {
         assert_eq!(image_version(image), expected);
     }
 
@@ -412,7 +420,7 @@ mod tests {
     #[case((1, 10, 0), true)]
     #[case((2, 0, 3), true)]
     #[case((0, 9, 9), false)]
-    fn health_check_releases(#[case] version: (u64, u64, u64), #[case] expected: bool) {
+    fn health_check_releases(#[case] version: (u32, u32, u32), #[case] expected: bool) {
         assert_eq!(supports_native(version), expected);
     }
 
