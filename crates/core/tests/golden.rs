@@ -3,6 +3,7 @@
 
 use native_sidecar_core::{Settings, review_manifest};
 use native_sidecar_testdata::{Pair, all_pairs, istio_pairs, kuma_pairs, linkerd_pairs, root};
+use rstest::rstest;
 use serde_json::Value;
 
 fn convert(manifest: &Value, settings: &Value) -> (Value, bool) {
@@ -28,22 +29,13 @@ fn check_pair(pair: &Pair) {
     assert_eq!(again, pair.after, "{}: native output was edited", pair.name);
 }
 
-#[test]
-fn istio_goldens_cover_the_shared_fixtures() {
-    let names: Vec<String> = istio_pairs().into_iter().map(|p| p.name).collect();
-    assert_eq!(names, ["daemonset", "hello", "job", "pod", "replicaset"]);
-}
-
-#[test]
-fn linkerd_goldens_cover_the_shared_fixtures() {
-    let names: Vec<String> = linkerd_pairs().into_iter().map(|p| p.name).collect();
-    assert_eq!(names, ["emojivoto-deployment", "emojivoto-pod"]);
-}
-
-#[test]
-fn kuma_goldens_cover_the_shared_fixtures() {
-    let names: Vec<String> = kuma_pairs().into_iter().map(|p| p.name).collect();
-    assert_eq!(names, ["pod-01", "pod-02"]);
+#[rstest]
+#[case::istio(istio_pairs(), &["daemonset", "hello", "job", "pod", "replicaset"])]
+#[case::linkerd(linkerd_pairs(), &["emojivoto-deployment", "emojivoto-pod"])]
+#[case::kuma(kuma_pairs(), &["pod-01", "pod-02"])]
+fn goldens_cover_the_shared_fixtures(#[case] pairs: Vec<Pair>, #[case] expected: &[&str]) {
+    let names: Vec<String> = pairs.into_iter().map(|p| p.name).collect();
+    assert_eq!(names, expected);
 }
 
 /// Kuma's startup probe timings come from the settings: with kuma-cp's defaults instead of the
