@@ -120,3 +120,50 @@ fn outputs_parse_as_kubernetes_objects() {
         assert!(parsed.is_ok(), "{}: {:?}", pair.name, parsed.err());
     }
 }
+
+/// The pod of every Pod pair, as the template of each workload kind: the template converts to
+/// the native pod, and the native template stays put.
+#[rstest]
+#[case::deployment("apps/v1", "Deployment", "/spec/template")]
+#[case::daemon_set("apps/v1", "DaemonSet", "/spec/template")]
+#[case::replica_set("apps/v1", "ReplicaSet", "/spec/template")]
+#[case::stateful_set("apps/v1", "StatefulSet", "/spec/template")]
+#[case::job("batch/v1", "Job", "/spec/template")]
+#[case::cron_job("batch/v1", "CronJob", "/spec/jobTemplate/spec/template")]
+#[case::replication_controller("v1", "ReplicationController", "/spec/template")]
+fn pod_pairs_convert_as_every_workload_kinds_template(
+    #[case] api_version: &str,
+    #[case] kind: &str,
+    #[case] template: &str,
+) {
+    let wrap = |pod: &Value| {
+        let mut object = serde_json::json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "w", "namespace": "default"}});
+        let mut parts = template.trim_start_matches('/').split('/').peekable();
+        let mut slot = &mut object;
+        while let Some(part) = parts.next() {
+            slot = &mut slot[part];
+            if parts.peek().is_none() {
+                *slot = serde_json::json!({"metadata": pod["metadata"], "spec": pod["spec"]});
+            }
+        }
+        object
+    };
+    let pods: Vec<Pair> = all_pairs()
+        .into_iter()
+        .filter(|pair| pair.before["kind"] == "Pod")
+        .collect();
+    assert!(
+        pods.iter()
+            .any(|pair| pair.before.to_string().contains("\"kuma-sidecar\"")),
+        "no Kuma Pod pair among {:?}",
+        pods.iter().map(|pair| &pair.name).collect::<Vec<_>>()
+    );
+    for pair in pods {
+        check_pair(&Pair {
+            name: format!("{} as a {kind}", pair.name),
+            before: wrap(&pair.before),
+            after: wrap(&pair.after),
+            settings: pair.settings.clone(),
+        });
+    }
+}
