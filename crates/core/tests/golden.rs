@@ -5,6 +5,7 @@ use native_sidecar_core::{Settings, review_manifest};
 use native_sidecar_testdata::{
     Pair, all_pairs, cases, consul_pairs, istio_pairs, kuma_pairs, linkerd_pairs, root,
 };
+use rstest::rstest;
 use serde_json::Value;
 
 fn convert(manifest: &Value, settings: &Value) -> (Value, bool) {
@@ -30,28 +31,14 @@ fn check_pair(pair: &Pair) {
     assert_eq!(again, pair.after, "{}: native output was edited", pair.name);
 }
 
-#[test]
-fn istio_goldens_cover_the_shared_fixtures() {
-    let names: Vec<String> = istio_pairs().into_iter().map(|p| p.name).collect();
-    assert_eq!(names, ["daemonset", "hello", "job", "pod", "replicaset"]);
-}
-
-#[test]
-fn linkerd_goldens_cover_the_shared_fixtures() {
-    let names: Vec<String> = linkerd_pairs().into_iter().map(|p| p.name).collect();
-    assert_eq!(names, ["emojivoto-deployment", "emojivoto-pod"]);
-}
-
-#[test]
-fn kuma_goldens_cover_the_shared_fixtures() {
-    let names: Vec<String> = kuma_pairs().into_iter().map(|p| p.name).collect();
-    assert_eq!(names, ["pod-01", "pod-02"]);
-}
-
-#[test]
-fn consul_goldens_cover_the_shared_fixtures() {
-    let names: Vec<String> = consul_pairs().into_iter().map(|p| p.name).collect();
-    assert_eq!(names, ["multiport", "single"]);
+#[rstest]
+#[case::istio(istio_pairs(), &["daemonset", "hello", "job", "pod", "replicaset"])]
+#[case::linkerd(linkerd_pairs(), &["emojivoto-deployment", "emojivoto-pod"])]
+#[case::kuma(kuma_pairs(), &["pod-01", "pod-02"])]
+#[case::consul(consul_pairs(), &["multiport", "single"])]
+fn goldens_cover_the_shared_fixtures(#[case] pairs: Vec<Pair>, #[case] expected: &[&str]) {
+    let names: Vec<String> = pairs.into_iter().map(|p| p.name).collect();
+    assert_eq!(names, expected);
 }
 
 /// The cases rendered from consul-k8s's webhook rules (`test_data/cases/consul-*.yaml`): every one
@@ -156,5 +143,52 @@ fn outputs_parse_as_kubernetes_objects() {
             other => panic!("{}: unexpected kind {other}", pair.name),
         };
         assert!(parsed.is_ok(), "{}: {:?}", pair.name, parsed.err());
+    }
+}
+
+/// The pod of every Pod pair, as the template of each workload kind: the template converts to
+/// the native pod, and the native template stays put.
+#[rstest]
+#[case::deployment("apps/v1", "Deployment", "/spec/template")]
+#[case::daemon_set("apps/v1", "DaemonSet", "/spec/template")]
+#[case::replica_set("apps/v1", "ReplicaSet", "/spec/template")]
+#[case::stateful_set("apps/v1", "StatefulSet", "/spec/template")]
+#[case::job("batch/v1", "Job", "/spec/template")]
+#[case::cron_job("batch/v1", "CronJob", "/spec/jobTemplate/spec/template")]
+#[case::replication_controller("v1", "ReplicationController", "/spec/template")]
+fn pod_pairs_convert_as_every_workload_kinds_template(
+    #[case] api_version: &str,
+    #[case] kind: &str,
+    #[case] template: &str,
+) {
+    let wrap = |pod: &Value| {
+        let mut object = serde_json::json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "w", "namespace": "default"}});
+        let mut parts = template.trim_start_matches('/').split('/').peekable();
+        let mut slot = &mut object;
+        while let Some(part) = parts.next() {
+            slot = &mut slot[part];
+            if parts.peek().is_none() {
+                *slot = serde_json::json!({"metadata": pod["metadata"], "spec": pod["spec"]});
+            }
+        }
+        object
+    };
+    let pods: Vec<Pair> = all_pairs()
+        .into_iter()
+        .filter(|pair| pair.before["kind"] == "Pod")
+        .collect();
+    assert!(
+        pods.iter()
+            .any(|pair| pair.before.to_string().contains("\"kuma-sidecar\"")),
+        "no Kuma Pod pair among {:?}",
+        pods.iter().map(|pair| &pair.name).collect::<Vec<_>>()
+    );
+    for pair in pods {
+        check_pair(&Pair {
+            name: format!("{} as a {kind}", pair.name),
+            before: wrap(&pair.before),
+            after: wrap(&pair.after),
+            settings: pair.settings.clone(),
+        });
     }
 }

@@ -190,17 +190,32 @@ fn converts_classic_proxies(
     assert_eq!(object["metadata"]["annotations"], json!({"team": "a"}));
 }
 
+/// A native proxy after a user's init container, or before its setup container, is put back in
+/// the mesh's order, and only moved: its fields, Kuma's timings included, stay as they were.
 #[rstest]
-#[case::dependent_first(vec![init("check-traffic"), istio_init(), native_proxy()], &["istio-init", "istio-proxy", "check-traffic"])]
-#[case::setup_after(vec![native_proxy(), istio_init(), init("a")], &["istio-init", "istio-proxy", "a"])]
-#[case::core_dump_first(vec![init("enable-core-dump"), native_proxy(), init("a")], &["istio-proxy", "enable-core-dump", "a"])]
-fn reorders_native_proxies(#[case] init: Vec<Value>, #[case] expected: &[&str]) {
+#[case::istio_dependent_first(vec![init("check-traffic"), istio_init(), native_proxy()], &["istio-init", "istio-proxy", "check-traffic"], native_proxy())]
+#[case::istio_setup_after(vec![native_proxy(), istio_init(), init("a")], &["istio-init", "istio-proxy", "a"], native_proxy())]
+#[case::istio_core_dump_first(vec![init("enable-core-dump"), native_proxy(), init("a")], &["istio-proxy", "enable-core-dump", "a"], native_proxy())]
+#[case::linkerd_dependent_first(vec![init("migrate"), linkerd_init(), native_linkerd_proxy()], &["linkerd-init", "linkerd-proxy", "migrate"], native_linkerd_proxy())]
+#[case::linkerd_setup_after(vec![native_linkerd_proxy(), init("linkerd-network-validator"), init("a")], &["linkerd-network-validator", "linkerd-proxy", "a"], native_linkerd_proxy())]
+#[case::kuma_after_user_init(vec![kuma_init(), init("wait-db"), native_kuma_proxy()], &["kuma-init", "kuma-sidecar", "wait-db"], native_kuma_proxy())]
+#[case::kuma_before_validation(vec![native_kuma_proxy(), init("kuma-validation"), init("fetch-config")], &["kuma-validation", "kuma-sidecar", "fetch-config"], native_kuma_proxy())]
+fn reorders_native_proxies(
+    #[case] init: Vec<Value>,
+    #[case] expected: &[&str],
+    #[case] native: Value,
+) {
     let mut object = pod(init, vec![app("app")]);
     let outcome = mutate(&mut object);
     assert_eq!(outcome.rejection, None);
     assert!(outcome.changed);
-    assert_eq!(names(&object, "initContainers"), expected);
     assert!(!outcome.findings.is_empty());
+    assert_eq!(names(&object, "initContainers"), expected);
+    let position = expected.iter().position(|name| native["name"] == *name);
+    assert_eq!(
+        position.map(|index| &object["spec"]["initContainers"][index]),
+        Some(&native)
+    );
 }
 
 #[rstest]
@@ -545,19 +560,6 @@ fn the_proxy_starts_before_the_init_containers_that_need_it(
     assert_eq!(object["metadata"]["annotations"], json!({"team": "a"}));
 }
 
-#[rstest]
-#[case::dependent_first(vec![init("migrate"), linkerd_init(), native_linkerd_proxy()], &["linkerd-init", "linkerd-proxy", "migrate"])]
-#[case::setup_after(vec![native_linkerd_proxy(), init("linkerd-network-validator"), init("a")], &["linkerd-network-validator", "linkerd-proxy", "a"])]
-fn reorders_native_linkerd_proxies(#[case] init: Vec<Value>, #[case] expected: &[&str]) {
-    let mut object = pod(init, vec![app("app")]);
-    let outcome = mutate(&mut object);
-    assert_eq!(outcome.rejection, None);
-    assert!(outcome.changed);
-    assert_eq!(names(&object, "initContainers"), expected);
-    // A native proxy is only moved: its fields stay as they were.
-    assert_eq!(object["spec"]["initContainers"][1], native_linkerd_proxy());
-}
-
 /// Today's bug: a Linkerd-injected Pod was given `sidecar.istio.io/nativeSidecar: "true"`.
 #[rstest]
 #[case::native(pod(vec![linkerd_init(), native_linkerd_proxy()], vec![app("app")]), Settings::default())]
@@ -769,19 +771,6 @@ fn kuma_startup_probe_takes_the_control_planes_timings() {
         object["spec"]["initContainers"][1]["startupProbe"],
         json!({"httpGet": {"path": "/ready", "port": 9901}, "timeoutSeconds": 10, "successThreshold": 1, "failureThreshold": 60})
     );
-}
-
-#[rstest]
-#[case::after_user_init(vec![kuma_init(), init("wait-db"), native_kuma_proxy()], &["kuma-init", "kuma-sidecar", "wait-db"])]
-#[case::before_validation(vec![native_kuma_proxy(), init("kuma-validation"), init("fetch-config")], &["kuma-validation", "kuma-sidecar", "fetch-config"])]
-fn reorders_native_kuma_proxies(#[case] init: Vec<Value>, #[case] expected: &[&str]) {
-    let mut object = pod(init, vec![app("app")]);
-    let outcome = mutate(&mut object);
-    assert_eq!(outcome.rejection, None);
-    assert!(outcome.changed);
-    assert_eq!(names(&object, "initContainers"), expected);
-    // A native proxy is only moved: its fields, its timings included, stay as they were.
-    assert_eq!(object["spec"]["initContainers"][1], native_kuma_proxy());
 }
 
 fn builtin_gateway(marker: &str) -> Value {
