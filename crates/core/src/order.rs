@@ -114,7 +114,7 @@ pub(crate) fn canonical(names: &[Option<&str>], profiles: &[&Profile]) -> Vec<us
         .iter()
         .partition(|p| p.dependents == Dependents::Others);
     for profile in leading {
-        for setup in profile.setup.iter() {
+        for setup in profile.setup.names() {
             place(setup, &mut placed, &mut order);
         }
         place(&profile.proxy, &mut placed, &mut order);

@@ -28,20 +28,21 @@ pub(crate) enum Setup<'a> {
 }
 
 impl Setup<'_> {
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        let (mesh, declared, named): (&[&str], &[String], Option<&str>) = match self {
-            Setup::Mesh(names) => (names, &[], None),
-            Setup::Declared(names) => (&[], names, None),
-            Setup::Named(name) => (&[], &[], Some(name)),
-        };
-        mesh.iter()
-            .copied()
-            .chain(declared.iter().map(String::as_str))
-            .chain(named)
+    /// The names, in the profile's order.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Setup::Mesh(names) => names.to_vec(),
+            Setup::Declared(names) => names.iter().map(String::as_str).collect(),
+            Setup::Named(name) => vec![name],
+        }
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.iter().any(|n| n == name)
+        match self {
+            Setup::Mesh(names) => names.contains(&name),
+            Setup::Declared(names) => names.iter().any(|n| n == name),
+            Setup::Named(own) => own == name,
+        }
     }
 }
 
@@ -120,7 +121,7 @@ mod tests {
             profiles(&settings, &PodView::of_pod(&object))
                 .iter()
                 .map(|p| {
-                    let setup = p.setup.iter().map(str::to_owned).collect();
+                    let setup = p.setup.names().into_iter().map(str::to_owned).collect();
                     (p.proxy.to_string(), setup, p.dependents)
                 })
                 .collect();
