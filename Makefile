@@ -25,11 +25,23 @@ export POLICY_SERVER
 
 # The whole suite: unit, golden and entry-point tests, then the e2e tests against the built module,
 # under policy-host and, when set, the real kwctl; the module in the real policy-server when set.
-test: unit-tests e2e-tests kwctl-tests policy-server-tests
+test: unit-tests wasm-core-tests e2e-tests kwctl-tests policy-server-tests
 
 # policy.wasm first: crates/host/tests/bad_input.rs runs the built module.
 unit-tests: policy.wasm
 	$(CARGO) test --workspace --locked
+
+# The core's node reader as the policy module runs it: in wasm with SIMD (.cargo/config.toml), which
+# the native unit tests cannot reach (they run its plain fallback). The core's node tests built for
+# wasm32-wasip1 and run under Node's WASI; skipped, saying so, without Node.
+.PHONY: wasm-core-tests
+wasm-core-tests:
+ifneq ($(shell command -v node 2>/dev/null),)
+	CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $(CURDIR)/scripts/wasi-test-runner.mjs" \
+	  $(CARGO) test --locked --target $(WASM_TARGET) -p native-sidecar-core --lib -- nodes:: kubelet::
+else
+	@echo "skipped: the core's node tests in wasm with SIMD (install Node.js)"
+endif
 
 # The command-line tool (crates/cli, README: GitOps and migration): convert, check and report
 # with the policy's core. `cargo install --path crates/cli` puts it in ~/.cargo/bin instead.
