@@ -192,7 +192,8 @@ BENCH_MODULES = --policy policy.wasm --policy-cargo $(WASM_OUT) \
 	--list $(BASELINES_DIR)/list.wasm
 BENCH_SERVED = $(if $(POLICY_SERVER),--policy-server $(POLICY_SERVER) --served policy=annotated-policy.wasm \
 	$(foreach baseline,move echo accept,--served '$(baseline) baseline=$(BASELINES_DIR)/annotated-$(baseline).wasm') \
-	--list-floor $(BASELINES_DIR)/annotated-list.wasm --move-floor $(BASELINES_DIR)/annotated-move.wasm)
+	--list-floor $(BASELINES_DIR)/annotated-list.wasm --move-floor $(BASELINES_DIR)/annotated-move.wasm \
+	--get-floor $(BASELINES_DIR)/annotated-get.wasm)
 BENCH_SERVED_DEPS = $(if $(POLICY_SERVER),annotated-policy.wasm annotated-baselines bench-tools)
 
 .PHONY: bench bench-nodes bench-smoke bench-host bench-tools baselines annotated-baselines sizes check-size
@@ -201,13 +202,13 @@ baselines:
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	CARGO_TARGET_DIR=$(BASELINES_DIR) $(CARGO) build --release --locked --target $(WASM_TARGET) \
 		--manifest-path benches/baselines/Cargo.toml
-	for baseline in accept echo move list; do \
+	for baseline in accept echo move list get; do \
 	  scripts/wasm-shrink.sh $(BASELINES_DIR)/$(WASM_TARGET)/release/baseline_$$baseline.wasm $(BASELINES_DIR)/$$baseline.wasm; \
 	done
 
 # The baselines with Kubewarden metadata, which policy-server needs to serve them.
 annotated-baselines: baselines
-	for baseline in accept echo move list; do \
+	for baseline in accept echo move list get; do \
 	  $(ANNOTATE) -m benches/baselines/metadata.yml -o $(BASELINES_DIR)/annotated-$$baseline.wasm \
 	    $(BASELINES_DIR)/$$baseline.wasm; \
 	done
