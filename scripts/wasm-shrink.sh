@@ -5,8 +5,8 @@
 set -euo pipefail
 in=$1 out=$2
 # The module is stripped, so wasm-opt cannot read the features it uses from a target_features
-# section: these are the ones rustc's wasm32-wasip1 emits.
-features=(--enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals)
+# section: these are the ones rustc's wasm32-wasip1 emits, and SIMD (.cargo/config.toml).
+features=(--enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals --enable-simd)
 if ! command -v wasm-opt >/dev/null; then
   echo "wasm-shrink: wasm-opt not installed (apt-get install binaryen), keeping the cargo output" >&2
   cp "$in" "$out"

@@ -5,7 +5,8 @@ use kubewarden_policy_sdk::{
     wapc_guest as guest,
 };
 use native_sidecar_core::{
-    Cluster, Kind, Node, Operation, Settings, parse_node, parse_node_list, review_with,
+    Cluster, Kind, KubeletVersion, Node, Operation, Settings, Support, answer_support, parse_node,
+    parse_node_list, review_with,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -81,15 +82,29 @@ struct HostCluster<F> {
     host_call: F,
 }
 
-impl<F: FnMut(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String>> Cluster for HostCluster<F> {
-    fn nodes(&mut self) -> Result<Vec<Node>, String> {
-        let answer = (self.host_call)(
+impl<F: FnMut(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String>> HostCluster<F> {
+    fn list(&mut self) -> Result<Vec<u8>, String> {
+        (self.host_call)(
             "kubewarden",
             "kubernetes",
             "list_resources_all",
             NODE_LIST_REQUEST,
-        )?;
-        parse_node_list(&answer)
+        )
+    }
+}
+
+impl<F: FnMut(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String>> Cluster for HostCluster<F> {
+    fn nodes(&mut self) -> Result<Vec<Node>, String> {
+        parse_node_list(&self.list()?)
+    }
+
+    /// Decided while the answer is read: no node is built per node.
+    fn support(
+        &mut self,
+        node_name: Option<&str>,
+        minimum: KubeletVersion,
+    ) -> Result<Support, String> {
+        answer_support(&self.list()?, node_name, minimum)
     }
 
     /// policy-server (policy-evaluator) reports a node that does not exist as a failed call
