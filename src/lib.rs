@@ -10,6 +10,14 @@ use serde_json::Value;
 
 use guest::prelude::*;
 
+// The allocator of the module (see its file); native builds keep the system's.
+#[cfg(any(test, all(target_family = "wasm", not(target_feature = "atomics"))))]
+mod pools;
+
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: pools::Pools = pools::Pools::new();
+
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
     register_function("validate", validate);
