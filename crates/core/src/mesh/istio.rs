@@ -248,7 +248,7 @@ fn edited(text: &str, edit: fn(&mut Map<String, Value>) -> bool) -> Option<Strin
 /// result is the one of [`edited`] (tested on many shapes). `None` for any other text, which
 /// [`edited`] decodes; `Some(None)` when there is nothing to move.
 fn status_in_place(text: &str) -> Option<Option<String>> {
-    let mut entries = flat_object(text.as_bytes())?;
+    let mut entries = flat_object(text)?;
     let proxy = "\"istio-proxy\"";
     let Some(at) = entries.iter().position(|(key, _)| *key == "\"containers\"") else {
         return Some(None);
@@ -315,11 +315,12 @@ enum Flat<'t> {
 /// The members of a compact JSON object whose keys are distinct and whose values are scalars or
 /// lists of scalars, none of them a number or a string with an escape or a control character:
 /// the text serde_json would write for it. `None` for any other text.
-fn flat_object(text: &[u8]) -> Option<Vec<(&str, Flat<'_>)>> {
+fn flat_object(text: &str) -> Option<Vec<(&str, Flat<'_>)>> {
+    let bytes = text.as_bytes();
     let mut at = 0;
     let mut entries: Vec<(&str, Flat)> = Vec::new();
-    expect(text, &mut at, b'{')?;
-    if text.get(at) == Some(&b'}') {
+    expect(bytes, &mut at, b'{')?;
+    if bytes.get(at) == Some(&b'}') {
         at += 1;
     } else {
         loop {
@@ -327,16 +328,16 @@ fn flat_object(text: &[u8]) -> Option<Vec<(&str, Flat<'_>)>> {
             if entries.iter().any(|(k, _)| *k == key) {
                 return None;
             }
-            expect(text, &mut at, b':')?;
-            let value = if text.get(at) == Some(&b'[') {
+            expect(bytes, &mut at, b':')?;
+            let value = if bytes.get(at) == Some(&b'[') {
                 at += 1;
                 let mut items = Vec::new();
-                if text.get(at) == Some(&b']') {
+                if bytes.get(at) == Some(&b']') {
                     at += 1;
                 } else {
                     loop {
                         items.push(scalar(text, &mut at)?);
-                        match text.get(at)? {
+                        match bytes.get(at)? {
                             b',' => at += 1,
                             b']' => {
                                 at += 1;
@@ -351,7 +352,7 @@ fn flat_object(text: &[u8]) -> Option<Vec<(&str, Flat<'_>)>> {
                 Flat::Scalar(scalar(text, &mut at)?)
             };
             entries.push((key, value));
-            match text.get(at)? {
+            match bytes.get(at)? {
                 b',' => at += 1,
                 b'}' => {
                     at += 1;
@@ -361,38 +362,44 @@ fn flat_object(text: &[u8]) -> Option<Vec<(&str, Flat<'_>)>> {
             }
         }
     }
-    (at == text.len()).then_some(entries)
+    (at == bytes.len()).then_some(entries)
 }
 
-fn expect(text: &[u8], at: &mut usize, byte: u8) -> Option<()> {
-    (text.get(*at) == Some(&byte)).then(|| *at += 1)
+fn expect(bytes: &[u8], at: &mut usize, byte: u8) -> Option<()> {
+    (bytes.get(*at) == Some(&byte)).then(|| *at += 1)
 }
 
 /// A string without escapes or control characters, `null`, `true` or `false`.
-fn scalar<'t>(text: &'t [u8], at: &mut usize) -> Option<&'t str> {
-    if text.get(*at) == Some(&b'"') {
-        return string(text, at);
-    }
-    let word = ["null", "true", "false"]
-        .into_iter()
-        .find(|word| text[*at..].starts_with(word.as_bytes()))?;
-    *at += word.len();
-    Some(word)
+fn scalar<'t>(text: &'t str, at: &mut usize) -> Option<&'t str> {
+    let word = match text.as_bytes().get(*at)? {
+        b'"' => return string(text, at),
+        b'n' => "null",
+        b't' => "true",
+        _ => "false",
+    };
+    let end = *at + word.len();
+    (text.get(*at..end)? == word).then(|| {
+        *at = end;
+        word
+    })
 }
 
 /// A string with its quotes, without escapes or control characters.
-fn string<'t>(text: &'t [u8], at: &mut usize) -> Option<&'t str> {
+fn string<'t>(text: &'t str, at: &mut usize) -> Option<&'t str> {
     let start = *at;
-    expect(text, at, b'"')?;
-    let length = text[*at..].iter().position(|&b| b == b'"')?;
-    let end = *at + length + 1;
-    let token = &text[start..end];
-    if token[1..length + 1].iter().any(|&b| b == b'\\' || b < 0x20) {
-        return None;
+    expect(text.as_bytes(), at, b'"')?;
+    for (i, &byte) in text.as_bytes()[*at..].iter().enumerate() {
+        match byte {
+            b'"' => {
+                *at += i + 1;
+                // Quotes are ASCII, so both ends are character boundaries.
+                return text.get(start..*at);
+            }
+            b'\\' | 0..0x20 => return None,
+            _ => {}
+        }
     }
-    *at = end;
-    // The text came from a `str` and the token ends at a quote, an ASCII character.
-    std::str::from_utf8(token).ok()
+    None
 }
 
 /// `{"initContainers":[...],"containers":[...],...}`: Go marshals empty lists as null.
