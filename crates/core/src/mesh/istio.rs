@@ -76,7 +76,7 @@ impl Mesh for Istio {
     /// Gateways run `istio-proxy` as the main workload (`proxy router`, or pods injected from the
     /// `gateway` template): they are not sidecars.
     fn leaves_alone(&self, pod: &PodView, proxy: &Value) -> bool {
-        let args = proxy.get("args").and_then(Value::as_array);
+        let args = crate::path::get(proxy, "args").and_then(Value::as_array);
         let router = matches!(
             args.map(|a| a.iter().take(2).map(Value::as_str).collect::<Vec<_>>())
                 .as_deref(),
@@ -93,7 +93,7 @@ impl Mesh for Istio {
     /// ordering already holds the application), as does a missing lifecycle; a custom lifecycle
     /// stays as it is.
     fn native_edit(&self, pod: &PodView, proxy: &Value) -> NativeEdit {
-        let lifecycle = match proxy.get("lifecycle") {
+        let lifecycle = match crate::path::get(proxy, "lifecycle") {
             Some(lifecycle) if !is_empty(lifecycle) && !holds_application(lifecycle) => {
                 LifecycleEdit::Keep
             }
@@ -117,7 +117,7 @@ fn status_port(pod: &PodView, proxy: &Value) -> String {
         return port.to_owned();
     }
     // Istio renders the readiness probe only when the status port is not 0.
-    if proxy.get("readinessProbe").is_none_or(Value::is_null) {
+    if crate::path::get(proxy, "readinessProbe").is_none_or(Value::is_null) {
         return "0".to_owned();
     }
     let excluded: Vec<&str> = pod
@@ -150,7 +150,7 @@ fn status_port(pod: &PodView, proxy: &Value) -> String {
 }
 
 fn iptables_excluded_ports(container: &Value) -> Option<&str> {
-    let args = container.get("args")?.as_array()?;
+    let args = crate::path::get(container, "args")?.as_array()?;
     let at = args.iter().position(|a| a.as_str() == Some("-d"))?;
     args.get(at + 1)?.as_str()
 }
@@ -195,7 +195,7 @@ fn move_proxy_in_annotations(object: &mut Value, kind: Kind) -> bool {
     let mut changed = false;
     for pointer in kind.metadata_pointers() {
         let Some(annotations) = crate::path::at_mut(object, pointer)
-            .and_then(|meta| meta.get_mut("annotations"))
+            .and_then(|meta| crate::path::field_mut(meta.as_object_mut()?, "annotations"))
             .and_then(Value::as_object_mut)
         else {
             continue;
