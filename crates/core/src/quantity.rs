@@ -308,17 +308,24 @@ fn plain(text: &[u8]) -> Option<Result<Quantity, QuantityError>> {
     if format == Format::DecimalExponent {
         return None;
     }
+    // Products that fit 64 bits skip the 128-bit multiplication, a library call in WebAssembly.
+    let scaled = |value: u64, scale: u64| match value.checked_mul(scale) {
+        Some(product) => i128::from(product),
+        None => i128::from(value) * i128::from(scale),
+    };
     let nanos = if binary {
         match i64::try_from(value).ok()?.checked_shl(exponent as u32) {
-            Some(units) if units >> exponent == value as i64 => i128::from(units) * NANO,
+            Some(units) if units >> exponent == value as i64 => scaled(units as u64, NANO as u64),
             _ => BINARY_MAX,
         }
     } else {
-        // A decimal suffix's exponent is at least -9.
-        match 10i128
-            .pow((exponent + 9) as u32)
-            .checked_mul(i128::from(value))
-        {
+        // A decimal suffix's exponent is at least -9; up to G the scale fits 64 bits.
+        let shift = (exponent + 9) as u32;
+        let nanos = match 10u64.checked_pow(shift) {
+            Some(scale) => Some(scaled(value, scale)),
+            None => 10i128.pow(shift).checked_mul(i128::from(value)),
+        };
+        match nanos {
             Some(nanos) if nanos <= LIMIT => nanos,
             _ => return Some(Err(QuantityError::TooLarge)),
         }

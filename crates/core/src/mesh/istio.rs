@@ -216,7 +216,7 @@ fn rewrite(
     key: &str,
     edit: impl FnOnce(&str) -> Option<String>,
 ) -> bool {
-    let Some(Value::String(text)) = annotations.get_mut(key) else {
+    let Some(Value::String(text)) = crate::path::field_mut(annotations, key) else {
         return false;
     };
     match edit(text) {
@@ -279,7 +279,8 @@ fn status_in_place(text: &str) -> Option<Option<String>> {
     {
         init.push(proxy);
     }
-    let mut out = String::with_capacity(text.len());
+    // The proxy's name moves: the text grows by at most its length and a comma.
+    let mut out = String::with_capacity(text.len() + proxy.len() + 1);
     out.push('{');
     for (i, (key, value)) in entries.iter().enumerate() {
         if i > 0 {
@@ -318,7 +319,7 @@ enum Flat<'t> {
 fn flat_object(text: &str) -> Option<Vec<(&str, Flat<'_>)>> {
     let bytes = text.as_bytes();
     let mut at = 0;
-    let mut entries: Vec<(&str, Flat)> = Vec::new();
+    let mut entries: Vec<(&str, Flat)> = Vec::with_capacity(8);
     expect(bytes, &mut at, b'{')?;
     if bytes.get(at) == Some(&b'}') {
         at += 1;
