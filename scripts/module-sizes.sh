@@ -21,9 +21,14 @@ cp "$dev" $variants/dev.wasm
 row "dev profile (cargo build)" "$(size $variants/dev.wasm)"
 
 # Cargo's release defaults: none of the root Cargo.toml's size settings.
+# The root's per-package opt-levels (the JSON reader and writer) set back to the profile's as well.
+defaults=()
+for package in serde_json indexmap hashbrown; do
+  defaults+=(--config "profile.release.package.$package.opt-level=3")
+done
 plain=$(build release CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
   CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_STRIP=debuginfo CARGO_PROFILE_RELEASE_PANIC=unwind \
-  cargo build --quiet --locked --release --target $target -p native-sidecar-policy)
+  cargo build --quiet --locked --release --target $target -p native-sidecar-policy "${defaults[@]}")
 cp "$plain" $variants/release-defaults.wasm
 row "release, cargo defaults (opt-level 3, no LTO, 16 codegen units, unwind)" "$(size $variants/release-defaults.wasm)"
 
