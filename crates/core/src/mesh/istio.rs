@@ -338,13 +338,8 @@ fn flat_object(text: &str) -> Option<Vec<(&str, Flat<'_>)>> {
                 } else {
                     loop {
                         items.push(scalar(text, &mut at)?);
-                        match bytes.get(at)? {
-                            b',' => at += 1,
-                            b']' => {
-                                at += 1;
-                                break;
-                            }
-                            _ => return None,
+                        if closed(bytes, &mut at, b']')? {
+                            break;
                         }
                     }
                 }
@@ -353,17 +348,22 @@ fn flat_object(text: &str) -> Option<Vec<(&str, Flat<'_>)>> {
                 Flat::Scalar(scalar(text, &mut at)?)
             };
             entries.push((key, value));
-            match bytes.get(at)? {
-                b',' => at += 1,
-                b'}' => {
-                    at += 1;
-                    break;
-                }
-                _ => return None,
+            if closed(bytes, &mut at, b'}')? {
+                break;
             }
         }
     }
     (at == bytes.len()).then_some(entries)
+}
+
+/// Past the comma after a member or item (`Some(false)`) or past `close` (`Some(true)`).
+fn closed(bytes: &[u8], at: &mut usize, close: u8) -> Option<bool> {
+    let byte = *bytes.get(*at)?;
+    *at += 1;
+    match byte {
+        b',' => Some(false),
+        _ => (byte == close).then_some(true),
+    }
 }
 
 fn expect(bytes: &[u8], at: &mut usize, byte: u8) -> Option<()> {
@@ -597,19 +597,30 @@ mod tests {
         }
     }
 
+    /// One of `words`, or a string matching `pattern`.
+    fn words(words: &'static [&'static str], pattern: &'static str) -> BoxedStrategy<String> {
+        prop_oneof![
+            proptest::sample::select(words).prop_map(str::to_owned),
+            pattern,
+        ]
+        .boxed()
+    }
+
     fn member() -> impl Strategy<Value = Member> {
-        let text = prop_oneof![
-            Just("istio-proxy".to_owned()),
-            Just("istio-init".to_owned()),
-            Just("istio-validation".to_owned()),
-            Just("default".to_owned()),
-            Just("a\"quote".to_owned()),
-            Just("back\\slash".to_owned()),
-            Just("<tag> & co".to_owned()),
-            Just("line\nbreak".to_owned()),
-            Just("naïve ☃".to_owned()),
+        let text = words(
+            &[
+                "istio-proxy",
+                "istio-init",
+                "istio-validation",
+                "default",
+                "a\"quote",
+                "back\\slash",
+                "<tag> & co",
+                "line\nbreak",
+                "naïve ☃",
+            ],
             "[a-z-]{0,12}",
-        ];
+        );
         let scalar = prop_oneof![
             Just(Member::Null),
             any::<bool>().prop_map(Member::Bool),
@@ -624,15 +635,17 @@ mod tests {
     }
 
     fn status_members() -> impl Strategy<Value = Vec<(String, Member)>> {
-        let key = prop_oneof![
-            Just("initContainers".to_owned()),
-            Just("containers".to_owned()),
-            Just("volumes".to_owned()),
-            Just("imagePullSecrets".to_owned()),
-            Just("revision".to_owned()),
-            Just("version".to_owned()),
+        let key = words(
+            &[
+                "initContainers",
+                "containers",
+                "volumes",
+                "imagePullSecrets",
+                "revision",
+                "version",
+            ],
             "[a-z]{1,4}",
-        ];
+        );
         proptest::collection::vec((key, member()), 0..7)
     }
 
