@@ -5,13 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bindgen_version=$(scripts/wasm-bindgen-cli.sh)
-# The root's release profile builds the JSON reader and writer at opt-level 1 for the policy's
-# speed per request; the page loads this module once, so it keeps them at "s" (16 KB smaller).
-size_first=()
-for package in serde_json indexmap hashbrown; do
-  size_first+=(--config "profile.release.package.$package.opt-level=\"s\"")
-done
-cargo build --release --locked --target wasm32-unknown-unknown -p native-sidecar-js "${size_first[@]}"
+cargo build --release --locked --target wasm32-unknown-unknown -p native-sidecar-js
 module=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/native_sidecar_js.wasm
 version=$(awk -F'"' '/^version = / { print $2; exit }' crates/js/Cargo.toml)
 

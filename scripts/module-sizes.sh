@@ -14,6 +14,9 @@ build() { # build LABEL PROFILE-DIR [ENV...]: prints the built module's path
   echo "$variants/$target/$dir/native_sidecar_policy.wasm"
 }
 row() { printf '%s\t%s\n' "$1" "$2" >>"$out.tmp"; }
+# The shipped module's per-package opt-levels (Makefile: WASM_PROFILE), for the builds that say
+# "release profile".
+read -ra wasm_profile <<<"${WASM_PROFILE:-}"
 : >"$out.tmp"
 
 dev=$(build debug cargo build --quiet --locked --target $target -p native-sidecar-policy)
@@ -21,14 +24,9 @@ cp "$dev" $variants/dev.wasm
 row "dev profile (cargo build)" "$(size $variants/dev.wasm)"
 
 # Cargo's release defaults: none of the root Cargo.toml's size settings.
-# The root's per-package opt-levels (the JSON reader and writer) set back to the profile's as well.
-defaults=()
-for package in serde_json indexmap hashbrown; do
-  defaults+=(--config "profile.release.package.$package.opt-level=3")
-done
 plain=$(build release CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
   CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_STRIP=debuginfo CARGO_PROFILE_RELEASE_PANIC=unwind \
-  cargo build --quiet --locked --release --target $target -p native-sidecar-policy "${defaults[@]}")
+  cargo build --quiet --locked --release --target $target -p native-sidecar-policy)
 cp "$plain" $variants/release-defaults.wasm
 row "release, cargo defaults (opt-level 3, no LTO, 16 codegen units, unwind)" "$(size $variants/release-defaults.wasm)"
 
@@ -36,7 +34,7 @@ row "release profile (LTO, opt-level \"s\", 1 codegen unit, strip, abort): cargo
   "$(size target/$target/release/native_sidecar_policy.wasm)"
 
 z=$(build release CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
-  cargo build --quiet --locked --release --target $target -p native-sidecar-policy)
+  cargo build --quiet --locked --release --target $target -p native-sidecar-policy "${wasm_profile[@]}")
 cp "$z" $variants/release-z.wasm
 row "release profile with opt-level \"z\"" "$(size $variants/release-z.wasm)"
 # Shrunk like the shipped module; make bench also measures its speed.
