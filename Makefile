@@ -87,7 +87,7 @@ endif
 # cargo test, run here when POLICY_SERVER is set.
 ifneq ($(POLICY_SERVER),)
 policy-server-tests: annotated-policy.wasm
-	$(CARGO) test --locked -p native-sidecar-policy-server --test policy_server -- --ignored
+	$(CARGO) test --locked -p native-sidecar-policy-server --test policy_server --test cluster -- --ignored
 else
 policy-server-tests:
 	@echo "skipped: the module served by Kubewarden's policy-server (set POLICY_SERVER=path/to/policy-server)"
@@ -185,24 +185,26 @@ endif
 BASELINES_DIR := target/baselines
 BENCH_BIN := target/bench-host/policy-bench
 BENCH_MODULES = --policy policy.wasm --policy-cargo $(WASM_OUT) \
-	--accept $(BASELINES_DIR)/accept.wasm --echo $(BASELINES_DIR)/echo.wasm --move $(BASELINES_DIR)/move.wasm
+	--accept $(BASELINES_DIR)/accept.wasm --echo $(BASELINES_DIR)/echo.wasm --move $(BASELINES_DIR)/move.wasm \
+	--list $(BASELINES_DIR)/list.wasm
 BENCH_SERVED = $(if $(POLICY_SERVER),--policy-server $(POLICY_SERVER) --served policy=annotated-policy.wasm \
-	$(foreach baseline,move echo accept,--served '$(baseline) baseline=$(BASELINES_DIR)/annotated-$(baseline).wasm'))
+	$(foreach baseline,move echo accept,--served '$(baseline) baseline=$(BASELINES_DIR)/annotated-$(baseline).wasm') \
+	--list-floor $(BASELINES_DIR)/annotated-list.wasm --move-floor $(BASELINES_DIR)/annotated-move.wasm)
 BENCH_SERVED_DEPS = $(if $(POLICY_SERVER),annotated-policy.wasm annotated-baselines bench-tools)
 
-.PHONY: bench bench-smoke bench-host bench-tools baselines annotated-baselines sizes check-size
+.PHONY: bench bench-nodes bench-smoke bench-host bench-tools baselines annotated-baselines sizes check-size
 
 baselines:
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	CARGO_TARGET_DIR=$(BASELINES_DIR) $(CARGO) build --release --locked --target $(WASM_TARGET) \
 		--manifest-path benches/baselines/Cargo.toml $(WASM_PROFILE)
-	for baseline in accept echo move; do \
+	for baseline in accept echo move list; do \
 	  scripts/wasm-shrink.sh $(BASELINES_DIR)/$(WASM_TARGET)/release/baseline_$$baseline.wasm $(BASELINES_DIR)/$$baseline.wasm; \
 	done
 
 # The baselines with Kubewarden metadata, which policy-server needs to serve them.
 annotated-baselines: baselines
-	for baseline in accept echo move; do \
+	for baseline in accept echo move list; do \
 	  $(ANNOTATE) -m benches/baselines/metadata.yml -o $(BASELINES_DIR)/annotated-$$baseline.wasm \
 	    $(BASELINES_DIR)/$$baseline.wasm; \
 	done
@@ -228,6 +230,13 @@ bench: policy.wasm baselines sizes bench-host $(BENCH_SERVED_DEPS)
 # A few seconds: checks that the harness runs, figures not worth quoting.
 bench-smoke: policy.wasm baselines bench-host $(BENCH_SERVED_DEPS)
 	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --quick
+
+# checkNodes alone, served by policy-server with 100, 1,000 and 5,000 nodes from the stub Kubernetes
+# API (about five minutes), and the instructions per node of the node read (callgrind, when
+# valgrind is installed): prints the BENCHMARKS.md sections without writing the file.
+bench-nodes: annotated-policy.wasm annotated-baselines bench-host bench-tools
+	@[ -n "$(POLICY_SERVER)" ] || { echo "make bench-nodes needs POLICY_SERVER=path/to/policy-server"; exit 1; }
+	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --nodes-only --instructions
 
 # Fails when the shipped module grows past the budget in policy.wasm.budget.
 check-size: policy.wasm

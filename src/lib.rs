@@ -4,7 +4,9 @@ use kubewarden_policy_sdk::{
     protocol_version_guest, response::ValidationResponse, settings::SettingsValidationResponse,
     wapc_guest as guest,
 };
-use native_sidecar_core::{Cluster, Kind, Node, Operation, Settings, parse_node_list, review_with};
+use native_sidecar_core::{
+    Cluster, Kind, Node, Operation, Settings, parse_node, parse_node_list, review_with,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -57,9 +59,33 @@ pub fn validate_with_host(
 /// Written out rather than built: it never changes, and a test holds it equal to the SDK's.
 pub const NODE_LIST_REQUEST: &[u8] = br#"{"api_version":"v1","kind":"Node","label_selector":null,"field_selector":null,"field_masks":["metadata.name","status.nodeInfo.kubeletVersion"]}"#;
 
-/// The cluster behind Kubewarden's `kubernetes/list_resources_all` host capability. The answer
-/// is read by the core's parser rather than the SDK's typed `List<Node>`: it builds only the two
-/// fields the rule needs, and it is the parser the core's tests hold to bad input.
+/// The fields of a node the rule reads, for both requests: policy-server prunes the rest, but for
+/// `metadata`, which it keeps whole.
+const NODE_FIELD_MASKS: [&str; 2] = ["metadata.name", "status.nodeInfo.kubeletVersion"];
+
+/// How policy-evaluator words `get_resource` for an object that does not exist: "Cannot find
+/// v1/Node named 'NAME' inside of namespace 'None'".
+pub const NODE_NOT_FOUND: &str = "Cannot find v1/Node named ";
+
+/// What the policy asks the host for a pod pinned to node `name`: the SDK's `GetResourceRequest`
+/// for that `v1/Node`, with the same field masks. policy-server answers it with one API GET,
+/// cached 5 s per name, instead of the whole node list (SPEC section 12).
+pub fn node_request(name: &str) -> Vec<u8> {
+    let request = serde_json::json!({
+        "api_version": "v1",
+        "kind": "Node",
+        "name": name,
+        "namespace": null,
+        "disable_cache": false,
+        "field_masks": NODE_FIELD_MASKS,
+    });
+    serde_json::to_vec(&request).unwrap_or_default()
+}
+
+/// The cluster behind Kubewarden's `kubernetes/list_resources_all` and `kubernetes/get_resource`
+/// host capabilities. Answers are read by the core's parsers rather than the SDK's typed
+/// `List<Node>`: they build only the two fields the rule needs (serde skips each node's metadata
+/// without building it), and they are the parsers the core's tests hold to bad input.
 struct HostCluster<F> {
     host_call: F,
 }
@@ -73,6 +99,21 @@ impl<F: FnMut(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String>> Cluster for H
             NODE_LIST_REQUEST,
         )?;
         parse_node_list(&answer)
+    }
+
+    /// policy-server (policy-evaluator) reports a node that does not exist as a failed call
+    /// whose message says it cannot find it: the core then decides from the whole list.
+    fn node(&mut self, name: &str) -> Result<Option<Node>, String> {
+        match (self.host_call)(
+            "kubewarden",
+            "kubernetes",
+            "get_resource",
+            &node_request(name),
+        ) {
+            Ok(answer) => parse_node(&answer).map(Some),
+            Err(message) if message.contains(NODE_NOT_FOUND) => Ok(None),
+            Err(message) => Err(message),
+        }
     }
 }
 

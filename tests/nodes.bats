@@ -83,16 +83,30 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
 }
 
 @test "nodes: the pod's own node is old while the others are new: left classic" {
-  replay one-old "$(request istio-pod-classic worker-old)" --settings-json "$CHECK"
+  replay one-old-pinned-old "$(request istio-pod-classic worker-old)" --settings-json "$CHECK"
   assert_untouched_with "no native sidecar made: the pod's node \"worker-old\" runs kubelet v1.32.9+k3s1, older than minKubeletVersion 1.33, $TOO_OLD. $RAISE"
 }
 
 @test "nodes: the pod's own node is new while another is old: converted" {
   local file
   file="$(request istio-pod-classic worker-1)"
-  replay one-old "$file" --settings-json "$CHECK"
+  # The session holds one exchange, get_resource for worker-1: no list is asked.
+  replay one-old-pinned-new "$file" --settings-json "$CHECK"
   assert_patched
   [ "$(patched_object "$file" | jq -c '[.spec.nodeName, [.spec.initContainers[] | [.name, .restartPolicy]]]')" = '["worker-1",[["istio-init",null],["istio-proxy","Always"]]]' ]
+}
+
+@test "nodes: a DaemonSet's pod (node affinity on metadata.name) reads its node alone: converted" {
+  local file="$BATS_TEST_TMPDIR/daemonset-pod.json"
+  jq '.object.spec.affinity = {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchFields: [{key: "metadata.name", operator: "In", values: ["worker-1"]}]}]}}}' \
+    "$REQUESTS/istio-pod-classic.json" >"$file"
+  replay one-old-pinned-new "$file" --settings-json "$CHECK"
+  assert_patched
+}
+
+@test "nodes: the pod's own node does not exist: the whole list decides, as in Istio's rule" {
+  replay one-old-pinned-missing "$(request istio-pod-classic gone)" --settings-json "$CHECK"
+  assert_untouched_with "no native sidecar made: $ONE_OLD, $TOO_OLD. $RAISE"
 }
 
 @test "nodes: minKubeletVersion 1.32 lets the 1.32 node run native sidecars" {
@@ -110,7 +124,7 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
 
 @test "nodes: no RBAC on nodes: untouched, and the warning names the ClusterRole" {
   replay forbidden "$REQUESTS/istio-pod-classic.json" --settings-json "$CHECK"
-  assert_untouched_with "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read (Callback evaluation failure: nodes is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot list resource \"nodes\" in API group \"\" at the cluster scope); let the policy-server's service account list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
+  assert_untouched_with "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read (Callback evaluation failure: nodes is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot list resource \"nodes\" in API group \"\" at the cluster scope); let the policy-server's service account get, list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
 }
 
 @test "nodes: without --allow-context-aware the nodes are denied: untouched, and the warning names contextAwareResources" {
@@ -127,12 +141,12 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
     --request-path "$REQUESTS/istio-pod-classic.json" --settings-json "$CHECK" "$ANNOTATED_POLICY"
   echo "stdout: $output"
   [ "$status" -eq 0 ]
-  assert_untouched_with "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read (Policy has not been granted access to the 'kubernetes/list_resources_all' host capability. The violation has been reported.); allow the policy the host capability kubernetes/list_resources_all (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
+  assert_untouched_with "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read (Policy has not been granted access to the 'kubernetes/list_resources_all' host capability. The violation has been reported.); allow the policy the host capabilities kubernetes/list_resources_all and kubernetes/get_resource (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
 }
 
 @test "nodes: a session that does not match the policy's request: untouched, same message from both runners" {
   replay no-masks "$REQUESTS/istio-pod-classic.json" --settings-json "$CHECK"
-  assert_untouched_with 'no native sidecar made: checkNodes is on and the cluster'"'"'s nodes cannot be read (Callback evaluation failure: Replay error: unexpected request. Was expecting KubernetesListResourceAll { api_version: "v1", kind: "Node", label_selector: None, field_selector: None, field_masks: None }, got KubernetesListResourceAll { api_version: "v1", kind: "Node", label_selector: None, field_selector: None, field_masks: Some({"metadata.name", "status.nodeInfo.kubeletVersion"}) } instead); the replayed session does not answer this call: the policy asks list_resources_all for v1/Node with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes'
+  assert_untouched_with 'no native sidecar made: checkNodes is on and the cluster'"'"'s nodes cannot be read (Callback evaluation failure: Replay error: unexpected request. Was expecting KubernetesListResourceAll { api_version: "v1", kind: "Node", label_selector: None, field_selector: None, field_masks: None }, got KubernetesListResourceAll { api_version: "v1", kind: "Node", label_selector: None, field_selector: None, field_masks: Some({"metadata.name", "status.nodeInfo.kubeletVersion"}) } instead); the replayed session does not answer this call: the policy asks get_resource for the v1/Node a pod is pinned to (then list_resources_all only if it does not exist), else list_resources_all for v1/Node, with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes'
 }
 
 @test "nodes: an answer that is not a node list: untouched, with a warning" {
@@ -168,11 +182,14 @@ RAISE="Upgrade the node's kubelet, or lower minKubeletVersion (at least 1.29) if
 
 @test "nodes: the sessions in test_data/nodes are what policy-host records from the node files" {
   is_policy_host || skip "recording from a node file is policy-host's"
-  for name in all-new one-old; do
+  # SESSION:NODE_FILE[:NODE_NAME]: the classic pod, pinned to NODE_NAME when given.
+  for entry in all-new:all-new one-old:one-old one-old-pinned-new:one-old:worker-1 \
+    one-old-pinned-old:one-old:worker-old one-old-pinned-missing:one-old:gone; do
+    IFS=: read -r name nodes node <<<"$entry"
     local recorded="$BATS_TEST_TMPDIR/$name.session.yml"
-    run --separate-stderr "$KWCTL" run --allow-context-aware --nodes "$NODES/$name.json" \
+    run --separate-stderr "$KWCTL" run --allow-context-aware --nodes "$NODES/$nodes.json" \
       --record-host-capabilities-interactions "$recorded" \
-      --request-path "$REQUESTS/istio-pod-classic.json" --settings-json "$CHECK" "$ANNOTATED_POLICY"
+      --request-path "$(request istio-pod-classic "$node")" --settings-json "$CHECK" "$ANNOTATED_POLICY"
     [ "$status" -eq 0 ]
     diff -u "$NODES/$name.session.yml" "$recorded"
   done

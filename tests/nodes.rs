@@ -3,9 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use kubewarden_policy_sdk::host_capabilities::kubernetes::ListAllResourcesRequest;
+use kubewarden_policy_sdk::host_capabilities::kubernetes::{
+    GetResourceRequest, ListAllResourcesRequest,
+};
 use kubewarden_policy_sdk::response::ValidationResponse;
-use native_sidecar_policy::{NODE_LIST_REQUEST, validate, validate_with_host};
+use native_sidecar_policy::{
+    NODE_LIST_REQUEST, NODE_NOT_FOUND, node_request, validate, validate_with_host,
+};
 use native_sidecar_testdata::{admission_request, istio_pairs};
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -19,6 +23,15 @@ fn call_with(
     settings: Value,
     answer: impl Fn() -> Result<Vec<u8>, String>,
 ) -> (ValidationResponse, Vec<Call>) {
+    call_answering(request, settings, |_| answer())
+}
+
+/// [`call_with`], answering each call by its operation.
+fn call_answering(
+    request: &Value,
+    settings: Value,
+    answer: impl Fn(&str) -> Result<Vec<u8>, String>,
+) -> (ValidationResponse, Vec<Call>) {
     let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
     let mut calls = Vec::new();
     let raw = validate_with_host(&payload, |binding, namespace, operation, message| {
@@ -28,10 +41,20 @@ fn call_with(
             operation.to_owned(),
             message.to_vec(),
         ));
-        answer()
+        answer(operation)
     })
     .expect("validate never returns a guest error");
     (serde_json::from_slice(&raw).unwrap(), calls)
+}
+
+/// A host call of Kubewarden's Kubernetes capabilities.
+fn kubernetes_call(operation: &str, payload: &[u8]) -> Call {
+    (
+        "kubewarden".to_owned(),
+        "kubernetes".to_owned(),
+        operation.to_owned(),
+        payload.to_vec(),
+    )
 }
 
 fn node_list(nodes: &[(&str, &str)]) -> Vec<u8> {
@@ -82,12 +105,7 @@ fn new_nodes_convert_after_one_host_call() {
     assert_eq!(response.warnings, None);
     assert_eq!(
         calls,
-        [(
-            "kubewarden".to_owned(),
-            "kubernetes".to_owned(),
-            "list_resources_all".to_owned(),
-            NODE_LIST_REQUEST.to_vec()
-        )]
+        [kubernetes_call("list_resources_all", NODE_LIST_REQUEST)]
     );
 }
 
@@ -162,4 +180,95 @@ fn a_host_that_answers_nothing_gets_a_warning() {
     assert!(response.warnings.unwrap()[0].starts_with(
         "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read ("
     ));
+}
+
+#[test]
+fn the_pinned_request_is_the_sdks_get_resource_for_the_node_with_masks() {
+    let sdk = GetResourceRequest {
+        api_version: "v1".to_owned(),
+        kind: "Node".to_owned(),
+        name: "ip-10-0-1-2.eu-west-1.compute.internal".to_owned(),
+        namespace: None,
+        disable_cache: false,
+        field_masks: Some(BTreeSet::from([
+            "metadata.name".to_owned(),
+            "status.nodeInfo.kubeletVersion".to_owned(),
+        ])),
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&node_request("ip-10-0-1-2.eu-west-1.compute.internal")),
+        serde_json::to_string(&sdk).unwrap()
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&node_request("a\"b")).unwrap()["name"],
+        "a\"b"
+    );
+}
+
+fn pinned(node: &str) -> (Value, Value) {
+    let (mut request, mut after) = classic_pod();
+    request["object"]["spec"]["nodeName"] = json!(node);
+    after["spec"]["nodeName"] = json!(node);
+    (request, after)
+}
+
+fn operations(calls: &[Call]) -> Vec<&str> {
+    calls
+        .iter()
+        .map(|(_, _, operation, _)| operation.as_str())
+        .collect()
+}
+
+/// A pod pinned to a new node in a cluster whose other nodes are old: one get_resource, no list.
+#[test]
+fn a_pinned_pod_reads_its_node_alone() {
+    let (request, after) = pinned("worker-1");
+    let (response, calls) = call_answering(&request, checking(), |operation| {
+        match operation {
+        "get_resource" => Ok(br#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"worker-1","labels":{"a":"b"}},"status":{"nodeInfo":{"kubeletVersion":"v1.34.1"}}}"#.to_vec()),
+        _ => Ok(node_list(&[("worker-1", "v1.34.1"), ("worker-2", "v1.28.0")])),
+    }
+    });
+    assert_eq!(response.mutated_object, Some(after));
+    assert_eq!(response.warnings, None);
+    assert_eq!(
+        calls,
+        [kubernetes_call("get_resource", &node_request("worker-1"))]
+    );
+}
+
+/// policy-server's words for a node that does not exist: the whole list decides, as Istio's rule.
+#[rstest]
+#[case::all_new(&[("a", "v1.33.0")], true)]
+#[case::one_old(&[("a", "v1.33.0"), ("b", "v1.31.0")], false)]
+fn a_pinned_pod_whose_node_is_missing_is_decided_by_the_list(
+    #[case] nodes: &[(&str, &str)],
+    #[case] converted: bool,
+) {
+    let (request, after) = pinned("gone");
+    let (response, calls) = call_answering(&request, checking(), |operation| match operation {
+        "get_resource" => Err(format!(
+            "Callback evaluation failure: {NODE_NOT_FOUND}'gone' inside of namespace 'None'"
+        )),
+        _ => Ok(node_list(nodes)),
+    });
+    assert_eq!(operations(&calls), ["get_resource", "list_resources_all"]);
+    assert_eq!(response.mutated_object, converted.then_some(after));
+}
+
+/// Any other failure is reported, not retried as a list (policy-server would wait on a refused
+/// LIST forever).
+#[test]
+fn a_pinned_pod_whose_node_cannot_be_read_stays_classic_with_a_warning() {
+    let (request, _) = pinned("worker-1");
+    let refused = "Callback evaluation failure: ApiError: nodes is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot get resource \"nodes\" in API group \"\" at the cluster scope: Forbidden";
+    let (response, calls) = call_with(&request, checking(), || Err(refused.to_owned()));
+    assert_eq!(operations(&calls), ["get_resource"]);
+    assert_eq!(response.mutated_object, None);
+    assert_eq!(
+        response.warnings,
+        Some(vec![format!(
+            "no native sidecar made: checkNodes is on and the cluster's nodes cannot be read ({refused}); let the policy-server's service account get, list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
+        )])
+    );
 }

@@ -1,6 +1,6 @@
 //! The requests `make bench` measures, shared with the core's criterion benchmark
 //! (`crates/core/benches/core.rs` includes this file), so both report on the same inputs.
-//! Only `serde_json` and `std`: it is compiled into both crates.
+//! Only `serde_json`, `std` and the test data crate: it is compiled into both crates.
 
 use std::path::{Path, PathBuf};
 
@@ -114,58 +114,10 @@ pub fn cases() -> Result<Vec<Case>, String> {
     Ok(cases)
 }
 
-/// Node `at` of a managed cluster as `kubectl get nodes -o json` shows it, every kubelet 1.33 or
-/// later (so the policy converts, as in the case without the check). The host trims it to the
-/// policy's field masks but keeps `metadata` whole, as policy-server does: the labels and
-/// annotations below are most of what the policy reads per node.
+/// Node `at` of an EKS-like cluster, every kubelet 1.33 or later (so the policy converts, as in
+/// the case without the check): the same nodes the stub Kubernetes API serves policy-server.
 pub fn node(at: usize) -> Value {
-    let name = format!(
-        "ip-10-0-{}-{}.eu-west-1.compute.internal",
-        at / 250,
-        at % 250
-    );
-    let zone = ["eu-west-1a", "eu-west-1b", "eu-west-1c"][at % 3];
-    json!({
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "annotations": {
-                "alpha.kubernetes.io/provided-node-ip": format!("10.0.{}.{}", at / 250, at % 250),
-                "node.alpha.kubernetes.io/ttl": "0",
-                "volumes.kubernetes.io/controller-managed-attach-detach": "true"
-            },
-            "creationTimestamp": "2025-09-01T08:10:00Z",
-            "labels": {
-                "beta.kubernetes.io/arch": "amd64",
-                "beta.kubernetes.io/instance-type": "m6i.large",
-                "beta.kubernetes.io/os": "linux",
-                "eks.amazonaws.com/capacityType": "ON_DEMAND",
-                "eks.amazonaws.com/nodegroup": "general",
-                "failure-domain.beta.kubernetes.io/region": "eu-west-1",
-                "failure-domain.beta.kubernetes.io/zone": zone,
-                "kubernetes.io/arch": "amd64",
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "node.kubernetes.io/instance-type": "m6i.large",
-                "topology.kubernetes.io/region": "eu-west-1",
-                "topology.kubernetes.io/zone": zone
-            },
-            "name": name,
-            "resourceVersion": format!("{}", 1_000_000 + at),
-            "uid": format!("8a1c2f3e-0000-4000-8000-{at:012}")
-        },
-        "spec": {"providerID": format!("aws:///{zone}/i-0{at:016x}")},
-        "status": {
-            "nodeInfo": {
-                "architecture": "amd64",
-                "containerRuntimeVersion": "containerd://1.7.27",
-                "kernelVersion": "6.1.141-155.222.amzn2023.x86_64",
-                "kubeletVersion": if at.is_multiple_of(2) { "v1.33.5-eks-3025e55" } else { "v1.34.1-eks-113cf36" },
-                "operatingSystem": "linux",
-                "osImage": "Amazon Linux 2023.8.20250818"
-            }
-        }
-    })
+    native_sidecar_testdata::eks_node(at)
 }
 
 /// The classic Istio Pod with its app container repeated `apps` times (distinct names), so the

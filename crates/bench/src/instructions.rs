@@ -58,13 +58,46 @@ pub fn child(
     Ok(())
 }
 
+/// The child mode that counts the node read: [`node_child`].
+pub const NODE_CHILD_FLAG: &str = "--count-node-instructions-child";
+
+/// The cluster sizes of [`node_child`]: the difference between the two, over the nodes added, is
+/// the cost per node.
+pub const NODE_SIZES: [usize; 2] = [1000, 5000];
+
+/// The child for the node read: the hello Deployment with `checkNodes: true`, the host answering
+/// with [`NODE_SIZES`] EKS-like nodes, one fresh-instance request counted per size and module
+/// (the policy, then the list floor), each after an uncounted warm-up call.
+pub fn node_child(modules: &[Module], payload: &[u8]) -> Result<(), String> {
+    let warm = modules
+        .iter()
+        .map(|m| m.host.instantiate().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    for size in NODE_SIZES {
+        let nodes = Some(Arc::new(Nodes::new(
+            (0..size).map(crate::inputs::node).collect(),
+        )));
+        crate::answer_with(&nodes);
+        for (module, warm) in modules.iter().zip(&warm) {
+            crate::time_one(module, warm, Mode::Warm, payload)?;
+            count_request(module, warm, Mode::Fresh, payload)?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs the child under callgrind with `args` (the module options) and returns one count per
 /// entry of [`order`], or why there are none.
 pub fn count(args: &[String], expected: usize) -> Result<Vec<u64>, String> {
+    count_with(args, CHILD_FLAG, expected)
+}
+
+/// [`count`] for the child mode `flag`.
+pub fn count_with(args: &[String], flag: &str, expected: usize) -> Result<Vec<u64>, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the harness: {e}"))?;
     let dir = std::env::temp_dir().join(format!("policy-bench-callgrind-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let result = run_valgrind(&exe, args, &dir, expected);
+    let result = run_valgrind(&exe, args, flag, &dir, expected);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -72,6 +105,7 @@ pub fn count(args: &[String], expected: usize) -> Result<Vec<u64>, String> {
 fn run_valgrind(
     exe: &Path,
     args: &[String],
+    flag: &str,
     dir: &Path,
     expected: usize,
 ) -> Result<Vec<u64>, String> {
@@ -88,7 +122,7 @@ fn run_valgrind(
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(exe)
         .args(args)
-        .arg(CHILD_FLAG)
+        .arg(flag)
         .status()
         .map_err(|e| format!("cannot run valgrind: {e}"))?;
     if !status.success() {

@@ -16,6 +16,7 @@ mod cli;
 mod inputs;
 mod instructions;
 mod served;
+mod served_nodes;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -32,7 +33,8 @@ use inputs::Case;
 
 const USAGE: &str = "usage: policy-bench --policy FILE --accept FILE --echo FILE [--move FILE] \
 [--policy-cargo FILE] [--extra LABEL=FILE]... [--sizes FILE] [--out FILE] [--command TEXT] [--quick] [--instructions] \
-[--policy-server FILE --served LABEL=FILE... [--wrk FILE] [--load-seconds N] [--load-rounds N]]";
+[--policy-server FILE --served LABEL=FILE... [--wrk FILE] [--load-seconds N] [--load-rounds N] \
+[--list-floor FILE --move-floor FILE [--node-counts N,N,...] [--nodes-only]]]";
 
 /// The goals of issue 20 (issue 6 asked for 1.3x echo and 350 KB).
 const ECHO_RATIO_GOAL: f64 = 1.2;
@@ -55,6 +57,9 @@ struct Options {
     /// Also count instructions per request under callgrind (valgrind).
     instructions: bool,
     count_child: bool,
+    count_node_child: bool,
+    /// The list floor (plain module), for the instructions per node of the node read.
+    list: Option<PathBuf>,
     /// Kubewarden's policy-server, to serve the annotated modules under load.
     policy_server: Option<PathBuf>,
     /// The annotated modules policy-server serves, the policy first.
@@ -62,16 +67,25 @@ struct Options {
     wrk: PathBuf,
     load_seconds: Option<u64>,
     load_rounds: Option<usize>,
+    /// The annotated list and move floors, for checkNodes served with nodes from the stub.
+    list_floor: Option<PathBuf>,
+    move_floor: Option<PathBuf>,
+    node_counts: Vec<usize>,
+    /// Only checkNodes served by policy-server (`make bench-nodes`).
+    nodes_only: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     let (mut policy, mut policy_cargo, mut accept, mut echo) = (None, None, None, None);
     let (mut sizes, mut out, mut command, mut quick) = (None, None, None, false);
-    let (mut instructions, mut count_child) = (false, false);
+    let (mut instructions, mut count_child, mut count_node_child) = (false, false, false);
+    let mut list = None;
     let mut extra = Vec::new();
     let (mut moved, mut policy_server, mut served) = (None, None, Vec::new());
     let (mut wrk, mut load_seconds, mut load_rounds) = (PathBuf::from("wrk"), None, None);
+    let (mut list_floor, mut move_floor, mut nodes_only) = (None, None, false);
+    let mut node_counts = served_nodes::NODE_COUNTS.to_vec();
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
         match arg.as_str() {
@@ -85,6 +99,15 @@ fn parse_args() -> Result<Options, String> {
             "--wrk" => wrk = PathBuf::from(value()?),
             "--load-seconds" => load_seconds = Some(number(&arg, value()?)?),
             "--load-rounds" => load_rounds = Some(number(&arg, value()?)?),
+            "--list-floor" => list_floor = Some(PathBuf::from(value()?)),
+            "--move-floor" => move_floor = Some(PathBuf::from(value()?)),
+            "--node-counts" => {
+                node_counts = value()?
+                    .split(',')
+                    .map(|n| number(&arg, n.to_owned()))
+                    .collect::<Result<_, _>>()?
+            }
+            "--nodes-only" => nodes_only = true,
             "--echo" => echo = Some(PathBuf::from(value()?)),
             "--sizes" => sizes = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
@@ -92,6 +115,8 @@ fn parse_args() -> Result<Options, String> {
             "--quick" => quick = true,
             "--instructions" => instructions = true,
             instructions::CHILD_FLAG => count_child = true,
+            instructions::NODE_CHILD_FLAG => count_node_child = true,
+            "--list" => list = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -109,12 +134,18 @@ fn parse_args() -> Result<Options, String> {
         quick,
         instructions,
         count_child,
+        count_node_child,
+        list,
         moved,
         policy_server,
         served,
         wrk,
         load_seconds,
         load_rounds,
+        list_floor,
+        move_floor,
+        node_counts,
+        nodes_only,
     })
 }
 
@@ -281,6 +312,79 @@ fn counted_modules(options: &Options) -> Result<Vec<Module>, String> {
         load("accept baseline", options.accept.clone())?,
         load("echo baseline", options.echo.clone())?,
     ])
+}
+
+/// The hello Deployment with `checkNodes: true` (the case the node counts of `inputs` add).
+fn node_case_payload() -> Result<Vec<u8>, String> {
+    let case = inputs::cases()?
+        .into_iter()
+        .find(|case| case.nodes.is_some())
+        .ok_or("the checkNodes cases are missing")?;
+    payload(&case)
+}
+
+fn run_count_node_child(options: &Options) -> Result<(), String> {
+    let list = options.list.clone().ok_or("--list names the list floor")?;
+    let modules = vec![
+        load("policy", options.policy.clone())?,
+        load("list floor", list)?,
+    ];
+    instructions::node_child(&modules, &node_case_payload()?)
+}
+
+/// Instructions per node of the node read, for the policy and the list floor (which receives the
+/// same answer and leaves it unread): the policy's own share is the difference. `Err` says why
+/// they were not counted.
+fn node_instructions(options: &Options) -> Result<(f64, f64), String> {
+    let list = options.list.as_ref().ok_or("--list names the list floor")?;
+    let args: Vec<String> = [
+        ("--policy", &options.policy),
+        ("--accept", &options.accept),
+        ("--echo", &options.echo),
+        ("--list", list),
+    ]
+    .iter()
+    .flat_map(|(flag, path)| [flag.to_string(), path.display().to_string()])
+    .collect();
+    eprintln!("counting the node read's instructions under callgrind");
+    let counts = instructions::count_with(&args, instructions::NODE_CHILD_FLAG, 4)?;
+    let added = (instructions::NODE_SIZES[1] - instructions::NODE_SIZES[0]) as f64;
+    // Order: size 1 (policy, floor), size 2 (policy, floor).
+    let per_node = |module: usize| (counts[2 + module] as f64 - counts[module] as f64) / added;
+    Ok((per_node(0), per_node(1)))
+}
+
+/// The BENCHMARKS.md lines on instructions per node, or why there are none.
+fn write_node_instructions(w: &mut String, counted: &Result<(f64, f64), String>) {
+    let _ = writeln!(
+        w,
+        "### Instructions per node (callgrind)
+"
+    );
+    match counted {
+        Ok((policy, floor)) => {
+            let _ = writeln!(
+                w,
+                "The hello Deployment with `checkNodes: true`, a fresh instance, the host \
+                 answering with {} and {} EKS-like nodes (each trimmed to the masks, metadata \
+                 whole: about 1 KB): instructions (wasmtime's and the module's) per added node.\n\n\
+                 | module | instructions per node |\n|---|---:|\n\
+                 | policy | {policy:.0} |\n\
+                 | list floor (receives the answer, reads nothing) | {floor:.0} |\n\
+                 | **the policy's own share** | **{:.0}** |\n",
+                instructions::NODE_SIZES[0],
+                instructions::NODE_SIZES[1],
+                policy - floor
+            );
+        }
+        Err(message) => {
+            let _ = writeln!(
+                w,
+                "Not counted in this run: {message}.
+"
+            );
+        }
+    }
 }
 
 fn run_count_child(options: &Options) -> Result<(), String> {
@@ -630,6 +734,7 @@ fn run(options: &Options) -> Result<(), String> {
         eprintln!("policy-server run skipped: {reason}");
     }
     served::write_section(w, &served);
+    served_nodes::write_section(w, &serve_nodes(options, &cases));
     let base = cases
         .iter()
         .position(|c| c.name == inputs::NODE_BASE_CASE)
@@ -672,6 +777,9 @@ fn run(options: &Options) -> Result<(), String> {
         micros(find(base, policy, Mode::Fresh).median()),
         ratio(base, echo, Mode::Fresh)
     );
+    if options.instructions {
+        write_node_instructions(w, &node_instructions(options));
+    }
 
     let sizes = match &options.sizes {
         Some(path) => read_sizes(path)?,
@@ -743,21 +851,52 @@ fn run(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// The annotated modules served by policy-server under load, or why they were not.
-fn serve(options: &Options, cases: &[Case]) -> Result<served::Report, String> {
+/// checkNodes served by policy-server with nodes from the stub Kubernetes API, or why not.
+fn serve_nodes(options: &Options, cases: &[Case]) -> Result<served_nodes::NodeReport, String> {
+    // Eight loaded runs per cluster size: shorter runs than the section above, by default.
+    let mut load = load_options(options)?;
+    load.seconds = options
+        .load_seconds
+        .unwrap_or(if options.quick { 1 } else { 3 });
+    load.rounds = options
+        .load_rounds
+        .unwrap_or(if options.quick { 1 } else { 3 });
+    if options.nodes_only && options.policy_server.is_none() {
+        return Err("no policy-server (POLICY_SERVER)".to_owned());
+    }
+    let (Some(list_floor), Some(move_floor)) = (&options.list_floor, &options.move_floor) else {
+        return Err("--list-floor and --move-floor name the annotated floors".to_owned());
+    };
+    let policy = options
+        .served
+        .first()
+        .map(|(_, path)| path.clone())
+        .ok_or("--policy-server needs the annotated modules (--served LABEL=FILE)")?;
+    let hello = cases
+        .iter()
+        .find(|c| c.name == GOAL_CASE)
+        .ok_or("the hello Deployment case is missing")?;
+    let pod = inputs::load("istio-pod-classic.json")?;
+    let modules = served_nodes::NodeModules {
+        policy,
+        list_floor: list_floor.clone(),
+        move_floor: move_floor.clone(),
+    };
+    let result = served_nodes::measure(&load, &modules, &options.node_counts, &hello.request, &pod);
+    if let Err(reason) = &result {
+        eprintln!("checkNodes served run skipped: {reason}");
+    }
+    result
+}
+
+/// How wrk loads policy-server: `--load-seconds` and `--load-rounds`, shorter with `--quick`.
+fn load_options(options: &Options) -> Result<served::LoadOptions, String> {
     let Some(policy_server) = &options.policy_server else {
         return Err(
             "set POLICY_SERVER to Kubewarden's policy-server binary (and install wrk)".to_owned(),
         );
     };
-    if options.served.is_empty() {
-        return Err("--policy-server needs the annotated modules (--served LABEL=FILE)".to_owned());
-    }
-    let hello = cases
-        .iter()
-        .find(|c| c.name == GOAL_CASE)
-        .ok_or("the hello Deployment case is missing")?;
-    let load = served::LoadOptions {
+    Ok(served::LoadOptions {
         policy_server: policy_server.clone(),
         wrk: options.wrk.clone(),
         seconds: options
@@ -769,7 +908,39 @@ fn serve(options: &Options, cases: &[Case]) -> Result<served::Report, String> {
         connections: 4,
         threads: 2,
         workers: 2,
-    };
+    })
+}
+
+/// `--nodes-only`: the checkNodes section alone, printed and written to `--out`.
+fn run_nodes_only(options: &Options) -> Result<(), String> {
+    let cases = inputs::cases()?;
+    let mut section = String::new();
+    if options.instructions {
+        write_node_instructions(&mut section, &node_instructions(options));
+    }
+    let report = serve_nodes(options, &cases);
+    served_nodes::write_section(&mut section, &report);
+    print!("{section}");
+    if let Some(out) = &options.out {
+        std::fs::write(out, &section)
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    }
+    match report {
+        Err(_) if options.policy_server.is_none() => Ok(()),
+        report => report.map(drop),
+    }
+}
+
+/// The annotated modules served by policy-server under load, or why they were not.
+fn serve(options: &Options, cases: &[Case]) -> Result<served::Report, String> {
+    let load = load_options(options)?;
+    if options.served.is_empty() {
+        return Err("--policy-server needs the annotated modules (--served LABEL=FILE)".to_owned());
+    }
+    let hello = cases
+        .iter()
+        .find(|c| c.name == GOAL_CASE)
+        .ok_or("the hello Deployment case is missing")?;
     served::measure(&load, &options.served, hello.name.as_str(), &hello.request)
 }
 
@@ -847,6 +1018,10 @@ fn main() -> ExitCode {
     let outcome = parse_args().and_then(|options| {
         if options.count_child {
             run_count_child(&options)
+        } else if options.count_node_child {
+            run_count_node_child(&options)
+        } else if options.nodes_only {
+            run_nodes_only(&options)
         } else {
             run(&options)
         }

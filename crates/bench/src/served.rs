@@ -13,12 +13,23 @@ use native_sidecar_policy_server::{Policy, Server, admission_review, patch_of, v
 use serde_json::Value;
 
 /// POSTs the AdmissionReview in $WRK_BODY with every request; prints wrk's figures as JSON.
-const WRK_SCRIPT: &str = r#"
+pub(crate) const WRK_SCRIPT: &str = r#"
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local file = assert(io.open(os.getenv("WRK_BODY"), "rb"))
 wrk.body = file:read("*a")
 file:close()
+
+-- With WRK_NODES=N, each request names one of the N EKS-like nodes (at random) where the body
+-- says __NODE__: DaemonSet-style pods, each pinned to its own node.
+local nodes = tonumber(os.getenv("WRK_NODES") or "0")
+if nodes > 0 then
+  request = function()
+    local at = math.random(0, nodes - 1)
+    local name = string.format("ip-10-0-%d-%d.eu-west-1.compute.internal", math.floor(at / 250), at % 250)
+    return wrk.format(nil, nil, nil, (string.gsub(wrk.body, "__NODE__", name, 1)))
+  end
+end
 
 function done(summary, latency, requests)
   local e = summary.errors
@@ -41,10 +52,10 @@ pub struct LoadOptions {
 }
 
 /// One wrk run.
-struct Run {
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(crate) struct Run {
+    pub(crate) requests_per_second: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
 }
 
 /// A module's figures: medians over the rounds.
@@ -68,7 +79,7 @@ pub struct Report {
     pub served: Vec<Served>,
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => f64::NAN,
@@ -78,7 +89,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// policy-server's answer to one request, in a few words, so the table shows the work done.
-fn answer(server: &Server, id: &str, review: &Value) -> Result<String, String> {
+pub(crate) fn answer(server: &Server, id: &str, review: &Value) -> Result<String, String> {
     let response = server
         .review("validate", id, review)
         .and_then(|reply| reply.response())
@@ -101,7 +112,20 @@ fn wrk(
     url: &str,
     seconds: u64,
 ) -> Result<(u64, Run), String> {
+    wrk_naming(options, script, body, url, seconds, 0)
+}
+
+/// [`wrk`], each request naming one of `nodes` nodes where the body says `__NODE__` (none: 0).
+pub(crate) fn wrk_naming(
+    options: &LoadOptions,
+    script: &Path,
+    body: &Path,
+    url: &str,
+    seconds: u64,
+    nodes: usize,
+) -> Result<(u64, Run), String> {
     let output = Command::new(&options.wrk)
+        .env("WRK_NODES", nodes.to_string())
         .arg(format!("-t{}", options.threads))
         .arg(format!("-c{}", options.connections))
         .arg(format!("-d{seconds}s"))
@@ -265,15 +289,24 @@ pub fn measure(
     })
 }
 
+/// Writes a BENCHMARKS.md section's heading, and the reason in its place when the run was
+/// skipped (`Err`); the report to write the rest from otherwise.
+pub(crate) fn section<'r, T>(
+    w: &mut String,
+    heading: &str,
+    report: &'r Result<T, String>,
+) -> Option<&'r T> {
+    let _ = writeln!(w, "## {heading}\n");
+    if let Err(reason) = report {
+        let _ = writeln!(w, "Not measured in this run: {reason}.\n");
+    }
+    report.as_ref().ok()
+}
+
 /// The BENCHMARKS.md section; `report` is `Err` with the reason when the run was skipped.
 pub fn write_section(w: &mut String, report: &Result<Report, String>) {
-    let _ = writeln!(w, "## Served by policy-server (HTTP)\n");
-    let report = match report {
-        Ok(report) => report,
-        Err(reason) => {
-            let _ = writeln!(w, "Not measured in this run: {reason}.\n");
-            return;
-        }
+    let Some(report) = section(w, "Served by policy-server (HTTP)", report) else {
+        return;
     };
     let _ = writeln!(
         w,

@@ -4,14 +4,21 @@
 //! decides when `spec.nodeName` names a node that exists; otherwise every node must be new enough,
 //! because the scheduler may put the pod on any of them. An empty node list means native.
 //!
+//! A pod pinned to one node (its `nodeName`, or a required node affinity that selects one node by
+//! `metadata.name`, as the DaemonSet controller writes for each of its pods) is decided from that
+//! node alone, read by name ([`Cluster::node`]): in policy-server reading the whole list costs
+//! O(nodes) on every request (SPEC section 12). When that node does not exist, the whole list
+//! decides, as for any other pod; when it cannot be read, the pod stays classic with the reason.
+//!
 //! The nodes come from the caller through [`Cluster`], asked only when a decision needs them, at
-//! most once per review: the policy reads them through a Kubewarden host capability, tests and
-//! tools answer from memory, and `review` has no cluster at all.
+//! most once per review (a pinned pod: its node, then the list only if it does not exist): the policy
+//! reads them through Kubewarden host capabilities, tests and tools answer from memory, and
+//! `review` has no cluster at all.
 
 use std::cmp::Ordering;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::kubelet::KubeletVersion;
 use crate::pod::PodView;
@@ -37,7 +44,14 @@ impl Node {
 /// Where the review reads the cluster's nodes from. `Err` carries the reason, in the words of
 /// whoever failed (the host's error message), and becomes part of the warning.
 pub trait Cluster {
+    /// Every node.
     fn nodes(&mut self) -> Result<Vec<Node>, String>;
+
+    /// The node named `name` alone: `Ok(None)` when the cluster has no such node. By default
+    /// looked for in [`Cluster::nodes`]; a cluster that can read one node by name says so here.
+    fn node(&mut self, name: &str) -> Result<Option<Node>, String> {
+        Ok(self.nodes()?.into_iter().find(|node| node.name == name))
+    }
 }
 
 /// A cluster that cannot be read: the review run without a host (`review`, `review_request`,
@@ -70,6 +84,14 @@ pub fn parse_node_list(answer: &[u8]) -> Result<Vec<Node>, String> {
     Ok(list.nodes())
 }
 
+/// Reads the host's answer to `get_resource` for one `v1/Node`: its name and kubelet version, with
+/// the defaults of [`parse_node_list`].
+pub fn parse_node(answer: &[u8]) -> Result<Node, String> {
+    let node: WireNode = serde_json::from_slice(answer)
+        .map_err(|e| format!("the host's answer is not a node: {e}"))?;
+    Ok(node.into())
+}
+
 /// [`parse_node_list`] on a NodeList already read, such as `kubectl get nodes -o json` in a file
 /// that a tool read as YAML or JSON: the same fields, the same defaults.
 pub fn node_list(list: &Value) -> Result<Vec<Node>, String> {
@@ -90,15 +112,21 @@ impl WireList {
         self.items
             .unwrap_or_default()
             .into_iter()
-            .map(|item| Node {
-                name: item.metadata.and_then(|m| m.name).unwrap_or_default(),
-                kubelet_version: item
-                    .status
-                    .and_then(|s| s.node_info)
-                    .and_then(|i| i.kubelet_version)
-                    .unwrap_or_default(),
-            })
+            .map(Node::from)
             .collect()
+    }
+}
+
+impl From<WireNode> for Node {
+    fn from(node: WireNode) -> Node {
+        Node {
+            name: node.metadata.and_then(|m| m.name).unwrap_or_default(),
+            kubelet_version: node
+                .status
+                .and_then(|s| s.node_info)
+                .and_then(|i| i.kubelet_version)
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -183,6 +211,47 @@ pub fn support(nodes: &[Node], node_name: Option<&str>, minimum: KubeletVersion)
     }
 }
 
+/// The one node a pod spec can run on, when it names one: `nodeName` (set by the scheduler, or by
+/// whoever bypasses it), else a required node affinity all of whose terms select the same single
+/// node by `metadata.name`. That is what the DaemonSet controller writes into each of its pods
+/// (`matchFields: [{key: metadata.name, operator: In, values: [NODE]}]` in every term); terms are
+/// ORed, so one term without it, or with several names, lets the pod run elsewhere.
+pub(crate) fn pinned_node(spec: &Map<String, Value>) -> Option<&str> {
+    if let Some(name) = spec
+        .get("nodeName")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+    {
+        return Some(name);
+    }
+    let terms = spec
+        .get("affinity")?
+        .pointer("/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")?
+        .as_array()?;
+    let mut pinned = None;
+    for term in terms {
+        let name = term
+            .get("matchFields")?
+            .as_array()?
+            .iter()
+            .find_map(|requirement| match requirement["values"].as_array() {
+                Some(values)
+                    if requirement["key"] == "metadata.name"
+                        && requirement["operator"] == "In"
+                        && values.len() == 1 =>
+                {
+                    values[0].as_str().filter(|name| !name.is_empty())
+                }
+                _ => None,
+            })?;
+        if pinned.is_some_and(|other| other != name) {
+            return None;
+        }
+        pinned = Some(name);
+    }
+    pinned
+}
+
 /// What the review is about to make native, which only nodes that support it may receive.
 pub(crate) struct Pending<'a> {
     /// Mutate mode: a classic proxy to convert or a native one to move.
@@ -216,11 +285,21 @@ pub(crate) fn hold_back(
     if !settings.check_nodes || !asks {
         return None;
     }
-    let node_name = pod.node_name().filter(|name| !name.is_empty());
+    let node_name = pod.spec().and_then(pinned_node);
     let minimum = settings.min_kubelet_version;
-    let verdict = cluster
-        .nodes()
-        .map(|nodes| support(&nodes, node_name, minimum));
+    let verdict = match node_name.map(|name| (name, cluster.node(name))) {
+        Some((name, Ok(Some(node)))) => {
+            Ok(support(std::slice::from_ref(&node), Some(name), minimum))
+        }
+        // A read that failed is not retried as a list: what refuses one node (RBAC, a missing
+        // grant) refuses the list too, and policy-server 1.36 never answers a request whose
+        // list was refused (its reflector retries the LIST forever).
+        Some((_, Err(error))) => Err(error),
+        // No such node: the whole list decides, as in Istio's rule.
+        Some((_, Ok(None))) | None => cluster
+            .nodes()
+            .map(|nodes| support(&nodes, node_name, minimum)),
+    };
     let held = match (verdict, settings.mode) {
         (Ok(Support::Native), _) => return None,
         (Ok(old), Mode::Mutate) => HeldBack::Warning(format!(
@@ -327,17 +406,17 @@ fn unreadable_fix(error: &str) -> &'static str {
     if error == NO_CLUSTER {
         "evaluate the policy in policy-server or with `kwctl run --allow-context-aware`, or set checkNodes: false"
     } else if error.contains("host capability") {
-        "allow the policy the host capability kubernetes/list_resources_all (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
+        "allow the policy the host capabilities kubernetes/list_resources_all and kubernetes/get_resource (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
     } else if error.contains("not been granted access") || error.contains("not allowed") {
         "add {apiVersion: v1, kind: Node} to the policy's spec.contextAwareResources (kwctl run: --allow-context-aware and the annotated module), or set checkNodes: false"
     } else if error.contains("the host's answer is not a node list") {
         "the host answered something other than a NodeList: check its version and its logs, or set checkNodes: false"
     } else if error.contains("Replay error") || error.contains("recorded responses") {
-        "the replayed session does not answer this call: the policy asks list_resources_all for v1/Node with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes"
+        "the replayed session does not answer this call: the policy asks get_resource for the v1/Node a pod is pinned to (then list_resources_all only if it does not exist), else list_resources_all for v1/Node, with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes"
     } else if error.to_ascii_lowercase().contains("forbidden") {
-        "let the policy-server's service account list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
+        "let the policy-server's service account get, list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
     } else {
-        "check that the policy's spec.contextAwareResources lists {apiVersion: v1, kind: Node} and that the policy-server's service account may list and watch nodes, or set checkNodes: false"
+        "check that the policy's spec.contextAwareResources lists {apiVersion: v1, kind: Node} and that the policy-server's service account may get, list and watch nodes, or set checkNodes: false"
     }
 }
 
@@ -345,6 +424,7 @@ fn unreadable_fix(error: &str) -> &'static str {
 mod tests {
     use super::*;
     use rstest::rstest;
+    use serde_json::json;
 
     const MIN: KubeletVersion = KubeletVersion::DEFAULT_MINIMUM;
 
@@ -475,6 +555,36 @@ mod tests {
     #[case::string(br#""v1.33""#.as_slice(), "the host's answer is not a node list: invalid type: string \"v1.33\", expected struct WireList at line 1 column 7")]
     fn bad_answers(#[case] answer: &[u8], #[case] message: &str) {
         assert_eq!(parse_node_list(answer), Err(message.to_owned()));
+    }
+
+    fn spec_with_terms(terms: Value) -> Value {
+        json!({"containers": [], "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}})
+    }
+
+    fn by_name(values: Value) -> Value {
+        json!({"key": "metadata.name", "operator": "In", "values": values})
+    }
+
+    #[rstest]
+    #[case::node_name(json!({"nodeName": "worker-1"}), Some("worker-1"))]
+    #[case::empty_node_name(json!({"nodeName": ""}), None)]
+    #[case::not_pinned(json!({"containers": []}), None)]
+    #[case::daemonset(spec_with_terms(json!([{"matchFields": [by_name(json!(["worker-1"]))]}])), Some("worker-1"))]
+    #[case::daemonset_with_the_users_terms(spec_with_terms(json!([
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["a"]}], "matchFields": [by_name(json!(["worker-1"]))]},
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["b"]}], "matchFields": [by_name(json!(["worker-1"]))]}
+    ])), Some("worker-1"))]
+    #[case::node_name_first(json!({"nodeName": "a", "affinity": spec_with_terms(json!([{"matchFields": [by_name(json!(["b"]))]}]))["affinity"]}), Some("a"))]
+    #[case::two_names(spec_with_terms(json!([{"matchFields": [by_name(json!(["a", "b"]))]}])), None)]
+    #[case::terms_disagree(spec_with_terms(json!([{"matchFields": [by_name(json!(["a"]))]}, {"matchFields": [by_name(json!(["b"]))]}])), None)]
+    #[case::a_term_without_a_name(spec_with_terms(json!([{"matchFields": [by_name(json!(["a"]))]}, {"matchExpressions": [{"key": "pool", "operator": "Exists"}]}])), None)]
+    #[case::not_in(spec_with_terms(json!([{"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["a"]}]}])), None)]
+    #[case::label_not_field(spec_with_terms(json!([{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["a"]}]}])), None)]
+    #[case::no_terms(spec_with_terms(json!([])), None)]
+    #[case::wrong_types(spec_with_terms(json!([{"matchFields": [by_name(json!([7]))]}])), None)]
+    #[case::terms_not_a_list(spec_with_terms(json!({"matchFields": []})), None)]
+    fn pinned_nodes(#[case] spec: Value, #[case] expected: Option<&str>) {
+        assert_eq!(pinned_node(spec.as_object().expect("a spec")), expected);
     }
 
     #[test]

@@ -44,9 +44,9 @@ impl<'v> PodView<'v> {
         })
     }
 
-    /// `spec.nodeName`, as written.
-    pub fn node_name(&self) -> Option<&'v str> {
-        path::field(self.spec?, "nodeName")?.as_str()
+    /// The pod spec, for the rules that read a field of it (the node it is pinned to).
+    pub fn spec(&self) -> Option<&'v Map<String, Value>> {
+        self.spec
     }
 
     pub fn host_network(&self) -> bool {
@@ -137,7 +137,10 @@ mod tests {
         // Only string values count.
         assert_eq!(pod.annotations.get("c"), None);
         assert_eq!(pod.labels().and_then(|l| l.get("app")), Some(&json!("x")));
-        assert_eq!(pod.node_name(), Some("n1"));
+        assert_eq!(
+            pod.spec().and_then(|s| s.get("nodeName")),
+            Some(&json!("n1"))
+        );
         assert!(pod.host_network());
     }
 

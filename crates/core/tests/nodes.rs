@@ -160,7 +160,7 @@ fn a_lower_minimum_lets_older_nodes_run_native_sidecars() {
 #[rstest]
 #[case::no_rbac(
     "nodes is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot list resource \"nodes\" in API group \"\" at the cluster scope",
-    "let the policy-server's service account list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
+    "let the policy-server's service account get, list and watch nodes (the ClusterRole and ClusterRoleBinding in policy.yaml), or set checkNodes: false"
 )]
 #[case::not_granted(
     "Policy has not been granted access to Kubernetes v1/Node resources. The violation has been reported.",
@@ -168,15 +168,15 @@ fn a_lower_minimum_lets_older_nodes_run_native_sidecars() {
 )]
 #[case::host_capability(
     "Policy has not been granted access to the 'kubernetes/list_resources_all' host capability. The violation has been reported.",
-    "allow the policy the host capability kubernetes/list_resources_all (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
+    "allow the policy the host capabilities kubernetes/list_resources_all and kubernetes/get_resource (policy-server: the policy's hostCapabilities; kwctl run: --allowed-host-capabilities), or set checkNodes: false"
 )]
 #[case::replay(
     "Callback evaluation failure: the list of recorded responses is empty",
-    "the replayed session does not answer this call: the policy asks list_resources_all for v1/Node with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes"
+    "the replayed session does not answer this call: the policy asks get_resource for the v1/Node a pod is pinned to (then list_resources_all only if it does not exist), else list_resources_all for v1/Node, with the field masks metadata.name and status.nodeInfo.kubeletVersion, once per request that needs the nodes"
 )]
 #[case::other(
     "Callback evaluation failure: Error sending request over callback channel",
-    "check that the policy's spec.contextAwareResources lists {apiVersion: v1, kind: Node} and that the policy-server's service account may list and watch nodes, or set checkNodes: false"
+    "check that the policy's spec.contextAwareResources lists {apiVersion: v1, kind: Node} and that the policy-server's service account may get, list and watch nodes, or set checkNodes: false"
 )]
 fn unreadable_nodes_leave_the_object_untouched(#[case] error: &str, #[case] fix: &str) {
     let (classic, _) = pair("pod");
@@ -360,7 +360,7 @@ fn validate_mode_with_unreadable_nodes_reports_nothing() {
     assert_eq!(
         outcome,
         Outcome {
-            warnings: vec!["sidecar placement not checked: checkNodes is on and the cluster's nodes cannot be read (boom); check that the policy's spec.contextAwareResources lists {apiVersion: v1, kind: Node} and that the policy-server's service account may list and watch nodes, or set checkNodes: false".to_owned()],
+            warnings: vec!["sidecar placement not checked: checkNodes is on and the cluster's nodes cannot be read (boom); check that the policy's spec.contextAwareResources lists {apiVersion: v1, kind: Node} and that the policy-server's service account may get, list and watch nodes, or set checkNodes: false".to_owned()],
             held_back: findings_without_the_check(&classic, Kind::Deployment, Mode::Validate),
             ..Outcome::default()
         }

@@ -2,8 +2,9 @@
 //! only the resources the module's metadata lists in `contextAwareResources`, and only when
 //! context-aware access is allowed (`--allow-context-aware`); answers from a replay session
 //! (kwctl's `--replay-host-capabilities-interactions` format) or, since this host has no cluster
-//! to ask, from a node list such as `kubectl get nodes -o json` prints; what it answered can be
-//! recorded as a session (`--record-host-capabilities-interactions`) that kwctl replays too.
+//! to ask, from a node list such as `kubectl get nodes -o json` prints (`list_resources_all` and
+//! `get_resource` for `v1/Node`); what it answered can be recorded as a session
+//! (`--record-host-capabilities-interactions`) that kwctl replays too.
 //!
 //! What kwctl 1.36 does, and this host does the same: session entries are used in file order, one
 //! per call, whatever the call; the recorded request is compared with the call as a typed value
@@ -275,6 +276,21 @@ impl Nodes {
     }
 }
 
+impl Nodes {
+    /// The node named `name`, trimmed as a list's items are; a missing one fails in
+    /// policy-evaluator's words.
+    fn get(&self, name: &str, masks: &Option<BTreeSet<String>>) -> Result<Vec<u8>, String> {
+        let node = self
+            .items
+            .iter()
+            .find(|node| node["metadata"]["name"] == name)
+            .ok_or_else(|| {
+                format!("Cannot find v1/Node named '{name}' inside of namespace 'None'")
+            })?;
+        serde_json::to_vec(&masked(node, masks)).map_err(|e| e.to_string())
+    }
+}
+
 /// `object` with only the fields the masks name (dot-separated paths, arrays traversed), plus
 /// its whole `metadata`. No masks: the whole object.
 fn masked(object: &Value, masks: &Option<BTreeSet<String>>) -> Value {
@@ -424,8 +440,16 @@ impl Kubernetes {
                 } if api_version == "v1" && kind == "Node" => {
                     Ok(nodes.answer(field_masks).as_ref().clone())
                 }
+                CallbackRequest::KubernetesGetResource {
+                    api_version,
+                    kind,
+                    name,
+                    namespace: None,
+                    field_masks,
+                    ..
+                } if api_version == "v1" && kind == "Node" => nodes.get(name, field_masks),
                 other => Err(format!(
-                    "policy-host answers only list_resources_all for v1/Node (without selectors) from --nodes, not {other:?}"
+                    "policy-host answers only list_resources_all (without selectors) and get_resource for v1/Node from --nodes, not {other:?}"
                 )),
             },
             Cluster::None => Err(
@@ -542,6 +566,39 @@ mod tests {
                 {"metadata": {"name": "a", "labels": {"kubernetes.io/os": "linux"}}, "status": {"nodeInfo": {"kubeletVersion": "v1.33.1"}}},
                 {"metadata": {"name": "b", "labels": {"kubernetes.io/os": "linux"}}, "status": {"nodeInfo": {"kubeletVersion": "v1.32.0"}}}
             ]})
+        );
+    }
+
+    #[test]
+    fn one_node_by_name_is_trimmed_as_in_lists() {
+        const GET: &[u8] = br#"{"api_version":"v1","kind":"Node","name":"b","namespace":null,"disable_cache":false,"field_masks":["metadata.name","status.nodeInfo.kubeletVersion"]}"#;
+        let recording = node_access(true);
+        let answer = recording.call("get_resource", GET).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&answer).unwrap(),
+            json!({"metadata": {"name": "b", "labels": {"kubernetes.io/os": "linux"}}, "status": {"nodeInfo": {"kubeletVersion": "v1.32.0"}}})
+        );
+        let missing = String::from_utf8_lossy(GET).replace(r#""name":"b""#, r#""name":"zz""#);
+        assert_eq!(
+            recording.call("get_resource", missing.as_bytes()),
+            Err("Callback evaluation failure: Cannot find v1/Node named 'zz' inside of namespace 'None'".to_owned())
+        );
+        let session = write_session(&recording.recorded()).unwrap();
+        assert!(
+            session.starts_with("- type: Exchange\n  request: |\n    !KubernetesGetResource\n    api_version: v1\n    kind: Node\n    name: b\n    namespace: null\n    disable_cache: false\n    field_masks:\n    - metadata.name\n    - status.nodeInfo.kubeletVersion\n  response:\n    type: Success\n"),
+            "{session}"
+        );
+        let replaying = Kubernetes::new(
+            BTreeSet::from([ContextAwareResource::new("v1", "Node")]),
+            Cluster::Replay(read_session(&session).unwrap().into()),
+            false,
+        );
+        assert_eq!(replaying.call("get_resource", GET), Ok(answer));
+        assert!(
+            replaying
+                .call("get_resource", missing.as_bytes())
+                .unwrap_err()
+                .ends_with("Cannot find v1/Node named 'zz' inside of namespace 'None'")
         );
     }
 

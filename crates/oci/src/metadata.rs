@@ -92,13 +92,18 @@ fn default_policy_type() -> String {
 }
 
 impl Metadata {
-    /// Reads metadata.yml. `contextAwareResources` is a set in policy-evaluator (a BTreeSet), so it
-    /// is sorted and deduplicated here to serialize the same way.
+    /// Reads metadata.yml. `contextAwareResources` and `hostCapabilities` are sets in
+    /// policy-evaluator (BTreeSets), so they are sorted and deduplicated here to serialize the same
+    /// way.
     pub fn from_yaml(text: &str) -> Result<Metadata> {
         let mut metadata: Metadata =
             serde_yaml::from_str(text).context("metadata.yml is not valid policy metadata")?;
         metadata.context_aware_resources.sort();
         metadata.context_aware_resources.dedup();
+        if let Some(capabilities) = &mut metadata.host_capabilities {
+            capabilities.sort();
+            capabilities.dedup();
+        }
         Ok(metadata)
     }
 

@@ -369,9 +369,15 @@ fn cluster_wide_policies_check_nodes_and_may_read_them() {
         node,
         "metadata.yml declares what the module reads"
     );
+    // The node list, and one node for a pinned pod.
     assert_eq!(
         metadata.host_capabilities.as_deref(),
-        Some(&["kubernetes/list_resources_all".to_owned()][..])
+        Some(
+            &[
+                "kubernetes/get_resource".to_owned(),
+                "kubernetes/list_resources_all".to_owned()
+            ][..]
+        )
     );
     for document in documents() {
         let name = &document["metadata"]["name"];

@@ -59,7 +59,8 @@ fn flags_match_a_mutating_wapc_policy_with_audit() {
     assert!(metadata.background_audit);
     assert_eq!(metadata.execution_mode, "kubewarden-wapc");
     assert_eq!(metadata.policy_type, "kubernetes");
-    // checkNodes reads the nodes through kubernetes/list_resources_all.
+    // checkNodes reads the nodes through kubernetes/list_resources_all, and a pinned pod's node
+    // through kubernetes/get_resource.
     assert_eq!(
         metadata.context_aware_resources,
         [native_sidecar_oci::metadata::ContextAwareResource {
@@ -69,7 +70,10 @@ fn flags_match_a_mutating_wapc_policy_with_audit() {
     );
     assert_eq!(
         metadata.host_capabilities,
-        Some(vec!["kubernetes/list_resources_all".to_owned()])
+        Some(vec![
+            "kubernetes/get_resource".to_owned(),
+            "kubernetes/list_resources_all".to_owned()
+        ])
     );
     assert_eq!(metadata.protocol_version, None, "annotate sets it");
     let mut with_protocol = metadata;

@@ -2,9 +2,14 @@
 //! (`tests/policy_server.rs`), the soak (`policy-server-soak`, `make soak`) and the load run of
 //! `make bench` start it through [`Server`].
 //!
-//! The binary is Kubewarden's own (`POLICY_SERVER=path`). It runs here without a cluster and
-//! without the network: no kubeconfig, and a Sigstore trust root that does not exist, which makes
-//! it skip Sigstore instead of fetching one.
+//! The binary is Kubewarden's own (`POLICY_SERVER=path`). It runs here without the network: a
+//! Sigstore trust root that does not exist, which makes it skip Sigstore instead of fetching one,
+//! and either no cluster (a kubeconfig that does not exist) or the stub Kubernetes API of
+//! [`KubeApi`] on loopback ([`Server::start_in`]), whose nodes context-aware policies read.
+
+mod kube_api;
+
+pub use kube_api::{Counts, KubeApi};
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -162,9 +167,9 @@ pub fn policies_yml(policies: &[Policy]) -> Result<String> {
                 "allowedToMutate": policy.allowed_to_mutate,
                 "contextAwareResources": policy.context_aware_resources,
                 // policy-server 1.36 lets a policy call only the host capabilities its entry
-                // lists; a context-aware one needs the Kubernetes listing.
+                // lists; a context-aware one needs the Kubernetes calls metadata.yml declares.
                 "hostCapabilities": if policy.context_aware_resources.as_array().is_some_and(|r| !r.is_empty()) {
-                    json!(["kubernetes/list_resources_all"])
+                    json!(["kubernetes/list_resources_all", "kubernetes/get_resource"])
                 } else {
                     json!([])
                 },
@@ -187,7 +192,12 @@ struct Process {
 }
 
 impl Process {
-    fn spawn(binary: &Path, policies: &[Policy], workers: usize) -> Result<Process> {
+    fn spawn(
+        binary: &Path,
+        policies: &[Policy],
+        workers: usize,
+        cluster: Option<&KubeApi>,
+    ) -> Result<Process> {
         let dir = tempfile::Builder::new()
             .prefix("policy-server-")
             .tempdir()
@@ -199,6 +209,11 @@ impl Process {
         let log_path = dir.path().join("policy-server.log");
         let log = File::create(&log_path)?;
         let (port, readiness_port) = (free_port()?, free_port()?);
+        // Never the cluster of whoever runs the tests: the stub's, or none.
+        let kubeconfig = dir.path().join("kubeconfig");
+        if let Some(api) = cluster {
+            api.write_kubeconfig(&kubeconfig)?;
+        }
         let child = Command::new(binary)
             .args(["--addr", "127.0.0.1", "--port", &port.to_string()])
             .args(["--readiness-probe-port", &readiness_port.to_string()])
@@ -214,8 +229,7 @@ impl Process {
             .args(["--workers", &workers.to_string()])
             .env("RUST_BACKTRACE", "0")
             .env("NO_COLOR", "true")
-            // Never the cluster of whoever runs the tests.
-            .env("KUBECONFIG", dir.path().join("no-kubeconfig"))
+            .env("KUBECONFIG", &kubeconfig)
             .env_remove("KUBERNETES_SERVICE_HOST")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -302,10 +316,21 @@ impl Server {
     /// Starts policy-server with `policies` and `workers` worker threads on free loopback ports
     /// and waits for its readiness endpoint.
     pub fn start(binary: &Path, policies: &[Policy], workers: usize) -> Result<Server> {
+        Server::start_in(binary, policies, workers, None)
+    }
+
+    /// [`Server::start`] with the stub Kubernetes API as its cluster: context-aware policies
+    /// read its nodes through policy-server's own client.
+    pub fn start_in(
+        binary: &Path,
+        policies: &[Policy],
+        workers: usize,
+        cluster: Option<&KubeApi>,
+    ) -> Result<Server> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Server::try_start(binary, policies, workers) {
+            match Server::try_start(binary, policies, workers, cluster) {
                 Err(Startup::PortTaken(_)) if attempt < 3 => continue,
                 Err(Startup::PortTaken(error) | Startup::Failed(error)) => return Err(error),
                 Ok(server) => return Ok(server),
@@ -317,8 +342,10 @@ impl Server {
         binary: &Path,
         policies: &[Policy],
         workers: usize,
+        cluster: Option<&KubeApi>,
     ) -> std::result::Result<Server, Startup> {
-        let mut process = Process::spawn(binary, policies, workers).map_err(Startup::Failed)?;
+        let mut process =
+            Process::spawn(binary, policies, workers, cluster).map_err(Startup::Failed)?;
         match process.wait_ready().map_err(Startup::Failed)? {
             Ok(()) => {
                 let client = Client::new(process.port);
@@ -339,7 +366,7 @@ impl Server {
     /// Starts policy-server with policies it must refuse, and returns how it exited and its log.
     /// Fails when it becomes ready instead.
     pub fn expect_exit(binary: &Path, policies: &[Policy]) -> Result<(ExitStatus, String)> {
-        let mut process = Process::spawn(binary, policies, 1)?;
+        let mut process = Process::spawn(binary, policies, 1, None)?;
         match process.wait_ready()? {
             Ok(()) => bail!("policy-server became ready:\n{}", process.log_tail()),
             Err(status) => Ok((status, process.log()?)),

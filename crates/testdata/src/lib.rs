@@ -274,6 +274,69 @@ fn with_migrate(pod: &mut Value, cpu: &str, memory: &str) {
     }
 }
 
+/// The kubelet version of an EKS-like node too old for native sidecars.
+pub const EKS_OLD_KUBELET: &str = "v1.32.9-eks-a737599";
+
+/// The name of [`eks_node`] `at`.
+pub fn eks_node_name(at: usize) -> String {
+    format!(
+        "ip-10-0-{}-{}.eu-west-1.compute.internal",
+        at / 250,
+        at % 250
+    )
+}
+
+/// Node `at` of an EKS-like cluster as `kubectl get nodes -o json` shows it (13 labels, 3
+/// annotations), its kubelet on 1.33 or 1.34 (see [`EKS_OLD_KUBELET`] for an older one).
+/// policy-server trims nodes to a policy's field masks but keeps `metadata` whole: the labels and
+/// annotations below are most of what a policy that reads nodes receives per node. Its name is
+/// [`eks_node_name`].
+pub fn eks_node(at: usize) -> Value {
+    let name = eks_node_name(at);
+    let zone = ["eu-west-1a", "eu-west-1b", "eu-west-1c"][at % 3];
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "annotations": {
+                "alpha.kubernetes.io/provided-node-ip": format!("10.0.{}.{}", at / 250, at % 250),
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true"
+            },
+            "creationTimestamp": "2025-09-01T08:10:00Z",
+            "labels": {
+                "beta.kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/instance-type": "m6i.large",
+                "beta.kubernetes.io/os": "linux",
+                "eks.amazonaws.com/capacityType": "ON_DEMAND",
+                "eks.amazonaws.com/nodegroup": "general",
+                "failure-domain.beta.kubernetes.io/region": "eu-west-1",
+                "failure-domain.beta.kubernetes.io/zone": zone,
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "node.kubernetes.io/instance-type": "m6i.large",
+                "topology.kubernetes.io/region": "eu-west-1",
+                "topology.kubernetes.io/zone": zone
+            },
+            "name": name,
+            "resourceVersion": format!("{}", 1_000_000 + at),
+            "uid": format!("8a1c2f3e-0000-4000-8000-{at:012}")
+        },
+        "spec": {"providerID": format!("aws:///{zone}/i-0{at:016x}")},
+        "status": {
+            "nodeInfo": {
+                "architecture": "amd64",
+                "containerRuntimeVersion": "containerd://1.7.27",
+                "kernelVersion": "6.1.141-155.222.amzn2023.x86_64",
+                "kubeletVersion": if at.is_multiple_of(2) { "v1.33.5-eks-3025e55" } else { "v1.34.1-eks-113cf36" },
+                "operatingSystem": "linux",
+                "osImage": "Amazon Linux 2023.8.20250818"
+            }
+        }
+    })
+}
+
 /// The kubelet version of a node that runs native sidecars, and of one that does not.
 pub const NEW_KUBELET: &str = "v1.34.1";
 pub const OLD_KUBELET: &str = "v1.32.9";

@@ -1,56 +1,20 @@
-//! Floor baseline: the structural change of a conversion and nothing else. The container named
-//! `istio-proxy` leaves `containers` and becomes the second init container (after Istio's setup
-//! container) with `restartPolicy: Always`, and the object goes back as `mutated_object`; no
-//! checks, no annotations, no hooks. policy-server turns every mutation into a JSONPatch, so this
-//! is the least a converting policy costs there.
+//! Floor baseline: the structural change of a conversion and nothing else (`moved.rs`).
+//! policy-server turns every mutation into a JSONPatch, so this is the least a converting policy
+//! costs there.
+
+mod moved;
 
 use kubewarden_policy_sdk::{
-    accept_request, mutate_request, protocol_version_guest, request::ValidationRequest,
-    settings::SettingsValidationResponse, wapc_guest as guest,
+    protocol_version_guest, settings::SettingsValidationResponse, wapc_guest as guest,
 };
-use serde_json::{Value, json};
 
 use guest::prelude::*;
 
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
-    register_function("validate", validate);
+    register_function("validate", moved::validate);
     register_function("validate_settings", validate_settings);
     register_function("protocol_version", protocol_version_guest);
-}
-
-fn validate(payload: &[u8]) -> CallResult {
-    let request: ValidationRequest<Value> = serde_json::from_slice(payload)?;
-    let mut object = request.request.object;
-    let spec = match request.request.kind.kind.as_str() {
-        "Pod" => "/spec",
-        "CronJob" => "/spec/jobTemplate/spec/template/spec",
-        _ => "/spec/template/spec",
-    };
-    match object.pointer_mut(spec).and_then(Value::as_object_mut) {
-        Some(spec) => {
-            let proxy = spec
-                .get_mut("containers")
-                .and_then(Value::as_array_mut)
-                .and_then(|containers| {
-                    let at = containers.iter().position(|c| c["name"] == "istio-proxy")?;
-                    Some(containers.remove(at))
-                });
-            let Some(mut proxy) = proxy else {
-                return accept_request();
-            };
-            proxy["restartPolicy"] = json!("Always");
-            if let Some(init) = spec
-                .entry("initContainers")
-                .or_insert_with(|| json!([]))
-                .as_array_mut()
-            {
-                init.insert(init.len().min(1), proxy);
-            }
-            mutate_request(object)
-        }
-        None => accept_request(),
-    }
 }
 
 fn validate_settings(_payload: &[u8]) -> CallResult {
