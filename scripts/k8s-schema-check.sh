@@ -28,6 +28,8 @@ rm -rf "$dir"
 mkdir -p "$dir"
 cargo run -q --locked -p native-sidecar-core --example k8s_objects -- "$dir" "$samples"
 for expected in test_data/requests/expected/*.json; do
+  # settings.json names the settings of some conversions: not a Kubernetes object.
+  [ "$(basename "$expected")" = settings.json ] && continue
   cp "$expected" "$dir/e2e-$(basename "$expected")"
 done
 # policy.yaml's RBAC documents (its Kubewarden policies are checked against their CRDs by
@@ -54,6 +56,12 @@ for fixtures in "${fixture_dirs[@]}"; do
   target/debug/native-sidecar convert "$fixtures" > "$dir/convert-$(basename "$fixtures").yaml"
   converted=$((converted + 1))
 done
+# Kuma's pairs with the settings they were rendered with (settings.yaml is not an object).
+if [ -d test_data/kuma ]; then
+  target/debug/native-sidecar convert --settings test_data/kuma/settings.yaml test_data/kuma/*.classic.yaml \
+    test_data/kuma/*.native.yaml > "$dir/convert-kuma.yaml"
+  converted=$((converted + 1))
+fi
 
 # --quiet prints only the objects that fail; the exit code says whether any did.
 "$python" -m kubernetes_validate --strict --quiet -k "$version" "$dir"/*.json "$dir"/*.yaml

@@ -355,7 +355,7 @@ MIGRATE_RISE='converting istio-proxy raises the pod'"'"'s effective cpu request 
   [ "$status" -ne 0 ]
   [ -z "$output" ] || [ "$(jq -r .valid <<<"$output")" = false ]
   # kwctl 1.36 prints the policy's message as it is (older releases Debug-quoted it).
-  [ "$(last_stderr_line)" = 'Error: Provided settings are not valid: unknown setting "dryRun": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes and minKubeletVersion (camelCase)' ]
+  [ "$(last_stderr_line)" = 'Error: Provided settings are not valid: unknown setting "dryRun": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)' ]
   if is_policy_host; then
     [ "$stderr" = "$(last_stderr_line)" ]
   fi
@@ -468,6 +468,92 @@ MIGRATE_RISE='converting istio-proxy raises the pod'"'"'s effective cpu request 
 @test "validate mode: classic and misplaced Linkerd proxies are reported like Istio's" {
   assert_rejected linkerd-emojivoto-pod-classic 'spec: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: linkerd-proxy (containers[0]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: linkerd-init, linkerd-proxy' --settings-json '{"mode": "validate"}'
   assert_untouched linkerd-emojivoto-pod-native --settings-json '{"mode": "validate"}'
+}
+
+# --- Kuma ---------------------------------------------------------------------------------------
+# Kuma's native output depends on its control plane's startup probe timings, which the pods do not
+# show: test_data/kuma/settings.yaml holds those of the configuration the shared pairs were
+# rendered with.
+
+KUMA_SETTINGS=test_data/kuma/settings.yaml
+
+@test "Kuma Pod: Kuma's classic injection becomes Kuma's native injection, with the control plane's timings" {
+  assert_converted kuma-pod-01-classic --settings-path "$KUMA_SETTINGS"
+  # kwctl sorts object keys, policy-host keeps them: compare sorted.
+  [ "$(patched kuma-pod-01-classic | jq -cS '.spec.initContainers[1] | {restartPolicy, lifecycle, startupProbe}')" = '{"lifecycle":{"preStop":{"exec":{"command":["killall","-USR2","kuma-dp"]}}},"restartPolicy":"Always","startupProbe":{"failureThreshold":213,"httpGet":{"path":"/ready","port":9901},"initialDelaySeconds":261,"periodSeconds":26,"successThreshold":1,"timeoutSeconds":24}}' ]
+  # Every other field of the proxy is carried over, and no annotation is added.
+  [ "$(patched kuma-pod-01-classic | jq -cS '.spec.initContainers[1] | del(.restartPolicy, .lifecycle, .startupProbe)')" = "$(jq -cS '.object.spec.containers[0]' "$REQUESTS/kuma-pod-01-classic.json")" ]
+  [ "$(patch_ops | jq -c '[.[] | select(.path | startswith("/metadata"))]')" = '[]' ]
+}
+
+@test "Kuma Pod with an init container: it now starts after the proxy" {
+  assert_converted kuma-pod-02-classic --settings-path "$KUMA_SETTINGS"
+  [ "$(names kuma-pod-02-classic .spec.initContainers)" = "kuma-init,kuma-sidecar,init" ]
+}
+
+@test "Kuma without settings: the startup probe takes kuma-cp's default timings" {
+  evaluate kuma-pod-01-classic
+  [ "$status" -eq 0 ]
+  [ "$(patched kuma-pod-01-classic | jq -cS '.spec.initContainers[1].startupProbe')" = '{"failureThreshold":12,"httpGet":{"path":"/ready","port":9901},"initialDelaySeconds":1,"periodSeconds":5,"successThreshold":1,"timeoutSeconds":3}' ]
+}
+
+@test "Kuma Deployment UPDATE, and a native proxy after the user's init container is put back in Kuma's order" {
+  assert_converted kuma-deployment-classic-update --settings-path "$KUMA_SETTINGS"
+  assert_converted kuma-pod-02-misplaced --settings-path "$KUMA_SETTINGS"
+  [ "$(names kuma-pod-02-misplaced .spec.initContainers)" = "kuma-init,kuma-sidecar,init" ]
+}
+
+@test "Kuma: every workload kind, init-first, CNI, gateways and a custom admin port" {
+  for name in deployment-init job cronjob init-first cni-validation gateway-init admin-port wait-for-dataplane-ready; do
+    assert_converted "case-kuma-$name"
+  done
+  assert_converted case-kuma-cni-gateway
+  [ "$(names case-kuma-cni-gateway .spec.initContainers)" = "kuma-sidecar" ]
+  assert_converted case-kuma-statefulset
+  [ "$(names case-kuma-statefulset .spec.template.spec.initContainers)" = "kuma-init,kuma-sidecar,migrate" ]
+}
+
+@test "Kuma: the timings come from the settings, a 0 is left out" {
+  assert_converted case-kuma-startup-probe-zero --settings-json '{"kuma": {"startupProbe": {"initialDelaySeconds": 0, "timeoutSeconds": 2, "periodSeconds": 0, "failureThreshold": 30}}}'
+  [ "$(patched case-kuma-startup-probe-zero | jq -cS '.spec.initContainers[1].startupProbe')" = '{"failureThreshold":30,"httpGet":{"path":"/ready","port":9901},"successThreshold":1,"timeoutSeconds":2}' ]
+}
+
+@test "Kuma: a user's native sidecar gets its probes routed through Kuma's probe proxy or virtual probes" {
+  for name in probe-headers virtual-probes no-rewrite probe-proxy; do
+    assert_converted "case-kuma-user-sidecar-$name"
+  done
+  # The last one evaluated: HTTP on a named port, TCP and gRPC through the probe proxy on 9001.
+  [ "$(patched case-kuma-user-sidecar-probe-proxy | jq -c '.spec.initContainers[2] | [.livenessProbe.httpGet, .readinessProbe.httpGet, .startupProbe.httpGet]')" = '[{"path":"/2020/api/v1/health","port":9001},{"path":"/tcp/2020","port":9001},{"path":"/grpc/2021","port":9001}]' ]
+}
+
+@test "Kuma's native output needs no change, and gets no other mesh's annotation" {
+  assert_untouched kuma-pod-01-native --settings-path "$KUMA_SETTINGS"
+  assert_untouched kuma-pod-02-native
+  assert_untouched kuma-pod-01-classic --settings-json '{"meshes": ["istio", "linkerd"]}'
+}
+
+@test "Kuma: a builtin gateway and a Pod asking for Kuma's injection get no annotation" {
+  assert_untouched pod-kuma-builtin-gateway
+  assert_untouched pod-uninjected-kuma
+  assert_untouched pod-uninjected --settings-json '{"meshes": ["kuma"]}'
+}
+
+@test "rejected: Kuma's refusals name the container and the meshes setting" {
+  assert_rejected reject-kuma-two-proxies 'spec has 2 containers named "kuma-sidecar" (containers[0], containers[2]); keep a single proxy'
+  assert_rejected reject-kuma-only-container 'spec.containers[0] "kuma-sidecar" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or remove "kuma" from the policy'"'"'s meshes setting'
+  assert_rejected reject-kuma-probe-on-probe-proxy-port 'spec.initContainers[0] "metrics-sidecar" has a readinessProbe on port 9001, which kuma.io/application-probe-proxy-port reserves for Kuma'"'"'s probes: Kuma refuses to run such a pod with native sidecars; probe another port, or give kuma.io/application-probe-proxy-port another port'
+}
+
+@test "validate mode: classic and misplaced Kuma proxies are reported like the others" {
+  assert_rejected kuma-pod-02-classic 'spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: kuma-sidecar (containers[0]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: kuma-init, kuma-sidecar, init' --settings-json '{"mode": "validate"}'
+  assert_rejected kuma-pod-02-misplaced 'spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: init (initContainers[1]) runs before kuma-sidecar has started, outside the mesh. Expected initContainers order: kuma-init, kuma-sidecar, init' --settings-json '{"mode": "validate"}'
+  assert_untouched kuma-pod-02-native --settings-json '{"mode": "validate"}'
+}
+
+@test "invalid settings: Kuma's timings must be whole numbers" {
+  evaluate kuma-pod-01-classic --settings-json '{"kuma": {"startupProbe": {"periodSeconds": "5s"}}}'
+  [ "$status" -ne 0 ]
+  [ "$(last_stderr_line)" = 'Error: Provided settings are not valid: kuma.startupProbe.periodSeconds must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found the string "5s"' ]
 }
 
 # --- the response --------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use native_sidecar_core::ALL_KINDS;
 use native_sidecar_policy::{validate, validate_settings};
-use native_sidecar_testdata::{Pair, admission_request, all_pairs, cases, linkerd_pairs};
+use native_sidecar_testdata::{
+    Pair, admission_request, all_pairs, cases, kuma_pairs, linkerd_pairs,
+};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -163,10 +165,10 @@ fn bad_payloads_are_rejected_not_errors(#[case] payload: Vec<u8>, #[case] messag
 #[rstest]
 #[case::empty(b"{}".to_vec(), true, None)]
 #[case::full(br#"{"mode": "validate", "requestNativeInjection": false, "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}]}"#.to_vec(), true, None)]
-#[case::unknown(br#"{"modes": "mutate"}"#.to_vec(), false, Some("unknown setting \"modes\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes and minKubeletVersion (camelCase)"))]
+#[case::unknown(br#"{"modes": "mutate"}"#.to_vec(), false, Some("unknown setting \"modes\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)"))]
 #[case::wrong_type(br#"{"requestNativeInjection": "true"}"#.to_vec(), false, Some("requestNativeInjection must be true or false, found the string \"true\""))]
 #[case::meshes(br#"{"meshes": ["linkerd"]}"#.to_vec(), true, None)]
-#[case::unknown_mesh(br#"{"meshes": ["consul"]}"#.to_vec(), false, Some("meshes[0] must be one of \"istio\" and \"linkerd\", found the string \"consul\""))]
+#[case::unknown_mesh(br#"{"meshes": ["consul"]}"#.to_vec(), false, Some("meshes[0] must be one of \"istio\", \"linkerd\" and \"kuma\", found the string \"consul\""))]
 #[case::not_json(b"mode: mutate".to_vec(), false, Some("settings are not valid JSON: expected value at line 1 column 1"))]
 fn settings_validation(
     #[case] payload: Vec<u8>,
@@ -237,6 +239,77 @@ fn linkerd_pods_get_no_istio_annotation() {
             );
             assert!(response.accepted);
             assert_eq!(response.mutated_object, None, "{}", pair.name);
+        }
+    }
+}
+
+/// With `settings` merged into the pair's own (Kuma's timings, when it has them).
+fn with_settings(pair: &Pair, settings: Value) -> Value {
+    let mut merged = pair.settings.as_object().cloned().unwrap_or_default();
+    if let Value::Object(settings) = settings {
+        merged.extend(settings);
+    }
+    Value::Object(merged)
+}
+
+/// Kuma's own classic output, and every Kuma case, becomes Kuma's native output through the entry
+/// point with the control plane's timings as settings; native output comes back with no patch and
+/// no annotation of another mesh, and validate mode accepts only that.
+#[test]
+fn kuma_output_converts_exactly_through_the_entry_point() {
+    let pairs: Vec<Pair> = kuma_pairs()
+        .into_iter()
+        .chain(cases().into_iter().filter(|p| p.name.starts_with("kuma-")))
+        .collect();
+    assert!(pairs.len() >= 17, "only {} Kuma pairs", pairs.len());
+    for pair in pairs {
+        let response = call(
+            admission_request(&pair.before, "CREATE"),
+            pair.settings.clone(),
+        );
+        assert!(response.accepted, "{}: {:?}", pair.name, response.message);
+        assert_eq!(response.warnings, None, "{}", pair.name);
+        assert_eq!(
+            response.mutated_object.as_ref(),
+            Some(&pair.after),
+            "{}",
+            pair.name
+        );
+        let again = call(
+            admission_request(&pair.after, "CREATE"),
+            pair.settings.clone(),
+        );
+        assert_eq!(again.mutated_object, None, "{}", pair.name);
+        assert_eq!(again.warnings, None, "{}", pair.name);
+        let kind = pair.before["kind"].as_str().unwrap_or_default().to_owned();
+        let validate = with_settings(&pair, json!({"mode": "validate"}));
+        let verdict = call(admission_request(&pair.before, "CREATE"), validate.clone());
+        assert!(!verdict.accepted, "{}", pair.name);
+        let message = verdict.message.unwrap_or_default();
+        let prefix = format!(
+            "{}: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: ",
+            spec_path(&kind)
+        );
+        assert!(message.starts_with(&prefix), "{}: {message}", pair.name);
+        let accepted = call(admission_request(&pair.after, "CREATE"), validate);
+        assert!(accepted.accepted, "{}: {:?}", pair.name, accepted.message);
+    }
+}
+
+/// Kuma-injected Pods, classic or native, handled or not, get no other mesh's annotation.
+#[test]
+fn kuma_pods_get_no_istio_annotation() {
+    for pair in kuma_pairs() {
+        for object in [&pair.before, &pair.after] {
+            for meshes in [json!(["istio"]), json!(["istio", "linkerd", "kuma"])] {
+                let settings = with_settings(&pair, json!({"meshes": meshes}));
+                let handled = meshes != json!(["istio"]);
+                let response = call(admission_request(object, "CREATE"), settings);
+                assert!(response.accepted);
+                // Converted to exactly Kuma's native output, or not changed at all.
+                let expected = (handled && object == &pair.before).then(|| pair.after.clone());
+                assert_eq!(response.mutated_object, expected, "{}", pair.name);
+            }
         }
     }
 }

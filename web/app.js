@@ -26,15 +26,14 @@ function readSettings() {
     meshes: [...document.querySelectorAll("#meshes input:checked")].map((box) => box.value),
     onResourceIncrease: $("on-resource-increase").value,
   };
-  const extra = $("extra-sidecars").value.trim();
-  if (extra) {
-    let parsed;
+  for (const [id, key] of [["extra-sidecars", "extraSidecars"], ["kuma", "kuma"]]) {
+    const text = $(id).value.trim();
+    if (!text) continue;
     try {
-      parsed = parse(extra);
+      settings[key] = parse(text);
     } catch (e) {
-      throw new Error(`extraSidecars is not valid YAML: ${e.message}`);
+      throw new Error(`${key} is not valid YAML: ${e.message}`);
     }
-    settings.extraSidecars = parsed;
   }
   return normalizeSettings(settings);
 }
@@ -313,6 +312,6 @@ showMeshes();
 showSamples();
 input.addEventListener("input", schedule);
 for (const id of ["mode", "request-native", "on-resource-increase", "format"]) $(id).addEventListener("change", run);
-$("extra-sidecars").addEventListener("input", schedule);
+for (const id of ["extra-sidecars", "kuma"]) $(id).addEventListener("input", schedule);
 document.body.dataset.ready = "true";
 run();

@@ -6,7 +6,7 @@ import { readFile, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import jsonpatch from "fast-json-patch";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -24,19 +24,24 @@ const single = async (path) => {
   return objects[0];
 };
 
-/** Every golden pair (test_data/istio, test_data/linkerd) and conversion case (test_data/cases). */
+/** Every golden pair (test_data/istio, linkerd, kuma) and conversion case (test_data/cases), with
+ *  the settings that convert it: a folder's settings.yaml, a case's `# settings: {...}` line. */
 async function pairs() {
   const found = [];
-  for (const mesh of ["istio", "linkerd"]) {
-    for (const file of (await readdir(join(root, "test_data", mesh))).filter((f) => f.endsWith(".classic.yaml")).sort()) {
+  for (const mesh of ["istio", "linkerd", "kuma"]) {
+    const files = await readdir(join(root, "test_data", mesh));
+    const settings = files.includes("settings.yaml") ? await single(`test_data/${mesh}/settings.yaml`) : {};
+    for (const file of files.filter((f) => f.endsWith(".classic.yaml")).sort()) {
       const path = `test_data/${mesh}/${file}`;
-      found.push([path, await single(path), await single(path.replace(".classic.", ".native."))]);
+      found.push([path, await single(path), await single(path.replace(".classic.", ".native.")), settings]);
     }
   }
   for (const file of (await readdir(join(root, "test_data/cases"))).filter((f) => f.endsWith(".yaml")).sort()) {
-    const [before, after, ...rest] = await documents(`test_data/cases/${file}`);
+    const path = `test_data/cases/${file}`;
+    const [before, after, ...rest] = await documents(path);
     assert.equal(rest.length, 0, file);
-    found.push([`test_data/cases/${file}`, before, after]);
+    const line = (await readFile(join(root, path), "utf8")).match(/^# settings: (.*)$/m);
+    found.push([path, before, after, line ? parse(line[1]) : {}]);
   }
   return found;
 }
@@ -66,9 +71,9 @@ test("the .d.ts declares exactly the functions the module exports", async () => 
 
 test("both patches turn every pair's input into its output under another RFC 6902 implementation", async () => {
   const all = await pairs();
-  assert.ok(all.length >= 27, `only ${all.length} pairs`);
-  for (const [path, before, after] of all) {
-    const result = sidecar.convert(before, {});
+  assert.ok(all.length >= 44, `only ${all.length} pairs`);
+  for (const [path, before, after, settings] of all) {
+    const result = sidecar.convert(before, settings);
     assert.deepEqual(result.manifest, after, path);
     for (const key of ["patch", "admissionPatch"]) {
       // fast-json-patch validates each operation (a move's `from` must exist) and leaves `before` alone.
@@ -77,7 +82,9 @@ test("both patches turn every pair's input into its output under another RFC 690
     }
     const moves = result.patch.filter((op) => op.op === "move");
     assert.ok(moves.length > 0, `${path}: no move in ${JSON.stringify(result.patch)}`);
-    assert.deepEqual(result.patch.slice(0, moves.length), moves, `${path}: the moves come first`);
+    // A pod without init containers (Kuma's gateway on CNI) first gets the list to move into.
+    const made = result.patch[0].op === "add" && result.patch[0].path.endsWith("/initContainers") ? 1 : 0;
+    assert.deepEqual(result.patch.slice(made, made + moves.length), moves, `${path}: the moves come first`);
     assert.ok(!result.admissionPatch.some((op) => op.op === "move"), `${path}: policy-server's diff has no moves`);
   }
 });
@@ -129,5 +136,7 @@ test("Linkerd's classic Pod becomes its native rendering; meshes() names its con
     trailingContainers: [],
     nativeAnnotation: "config.linkerd.io/proxy-enable-native-sidecar",
   });
-  assert.deepEqual(sidecar.normalizeSettings({}).meshes, ["istio", "linkerd"]);
+  assert.deepEqual(sidecar.normalizeSettings({}).meshes, ["istio", "linkerd", "kuma"]);
+  // Kuma has no per-pod switch.
+  assert.equal(sidecar.meshes().find((mesh) => mesh.id === "kuma").nativeAnnotation, null);
 });

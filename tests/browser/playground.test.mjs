@@ -286,7 +286,49 @@ test("the Linkerd sample: linkerd-proxy starts after linkerd-init and before the
   // Turning Linkerd off in the meshes setting leaves the proxy alone.
   await page.uncheck("#mesh-linkerd");
   await page.waitForFunction(() => /unchanged|0 changed/.test(document.getElementById("status").textContent));
-  assert.match(await page.textContent("#settings-json"), /"meshes":\["istio"\]/);
+  assert.match(await page.textContent("#settings-json"), /"meshes":\["istio","kuma"\]/);
+  await page.close();
+});
+
+test("the Kuma sample: with the control plane's timings under kuma, Kuma's own native rendering", async () => {
+  const page = await open();
+  await page.click("button[data-sample=kuma-pod]");
+  await page.waitForFunction(() => /changed/.test(document.getElementById("status").textContent));
+  const lanes = await page.$$eval(".order .lane", (rows) =>
+    rows.map((row) => [...row.querySelectorAll(".chip")].map((chip) => chip.textContent)),
+  );
+  assert.deepEqual(lanes, [
+    ["init", "kuma-init", "kuma-sidecar", "busybox"],
+    ["kuma-init", "kuma-sidecar", "init", "busybox"],
+  ]);
+  // kuma-cp's default timings, then those Kuma rendered the fixture with.
+  const probe = async () => podSpec(parse(await page.textContent("#output"))).initContainers[1].startupProbe;
+  assert.equal((await probe()).failureThreshold, 12);
+  await page.fill("#kuma", "startupProbe: {initialDelaySeconds: 261, timeoutSeconds: 24, periodSeconds: 26, failureThreshold: 213}");
+  await page.waitForFunction(() => /"failureThreshold":213/.test(document.getElementById("settings-json").textContent));
+  assert.deepEqual(parse(await page.textContent("#output")), single(await fixture("test_data/kuma/pod-02.native.yaml")));
+  // A timing Kuma cannot have is refused in the policy's words; Kuma left out of meshes is left alone.
+  await page.fill("#kuma", "startupProbe: {periodSeconds: -1}");
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /kuma\.startupProbe\.periodSeconds must be a whole number/);
+  await page.fill("#kuma", "");
+  await page.uncheck("#mesh-kuma");
+  await page.waitForFunction(() => /unchanged|0 changed/.test(document.getElementById("status").textContent));
+  await page.close();
+});
+
+test("the Kuma sample with a user's native sidecar: its probes go through Kuma's probe proxy", async () => {
+  const page = await open();
+  await page.click("button[data-sample=kuma-user-sidecar]");
+  await page.waitForFunction(() => /changed/.test(document.getElementById("status").textContent));
+  const shipper = podSpec(parse(await page.textContent("#output"))).initContainers.find((c) => c.name === "log-shipper");
+  assert.deepEqual(shipper.readinessProbe.httpGet, { path: "/tcp/2020", port: 9001 });
+  // The patch shows the probes edited in place, and gives the output.
+  const patch = JSON.parse(await page.textContent("#patch"));
+  const at = podSpec(parse(await page.textContent("#output"))).initContainers.findIndex((c) => c.name === "log-shipper");
+  assert.ok(patch.some((op) => op.path.startsWith(`/spec/initContainers/${at}/readinessProbe`)), JSON.stringify(patch));
+  const input = parse(await page.inputValue("#input"));
+  assert.deepEqual(jsonpatch.applyPatch(input, patch, true, false).newDocument, parse(await page.textContent("#output")));
   await page.close();
 });
 

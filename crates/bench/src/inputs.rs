@@ -66,6 +66,12 @@ pub fn cases() -> Result<Vec<Case>, String> {
             "linkerd-emojivoto-deployment-classic.json",
             json!({}),
         )?,
+        // With the timings of the control plane the fixture was rendered with.
+        case(
+            "Kuma Pod (classic to native)",
+            "kuma-pod-02-classic.json",
+            json!({"kuma": {"startupProbe": {"initialDelaySeconds": 261, "timeoutSeconds": 24, "periodSeconds": 26, "failureThreshold": 213}}}),
+        )?,
         case(
             "Pod without proxy (pre-injection)",
             "pod-uninjected.json",

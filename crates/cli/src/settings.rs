@@ -35,6 +35,14 @@ pub struct SettingsArgs {
     /// ignore (the `onResourceIncrease` setting).
     #[arg(long, value_name = "warn|reject|ignore")]
     pub on_resource_increase: Option<String>,
+
+    /// The startup probe timings of Kuma's control plane
+    /// (`runtime.kubernetes.injector.sidecarContainer.startupProbe`), which a Kuma pod does not
+    /// show, comma-separated: initialDelaySeconds, timeoutSeconds, periodSeconds and
+    /// failureThreshold, each `KEY=N`, the others kuma-cp's defaults (the `kuma.startupProbe`
+    /// setting).
+    #[arg(long, value_name = "KEY=N,...")]
+    pub kuma_startup_probe: Option<String>,
 }
 
 impl SettingsArgs {
@@ -75,6 +83,17 @@ impl SettingsArgs {
         if let Some(setting) = &self.on_resource_increase {
             map.insert("onResourceIncrease".into(), json!(setting));
         }
+        if let Some(timings) = &self.kuma_startup_probe {
+            let kuma = map.entry("kuma").or_insert_with(|| json!({}));
+            if let Value::Object(kuma) = kuma {
+                let probe = kuma
+                    .entry("startupProbe")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(probe) = probe {
+                    probe.extend(startup_timings(timings));
+                }
+            }
+        }
         map.extend(command_flags);
         if !self.extra_sidecars.is_empty() {
             let declared = map
@@ -89,6 +108,24 @@ impl SettingsArgs {
         // The file alone is valid: what is wrong now comes from the flags.
         Settings::from_json(&Value::Object(map)).map_err(|e| invalid(None, &e))
     }
+}
+
+/// `KEY=N,...` as the settings' timings: a number where N is one, else the text, which the core
+/// refuses in its words; an entry without `=` is a key without a value.
+fn startup_timings(flag: &str) -> Map<String, Value> {
+    flag.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+            let value = value.trim();
+            let number = value.parse::<i64>().map(Value::from);
+            (
+                key.trim().to_owned(),
+                number.unwrap_or_else(|_| json!(value)),
+            )
+        })
+        .collect()
 }
 
 fn settings_error(map: &Map<String, Value>) -> String {
@@ -243,6 +280,43 @@ mod tests {
         assert_eq!(
             bad.resolve(Mode::Mutate),
             Err("invalid policy settings: onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"".to_owned())
+        );
+    }
+
+    /// Kuma's timings: the flag overrides the file's key by key.
+    #[test]
+    fn kuma_startup_probe_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.yaml");
+        std::fs::write(
+            &path,
+            "kuma:\n  startupProbe:\n    initialDelaySeconds: 261\n    failureThreshold: 213\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            settings: Some(path),
+            kuma_startup_probe: Some("timeoutSeconds=24, failureThreshold=0".into()),
+            ..SettingsArgs::default()
+        };
+        let settings = args.resolve(Mode::Mutate).unwrap();
+        assert_eq!(
+            settings.to_json()["kuma"],
+            json!({"startupProbe": {"initialDelaySeconds": 261, "timeoutSeconds": 24, "periodSeconds": 5, "failureThreshold": 0}})
+        );
+        let bad = |flag: &str| {
+            SettingsArgs {
+                kuma_startup_probe: Some(flag.into()),
+                ..SettingsArgs::default()
+            }
+            .resolve(Mode::Mutate)
+        };
+        assert_eq!(
+            bad("periodSeconds=5s"),
+            Err("invalid policy settings: kuma.startupProbe.periodSeconds must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found the string \"5s\"".to_owned())
+        );
+        assert_eq!(
+            bad("period=5"),
+            Err("invalid policy settings: unknown key \"period\" in kuma.startupProbe: the timings are initialDelaySeconds, timeoutSeconds, periodSeconds and failureThreshold, as in kuma-cp's runtime.kubernetes.injector.sidecarContainer.startupProbe".to_owned())
         );
     }
 

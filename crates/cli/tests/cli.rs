@@ -85,9 +85,16 @@ fn convert_gives_istios_native_files() {
 
 #[test]
 fn convert_gives_the_cases_expected_objects() {
+    let dir = tempfile::tempdir().unwrap();
     for pair in native_sidecar_testdata::cases() {
         let file = format!("test_data/cases/{}.yaml", pair.name);
-        let output = cli().args(["convert", &file]).output().unwrap();
+        let settings = dir.path().join(format!("{}.json", pair.name));
+        std::fs::write(&settings, pair.settings.to_string()).unwrap();
+        let output = cli()
+            .args(["convert", &file, "--settings"])
+            .arg(&settings)
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(0), "{file}: {}", stderr(&output));
         // The file holds the input and the expected output; both convert to the expected one.
         assert_eq!(
@@ -108,6 +115,36 @@ fn convert_gives_linkerds_native_files(#[case] name: &str) {
     let output = cli().args(["convert", &classic]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(documents(&stdout(&output)), documents(&native));
+}
+
+/// Kuma's own classic output converts to its native output with the timings of the control plane
+/// it was rendered with, given as a flag or in the settings file.
+#[rstest]
+#[case::pod_01("pod-01")]
+#[case::pod_02("pod-02")]
+fn convert_gives_kumas_native_files(#[case] name: &str) {
+    let classic = format!("test_data/kuma/{name}.classic.yaml");
+    let native = documents(&fixture(&format!("test_data/kuma/{name}.native.yaml")));
+    let timings = "initialDelaySeconds=261,timeoutSeconds=24,periodSeconds=26,failureThreshold=213";
+    let output = cli()
+        .args(["convert", &classic, "--kuma-startup-probe", timings])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(documents(&stdout(&output)), native);
+    let output = cli()
+        .args([
+            "convert",
+            &classic,
+            "--settings",
+            "test_data/kuma/settings.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(documents(&stdout(&output)), native);
+    // kuma-cp's defaults are not the timings these files were rendered with.
+    let output = cli().args(["convert", &classic]).output().unwrap();
+    assert_ne!(documents(&stdout(&output)), native);
 }
 
 #[test]
@@ -1313,8 +1350,9 @@ fn report_decides_by_the_pods_own_node() {
 }
 
 #[rstest]
-#[case::meshes(&["--meshes", "istio,kuma"], "invalid policy settings: meshes[1] must be one of \"istio\" and \"linkerd\", found the string \"kuma\"")]
+#[case::meshes(&["--meshes", "istio,consul"], "invalid policy settings: meshes[1] must be one of \"istio\", \"linkerd\" and \"kuma\", found the string \"consul\"")]
 #[case::on_resource_increase(&["--on-resource-increase", "error"], "invalid policy settings: onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"")]
+#[case::kuma_startup_probe(&["--kuma-startup-probe", "failureThreshold=-1"], "invalid policy settings: kuma.startupProbe.failureThreshold must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found the number -1")]
 #[case::min_kubelet_version(&["--nodes", "test_data/missing-nodes.json", "--min-kubelet-version", "v1.33"], "invalid policy settings: minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found the string \"v1.33\"")]
 #[case::min_too_low(&["--nodes", "test_data/missing-nodes.json", "--min-kubelet-version", "1.28"], "invalid policy settings: minKubeletVersion 1.28 is below 1.29, the first Kubernetes release that runs sidecar containers by default; set \"1.29\" or later")]
 fn bad_setting_flags_get_the_policys_messages(#[case] flags: &[&str], #[case] message: &str) {

@@ -34,6 +34,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for (at, settings) in settings.iter().enumerate() {
                 let operation = ["CREATE", "UPDATE", "DELETE"][at];
                 let request = admission_request(object, operation);
+                // The pair's own settings first (Kuma's control plane timings).
+                let settings = if at == 0 && !pair.settings.is_null() {
+                    &pair.settings
+                } else {
+                    settings
+                };
                 write(
                     format!("{}-{side}-{at}", pair.name),
                     json!({"request": request, "settings": settings}),

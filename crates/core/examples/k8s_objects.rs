@@ -35,8 +35,8 @@ fn main() -> Result<(), Error> {
     let mut fixtures = 0;
     for pair in all_pairs() {
         let mut converted = pair.before.clone();
-        let outcome = review_manifest(&mut converted, &Settings::default())
-            .ok_or("a fixture without pods")?;
+        let settings = Settings::from_json(&pair.settings)?;
+        let outcome = review_manifest(&mut converted, &settings).ok_or("a fixture without pods")?;
         if let Some(message) = outcome.rejection {
             return Err(format!("{}: rejected: {message}", pair.name).into());
         }

@@ -15,8 +15,9 @@ pub(crate) struct Conversion<'a> {
 }
 
 /// Edits the pod spec: the proxies of `conversions` leave `containers` and join `initContainers`
-/// with `restartPolicy: Always`; then the init containers take the canonical layout of `profiles`.
-/// Other containers keep their relative order and every field the move does not name.
+/// with `restartPolicy: Always`, and the init container fields the meshes render differently in
+/// native mode change; then the init containers take the canonical layout of `profiles`. Other
+/// containers keep their relative order and every field the move does not name.
 pub(crate) fn to_native(
     spec: &mut Map<String, Value>,
     conversions: &[Conversion],
@@ -46,6 +47,12 @@ pub(crate) fn to_native(
     let Some(init) = init.as_array_mut() else {
         return;
     };
+    // The edits' indices are those of the list as read: before the proxies join it.
+    for edit in conversions.iter().flat_map(|c| &c.edit.init_fields) {
+        if let Some(field) = init.get_mut(edit.at).and_then(|c| c.get_mut(edit.field)) {
+            *field = edit.value.clone();
+        }
+    }
     init.extend(moved);
     let names: Vec<Option<&str>> = init.iter().map(name).collect();
     let layout = order::canonical(&names, profiles);

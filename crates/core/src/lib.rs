@@ -23,7 +23,7 @@ mod validate;
 mod workload;
 
 pub use kubelet::KubeletVersion;
-pub use mesh::{MeshInfo, meshes};
+pub use mesh::{MeshInfo, MeshSettings, meshes};
 pub use nodes::{
     Cluster, NO_CLUSTER, NoCluster, Node, Support, node_list, parse_node, parse_node_list, support,
 };

@@ -70,7 +70,7 @@ pub(crate) fn canonical(names: &[Option<&str>], profiles: &[&Profile]) -> Vec<us
         }
     };
     for profile in profiles {
-        for setup in &profile.setup {
+        for setup in profile.setup.iter() {
             place(setup, &mut order);
         }
         place(profile.proxy, &mut order);
@@ -93,7 +93,7 @@ mod tests {
     use crate::settings::SidecarRule;
     use rstest::rstest;
 
-    fn istio() -> Profile<'static> {
+    fn istio<'a>() -> Profile<'a> {
         Profile::of_mesh(mesh::by_id("istio").unwrap())
     }
 

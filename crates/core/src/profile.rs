@@ -2,22 +2,25 @@
 //! ones its mesh places right after it, and the mesh whose rules apply (none for a sidecar the
 //! user declares).
 
+use std::borrow::Cow;
+
 use crate::mesh::{self, Mesh};
 use crate::settings::{Settings, SidecarRule};
 
 #[derive(Clone)]
 pub(crate) struct Profile<'a> {
     pub proxy: &'a str,
-    pub setup: Vec<&'a str>,
+    /// A mesh's own list, borrowed: a review builds a profile per mesh and allocates none.
+    pub setup: Cow<'a, [&'a str]>,
     pub trailing: &'a [&'a str],
     pub mesh: Option<&'static dyn Mesh>,
 }
 
 impl<'a> Profile<'a> {
-    pub fn of_mesh(mesh: &'static dyn Mesh) -> Profile<'static> {
+    pub fn of_mesh(mesh: &'static dyn Mesh) -> Profile<'a> {
         Profile {
             proxy: mesh.proxy(),
-            setup: mesh.setup().to_vec(),
+            setup: Cow::Borrowed(mesh.setup()),
             trailing: mesh.trailing(),
             mesh: Some(mesh),
         }
@@ -26,7 +29,7 @@ impl<'a> Profile<'a> {
     pub fn declared(rule: &'a SidecarRule) -> Profile<'a> {
         Profile {
             proxy: &rule.name,
-            setup: rule.setup_containers.iter().map(String::as_str).collect(),
+            setup: Cow::Owned(rule.setup_containers.iter().map(String::as_str).collect()),
             trailing: &[],
             mesh: None,
         }

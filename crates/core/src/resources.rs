@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::describe::describe;
+use crate::describe::{and_list, describe};
 use crate::path;
 use crate::quantity::Quantity;
 use crate::settings::OnResourceIncrease;
@@ -503,7 +503,7 @@ impl Explainer<'_, '_> {
         if converted.is_empty() {
             "reordering the init containers".to_owned()
         } else {
-            format!("converting {}", join(&converted))
+            format!("converting {}", and_list(&converted))
         }
     }
 
@@ -542,7 +542,7 @@ impl Explainer<'_, '_> {
             };
             return format!(
                 ": init container {who} ({own}) now runs beside {}",
-                join(&newly)
+                and_list(&newly)
             );
         }
         String::new()
@@ -563,21 +563,6 @@ impl Explainer<'_, '_> {
             .filter(|(_, sidecar)| *sidecar)
             .map(|(n, _)| n.as_deref())
             .collect()
-    }
-}
-
-fn join<S: AsRef<str>>(items: &[S]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.as_ref().to_owned(),
-        [rest @ .., last] => format!(
-            "{} and {}",
-            rest.iter()
-                .map(AsRef::as_ref)
-                .collect::<Vec<_>>()
-                .join(", "),
-            last.as_ref()
-        ),
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::convert;
-use crate::mesh::{self, Injection, Mesh, NativeEdit};
+use crate::mesh::{self, Injection, NativeEdit, Switch};
 use crate::nodes::{self, Cluster, HeldBack, NoCluster};
 use crate::order::{self, Misplacement};
 use crate::path;
@@ -172,11 +172,12 @@ pub fn review_with(
     outcome
 }
 
-/// The mesh to ask for a native sidecar on a Pod that has no proxy yet (a ClusterAdmissionPolicy
-/// sees Pods before the meshes' injectors): the one the Pod asks to be injected by, else the first
-/// of the `meshes` setting, since the namespaces the policy is deployed on are that mesh's. None
-/// when the Pod already says which mode it wants or that mesh will not inject it.
-fn native_request_target(pod: &PodView, settings: &Settings) -> Option<&'static dyn Mesh> {
+/// The switch to set for a native sidecar on a Pod that has no proxy yet (a ClusterAdmissionPolicy
+/// sees Pods before the meshes' injectors): that of the mesh the Pod asks to be injected by, else
+/// of the first of the `meshes` setting, since the namespaces the policy is deployed on are that
+/// mesh's. None when the Pod already says which mode it wants, that mesh will not inject it, or it
+/// has no per-pod switch (Kuma).
+fn native_request_target(pod: &PodView, settings: &Settings) -> Option<&'static dyn Switch> {
     let mut meshes = settings.meshes.iter().filter_map(|id| mesh::by_id(id));
     let target = meshes
         .clone()
@@ -185,15 +186,16 @@ fn native_request_target(pod: &PodView, settings: &Settings) -> Option<&'static 
             meshes
                 .next()
                 .filter(|m| m.injection(pod) == Injection::Unstated)
-        })?;
+        })?
+        .switch()?;
     (!target.states_mode(pod)).then_some(target)
 }
 
-/// Sets `mesh`'s native switch on the Pod; whether it could.
-fn request_native(pod: &mut Value, mesh: &dyn Mesh) -> bool {
+/// Sets the mesh's native switch on the Pod; whether it could.
+fn request_native(pod: &mut Value, switch: &dyn Switch) -> bool {
     match annotations_mut(pod) {
         Some(annotations) => {
-            mesh.request_native(annotations);
+            switch.request_native(annotations);
             true
         }
         None => false,
@@ -259,7 +261,7 @@ impl<'s, 'v> Plan<'s, 'v> {
         };
         for profile in profile::profiles(settings) {
             let opted_out = profile.mesh.and_then(|mesh| {
-                let annotation = mesh.opt_out(pod)?;
+                let annotation = mesh.switch()?.opt_out(pod)?;
                 plan.warnings.push(format!(
                     "{annotation}: \"false\" leaves {proxy} as {title} renders it in classic mode; remove the annotation to run the proxy as a native sidecar",
                     proxy = mesh.proxy(),
@@ -302,10 +304,10 @@ impl<'s, 'v> Plan<'s, 'v> {
                             hint = opt_out_hint(&profile)
                         ));
                     }
-                    let edit = profile
-                        .mesh
-                        .map(|mesh| mesh.native_edit(pod, proxy))
-                        .unwrap_or_default();
+                    let edit = match profile.mesh {
+                        Some(mesh) => mesh.native_edit(pod, proxy, &settings.mesh_settings)?,
+                        None => NativeEdit::default(),
+                    };
                     State::Classic { at, edit }
                 }
                 ([], &[at]) => {
@@ -489,16 +491,20 @@ fn check_proxy(
     Ok(())
 }
 
+/// How to keep the proxy classic: the pod's switch when its mesh has one, else the setting that
+/// makes the policy handle the proxy.
 fn opt_out_hint(profile: &Profile) -> String {
-    if let Some(mesh) = profile.mesh {
-        format!(
-            "keep it classic with the pod annotation {}: \"false\"",
-            mesh.native_annotation()
-        )
-    } else {
-        format!(
+    match profile.mesh {
+        Some(mesh) => match mesh.switch() {
+            Some(switch) => format!(
+                "keep it classic with the pod annotation {}: \"false\"",
+                switch.annotation()
+            ),
+            None => format!("remove \"{}\" from the policy's meshes setting", mesh.id()),
+        },
+        None => format!(
             "remove \"{}\" from the policy's extraSidecars setting",
             profile.proxy
-        )
+        ),
     }
 }

@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::describe::describe;
+use crate::describe::{and_list, describe};
 use crate::kubelet::KubeletVersion;
-use crate::mesh::{self, MESHES};
+use crate::mesh::{self, MESHES, MeshSettings};
 
 /// What the policy does with pods it looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,14 +39,17 @@ pub struct Settings {
     /// Ask the mesh's injector for native mode on Pods that have no proxy yet.
     pub request_native_injection: bool,
     pub extra_sidecars: Vec<SidecarRule>,
-    /// The meshes whose proxies the policy handles, by id (`istio`, `linkerd`). The first is the
-    /// one asked for native injection when a pod does not say which mesh injects it.
+    /// The meshes whose proxies the policy handles, by id (`istio`, `linkerd`, `kuma`). The first
+    /// is the one asked for native injection when a pod does not say which mesh injects it.
     pub meshes: Vec<String>,
     pub on_resource_increase: OnResourceIncrease,
     /// Read the cluster's nodes and make native sidecars only where their kubelets run them.
     pub check_nodes: bool,
     /// The lowest kubelet version that runs native sidecars, when `check_nodes` is on.
     pub min_kubelet_version: KubeletVersion,
+    /// The meshes' own sections (`kuma: {...}`): what their control planes render that a pod
+    /// does not show.
+    pub mesh_settings: MeshSettings,
 }
 
 impl Default for Settings {
@@ -59,11 +62,21 @@ impl Default for Settings {
             on_resource_increase: OnResourceIncrease::Warn,
             check_nodes: false,
             min_kubelet_version: KubeletVersion::DEFAULT_MINIMUM,
+            mesh_settings: MeshSettings::default(),
         }
     }
 }
 
-const KEYS: &str = "mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes and minKubeletVersion";
+/// The settings' keys besides the meshes' sections.
+const KEYS: [&str; 7] = [
+    "mode",
+    "requestNativeInjection",
+    "extraSidecars",
+    "meshes",
+    "onResourceIncrease",
+    "checkNodes",
+    "minKubeletVersion",
+];
 
 impl Settings {
     /// Parses the policy settings. `null` and `{}` mean the defaults.
@@ -104,11 +117,15 @@ impl Settings {
                     })?
                 }
                 "minKubeletVersion" => settings.min_kubelet_version = parse_min_kubelet(value)?,
-                other => {
-                    return Err(format!(
-                        "unknown setting \"{other}\": the settings are {KEYS} (camelCase)"
-                    ));
-                }
+                other => match settings.mesh_settings.parse(other, value) {
+                    Some(parsed) => parsed?,
+                    None => {
+                        return Err(format!(
+                            "unknown setting \"{other}\": the settings are {} (camelCase)",
+                            and_list(&[&KEYS[..], MeshSettings::KEYS].concat())
+                        ));
+                    }
+                },
             }
         }
         Ok(settings)
@@ -123,7 +140,7 @@ impl Settings {
                 serde_json::json!({"name": rule.name, "setupContainers": rule.setup_containers})
             })
             .collect::<Vec<_>>();
-        serde_json::json!({
+        let mut settings = serde_json::json!({
             "mode": self.mode.as_str(),
             "requestNativeInjection": self.request_native_injection,
             "extraSidecars": sidecars,
@@ -131,17 +148,17 @@ impl Settings {
             "onResourceIncrease": self.on_resource_increase.as_str(),
             "checkNodes": self.check_nodes,
             "minKubeletVersion": self.min_kubelet_version.to_string(),
-        })
+        });
+        if let Value::Object(map) = &mut settings {
+            self.mesh_settings.write(map);
+        }
+        settings
     }
 }
 
 fn mesh_ids() -> String {
     let ids: Vec<String> = MESHES.iter().map(|m| format!("\"{}\"", m.id())).collect();
-    match ids.split_last() {
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-        None => String::new(),
-    }
+    and_list(&ids)
 }
 
 fn parse_meshes(value: &Value) -> Result<Vec<String>, String> {
@@ -395,7 +412,7 @@ mod tests {
         assert_eq!(Settings::from_json(&input), Ok(Settings::default()));
         assert_eq!(Settings::default().mode, Mode::Mutate);
         assert!(Settings::default().request_native_injection);
-        assert_eq!(Settings::default().meshes, ["istio", "linkerd"]);
+        assert_eq!(Settings::default().meshes, ["istio", "linkerd", "kuma"]);
         assert!(!Settings::default().check_nodes);
         assert_eq!(Settings::default().min_kubelet_version.to_string(), "1.33");
     }
@@ -411,6 +428,32 @@ mod tests {
         assert!(settings.check_nodes);
         assert_eq!(settings.min_kubelet_version, expected);
         assert_eq!(Settings::from_json(&settings.to_json()), Ok(settings));
+    }
+
+    /// Kuma's section: the startup probe timings of its control plane, each defaulting to kuma-cp's.
+    #[test]
+    fn kuma_settings() {
+        let settings = Settings::from_json(&json!({
+            "meshes": ["kuma"],
+            "kuma": {"startupProbe": {"initialDelaySeconds": 0, "failureThreshold": 30}}
+        }))
+        .unwrap();
+        assert_eq!(
+            settings.to_json()["kuma"],
+            json!({"startupProbe": {"initialDelaySeconds": 0, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 30}})
+        );
+        assert_eq!(Settings::from_json(&settings.to_json()), Ok(settings));
+        assert_eq!(
+            Settings::default().to_json()["kuma"],
+            json!({"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 12}})
+        );
+        for empty in [
+            json!({"kuma": null}),
+            json!({"kuma": {}}),
+            json!({"kuma": {"startupProbe": {}}}),
+        ] {
+            assert_eq!(Settings::from_json(&empty), Ok(Settings::default()));
+        }
     }
 
     #[test]
@@ -445,8 +488,8 @@ mod tests {
 
     #[rstest]
     #[case::not_object(json!("mutate"), "settings must be an object such as {\"mode\": \"mutate\"}, found the string \"mutate\"")]
-    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes and minKubeletVersion (camelCase)")]
-    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes and minKubeletVersion (camelCase)")]
+    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)")]
+    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)")]
     #[case::bad_mode(json!({"mode": "audit"}), "mode must be \"mutate\" or \"validate\", found the string \"audit\"")]
     #[case::mode_type(json!({"mode": 1}), "mode must be \"mutate\" or \"validate\", found the number 1")]
     #[case::bool_type(json!({"requestNativeInjection": "yes"}), "requestNativeInjection must be true or false, found the string \"yes\"")]
@@ -466,10 +509,10 @@ mod tests {
     #[case::linkerd(json!({"extraSidecars": [{"name": "linkerd-proxy"}]}), "extraSidecars[0].name \"linkerd-proxy\" is Linkerd's proxy, which the policy already handles; remove this entry")]
     #[case::linkerd_validator(json!({"extraSidecars": [{"name": "linkerd-network-validator"}]}), "extraSidecars[0].name \"linkerd-network-validator\" is one of Linkerd's own init containers, which the policy places itself; remove this entry")]
     #[case::setup_linkerd_proxy(json!({"extraSidecars": [{"name": "a", "setupContainers": ["linkerd-proxy"]}]}), "extraSidecars[0].setupContainers[0] \"linkerd-proxy\" is Linkerd's proxy, which starts before every declared sidecar already; remove it from setupContainers")]
-    #[case::meshes_type(json!({"meshes": "istio"}), "meshes must be a list of the meshes whose proxies the policy handles, such as [\"istio\"], found the string \"istio\"; the meshes are \"istio\" and \"linkerd\"")]
-    #[case::unknown_mesh(json!({"meshes": ["istio", "kuma"]}), "meshes[1] must be one of \"istio\" and \"linkerd\", found the string \"kuma\"")]
-    #[case::mesh_case(json!({"meshes": ["Linkerd"]}), "meshes[0] must be one of \"istio\" and \"linkerd\", found the string \"Linkerd\"")]
-    #[case::mesh_entry_type(json!({"meshes": [{"name": "istio"}]}), "meshes[0] must be one of \"istio\" and \"linkerd\", found an object")]
+    #[case::meshes_type(json!({"meshes": "istio"}), "meshes must be a list of the meshes whose proxies the policy handles, such as [\"istio\"], found the string \"istio\"; the meshes are \"istio\", \"linkerd\" and \"kuma\"")]
+    #[case::unknown_mesh(json!({"meshes": ["istio", "consul"]}), "meshes[1] must be one of \"istio\", \"linkerd\" and \"kuma\", found the string \"consul\"")]
+    #[case::mesh_case(json!({"meshes": ["Linkerd"]}), "meshes[0] must be one of \"istio\", \"linkerd\" and \"kuma\", found the string \"Linkerd\"")]
+    #[case::mesh_entry_type(json!({"meshes": [{"name": "istio"}]}), "meshes[0] must be one of \"istio\", \"linkerd\" and \"kuma\", found an object")]
     #[case::mesh_twice(json!({"meshes": ["linkerd", "linkerd"]}), "meshes[1] \"linkerd\" is listed twice; list each mesh once")]
     #[case::on_resource_increase(json!({"onResourceIncrease": "error"}), "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"")]
     #[case::on_resource_increase_type(json!({"onResourceIncrease": false}), "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the boolean false")]
@@ -481,6 +524,17 @@ mod tests {
     #[case::min_too_low(json!({"minKubeletVersion": "1.28"}), "minKubeletVersion 1.28 is below 1.29, the first Kubernetes release that runs sidecar containers by default; set \"1.29\" or later")]
     #[case::min_major_zero(json!({"minKubeletVersion": "0.99"}), "minKubeletVersion 0.99 is below 1.29, the first Kubernetes release that runs sidecar containers by default; set \"1.29\" or later")]
     #[case::entry_key(json!({"extraSidecars": [{"name": "a", "setup": ["b"]}]}), "unknown key \"setup\" in extraSidecars[0]: an entry has \"name\" and \"setupContainers\"")]
+    #[case::kuma_proxy(json!({"extraSidecars": [{"name": "kuma-sidecar"}]}), "extraSidecars[0].name \"kuma-sidecar\" is Kuma's proxy, which the policy already handles; remove this entry")]
+    #[case::kuma_validation(json!({"extraSidecars": [{"name": "kuma-validation"}]}), "extraSidecars[0].name \"kuma-validation\" is one of Kuma's own init containers, which the policy places itself; remove this entry")]
+    #[case::kuma_type(json!({"kuma": "1,3,5,12"}), "kuma must be an object such as {\"startupProbe\": {\"failureThreshold\": 12}}, found the string \"1,3,5,12\"")]
+    #[case::kuma_key(json!({"kuma": {"startupProbes": {}}}), "unknown key \"startupProbes\" in kuma: the section has \"startupProbe\", the timings of the startup probe Kuma's control plane gives kuma-sidecar")]
+    #[case::kuma_probe_type(json!({"kuma": {"startupProbe": [1, 3, 5, 12]}}), "kuma.startupProbe must be an object such as {\"failureThreshold\": 12}, found a list")]
+    #[case::kuma_timing_key(json!({"kuma": {"startupProbe": {"successThreshold": 1}}}), "unknown key \"successThreshold\" in kuma.startupProbe: the timings are initialDelaySeconds, timeoutSeconds, periodSeconds and failureThreshold, as in kuma-cp's runtime.kubernetes.injector.sidecarContainer.startupProbe")]
+    #[case::kuma_negative(json!({"kuma": {"startupProbe": {"periodSeconds": -5}}}), "kuma.startupProbe.periodSeconds must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found the number -5")]
+    #[case::kuma_fraction(json!({"kuma": {"startupProbe": {"timeoutSeconds": 2.5}}}), "kuma.startupProbe.timeoutSeconds must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found the number 2.5")]
+    #[case::kuma_string(json!({"kuma": {"startupProbe": {"failureThreshold": "12"}}}), "kuma.startupProbe.failureThreshold must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found the string \"12\"")]
+    #[case::kuma_too_big(json!({"kuma": {"startupProbe": {"initialDelaySeconds": 2147483648u64}}}), "kuma.startupProbe.initialDelaySeconds must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found the number 2147483648")]
+    #[case::kuma_null_timing(json!({"kuma": {"startupProbe": {"failureThreshold": null}}}), "kuma.startupProbe.failureThreshold must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found null")]
     fn rejects(#[case] input: Value, #[case] message: &str) {
         assert_eq!(Settings::from_json(&input), Err(message.to_owned()));
     }

@@ -164,6 +164,14 @@ fn generated_samples_reach_every_rule() {
         };
         let classic = in_containers(&sample.object, support::ISTIO_PROXY);
         let classic_linkerd = in_containers(&sample.object, support::LINKERD_PROXY);
+        let classic_kuma = in_containers(&sample.object, support::KUMA_PROXY);
+        if outcome
+            .rejection
+            .as_deref()
+            .is_some_and(|r| r.contains("reserves for Kuma's probes"))
+        {
+            count("kuma refused a probe on its own port");
+        }
         match (&outcome.rejection, outcome.changed) {
             (Some(_), _) => count("rejected"),
             (None, true) => count("changed"),
@@ -173,6 +181,21 @@ fn generated_samples_reach_every_rule() {
             let converted = classic && !in_containers(&output, support::ISTIO_PROXY);
             let converted_linkerd =
                 classic_linkerd && !in_containers(&output, support::LINKERD_PROXY);
+            let converted_kuma = classic_kuma && !in_containers(&output, support::KUMA_PROXY);
+            if converted_kuma {
+                count("kuma proxy converted");
+                let init =
+                    |object: &Value| support::list(sample.kind, object, "initContainers").to_vec();
+                let (before, after) = (init(&sample.object), init(&output));
+                let routed = after.iter().any(|c| {
+                    c.get("restartPolicy") == Some(&serde_json::json!("Always"))
+                        && !before.contains(c)
+                        && support::name(c) != Some(support::KUMA_PROXY)
+                });
+                if routed {
+                    count("kuma routed a user sidecar's probe");
+                }
+            }
             if converted_linkerd {
                 count("linkerd proxy converted");
                 let probed = support::list(sample.kind, &output, "initContainers")
@@ -188,7 +211,7 @@ fn generated_samples_reach_every_rule() {
             }
             if converted {
                 count("istio proxy converted");
-            } else if converted_linkerd {
+            } else if converted_linkerd || converted_kuma {
             } else if outcome.findings.iter().all(|f| f.list == "initContainers")
                 && !outcome.findings.is_empty()
             {
@@ -229,8 +252,12 @@ fn generated_samples_reach_every_rule() {
     floor("changed", 200);
     floor("untouched", 100);
     floor("istio proxy converted", 100);
-    floor("linkerd proxy converted", 40);
-    floor("linkerd await became a startup probe", 25);
+    // A third mesh shares the samples: each mesh's own outcomes are rarer than with two.
+    floor("linkerd proxy converted", 20);
+    floor("linkerd await became a startup probe", 10);
+    floor("kuma proxy converted", 40);
+    floor("kuma routed a user sidecar's probe", 25);
+    floor("kuma refused a probe on its own port", 2);
     floor("reordered only", 30);
     floor("declared sidecar placed", 50);
     floor("opt-out warning", 30);

@@ -519,26 +519,27 @@ fn settings(value: Value) -> Settings {
     Settings::from_json(&value).expect("valid settings")
 }
 
-/// linkerd2 #11461: an init container that calls a meshed service before the classic proxy exists.
-#[test]
-fn linkerd_proxy_starts_before_the_init_containers_that_need_it() {
+/// An init container that calls a meshed service before the classic proxy exists (linkerd2
+/// #11461): Linkerd and Kuma append their setup container after the user's init containers and
+/// put the proxy first in containers.
+#[rstest]
+#[case::linkerd(linkerd_init(), linkerd_proxy(), native_linkerd_proxy())]
+#[case::kuma(kuma_init(), kuma_proxy(), native_kuma_proxy())]
+fn the_proxy_starts_before_the_init_containers_that_need_it(
+    #[case] setup: Value,
+    #[case] proxy: Value,
+    #[case] native: Value,
+) {
     let migrate = init("migrate");
-    // As `linkerd inject` renders classic mode: linkerd-init appended after the user's init
-    // containers, the proxy first in containers because it awaits readiness.
-    let mut object = pod(
-        vec![migrate.clone(), linkerd_init()],
-        vec![linkerd_proxy(), app("app")],
-    );
+    let expected = json!([setup["name"], proxy["name"], "migrate"]);
+    let mut object = pod(vec![migrate.clone(), setup], vec![proxy, app("app")]);
     let outcome = mutate(&mut object);
     assert_eq!(outcome.rejection, None);
     assert!(outcome.changed);
     assert_eq!(outcome.warnings, Vec::<String>::new());
-    assert_eq!(
-        names(&object, "initContainers"),
-        ["linkerd-init", "linkerd-proxy", "migrate"]
-    );
+    assert_eq!(json!(names(&object, "initContainers")), expected);
     assert_eq!(names(&object, "containers"), ["app"]);
-    assert_eq!(object["spec"]["initContainers"][1], native_linkerd_proxy());
+    assert_eq!(object["spec"]["initContainers"][1], native);
     assert_eq!(object["spec"]["initContainers"][2], migrate);
     // No other mesh's annotation on a pod that carries a proxy.
     assert_eq!(object["metadata"]["annotations"], json!({"team": "a"}));
@@ -673,22 +674,37 @@ fn linkerd_hooks_that_are_not_linkerds_are_kept_with_a_warning() {
     pod(vec![init("migrate"), linkerd_init(), native_linkerd_proxy()], vec![app("app")]),
     "spec: linkerd-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: migrate (initContainers[0]) runs before linkerd-proxy has started, outside the mesh. Expected initContainers order: linkerd-init, linkerd-proxy, migrate"
 )]
-fn validate_mode_reports_linkerd_like_istio(#[case] before: Value, #[case] message: &str) {
+#[case::kuma_classic(
+    pod(vec![init("migrate"), kuma_init()], vec![kuma_proxy(), app("app")]),
+    "spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: kuma-sidecar (containers[0]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: kuma-init, kuma-sidecar, migrate"
+)]
+#[case::kuma_misplaced(
+    pod(vec![kuma_init(), init("migrate"), native_kuma_proxy()], vec![app("app")]),
+    "spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: migrate (initContainers[1]) runs before kuma-sidecar has started, outside the mesh. Expected initContainers order: kuma-init, kuma-sidecar, migrate"
+)]
+#[case::kuma_setup_after(
+    pod(vec![native_kuma_proxy(), init("kuma-validation")], vec![app("app")]),
+    "spec: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: kuma-validation (initContainers[1]) must run before kuma-sidecar, which it sets up. Expected initContainers order: kuma-validation, kuma-sidecar"
+)]
+fn validate_mode_reports_linkerd_and_kuma_like_istio(#[case] before: Value, #[case] message: &str) {
     let mut object = before.clone();
     let outcome = review(Kind::Pod, Operation::Create, &mut object, &validate_mode());
     assert_eq!(outcome.rejection.as_deref(), Some(message));
     assert_eq!(object, before, "validate mode never mutates");
 }
 
-#[test]
-fn declared_sidecars_start_after_linkerds_proxy() {
+#[rstest]
+#[case::linkerd(linkerd_init(), linkerd_proxy())]
+#[case::kuma(kuma_init(), kuma_proxy())]
+fn declared_sidecars_start_after_the_meshs_proxy(#[case] setup: Value, #[case] proxy: Value) {
     let settings = settings(
         json!({"extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}]}),
     );
+    let (setup_name, proxy_name) = (setup["name"].clone(), proxy["name"].clone());
     let mut object = pod(
-        vec![init("vault-agent-init"), init("migrate"), linkerd_init()],
+        vec![init("vault-agent-init"), init("migrate"), setup],
         vec![
-            linkerd_proxy(),
+            proxy,
             app("app"),
             json!({"name": "vault-agent", "image": "vault"}),
         ],
@@ -696,14 +712,14 @@ fn declared_sidecars_start_after_linkerds_proxy() {
     let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
     assert_eq!(outcome.rejection, None);
     assert_eq!(
-        names(&object, "initContainers"),
-        [
-            "linkerd-init",
-            "linkerd-proxy",
+        json!(names(&object, "initContainers")),
+        json!([
+            setup_name,
+            proxy_name,
             "vault-agent-init",
             "vault-agent",
             "migrate"
-        ]
+        ])
     );
 }
 
@@ -711,6 +727,166 @@ fn declared_sidecars_start_after_linkerds_proxy() {
 fn a_disabled_mesh_is_left_alone() {
     let before = pod(vec![linkerd_init()], vec![linkerd_proxy(), app("app")]);
     for outcome in unchanged_in_both_modes(&before, &settings(json!({"meshes": ["istio"]}))) {
+        assert_eq!(outcome.rejection, None);
+    }
+}
+
+// ---- Kuma ---------------------------------------------------------------------------------------
+
+fn kuma_proxy() -> Value {
+    json!({
+        "name": "kuma-sidecar",
+        "image": "docker.io/kumahq/kuma-dp:2.14.0",
+        "args": ["run", "--log-level=info", "--concurrency=2"],
+        "livenessProbe": {"httpGet": {"path": "/ready", "port": 9901}, "initialDelaySeconds": 60},
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": 9901}, "initialDelaySeconds": 1},
+        "x-unknown-field": {"kept": true}
+    })
+}
+
+fn native_kuma_proxy() -> Value {
+    let mut proxy = kuma_proxy();
+    proxy["restartPolicy"] = json!("Always");
+    proxy["lifecycle"] = json!({"preStop": {"exec": {"command": ["killall", "-USR2", "kuma-dp"]}}});
+    proxy["startupProbe"] = json!({"httpGet": {"path": "/ready", "port": 9901}, "initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "successThreshold": 1, "failureThreshold": 12});
+    proxy
+}
+
+fn kuma_init() -> Value {
+    json!({"name": "kuma-init", "image": "docker.io/kumahq/kuma-init:2.14.0", "command": ["/usr/bin/kumactl", "install", "transparent-proxy"]})
+}
+
+/// Kuma's timings come from its control plane's configuration, given as settings.
+#[test]
+fn kuma_startup_probe_takes_the_control_planes_timings() {
+    let settings = settings(
+        json!({"kuma": {"startupProbe": {"initialDelaySeconds": 0, "timeoutSeconds": 10, "periodSeconds": 0, "failureThreshold": 60}}}),
+    );
+    let mut object = pod(vec![kuma_init()], vec![kuma_proxy(), app("app")]);
+    let outcome = review(Kind::Pod, Operation::Create, &mut object, &settings);
+    assert_eq!(outcome.rejection, None);
+    assert_eq!(
+        object["spec"]["initContainers"][1]["startupProbe"],
+        json!({"httpGet": {"path": "/ready", "port": 9901}, "timeoutSeconds": 10, "successThreshold": 1, "failureThreshold": 60})
+    );
+}
+
+#[rstest]
+#[case::after_user_init(vec![kuma_init(), init("wait-db"), native_kuma_proxy()], &["kuma-init", "kuma-sidecar", "wait-db"])]
+#[case::before_validation(vec![native_kuma_proxy(), init("kuma-validation"), init("fetch-config")], &["kuma-validation", "kuma-sidecar", "fetch-config"])]
+fn reorders_native_kuma_proxies(#[case] init: Vec<Value>, #[case] expected: &[&str]) {
+    let mut object = pod(init, vec![app("app")]);
+    let outcome = mutate(&mut object);
+    assert_eq!(outcome.rejection, None);
+    assert!(outcome.changed);
+    assert_eq!(names(&object, "initContainers"), expected);
+    // A native proxy is only moved: its fields, its timings included, stay as they were.
+    assert_eq!(object["spec"]["initContainers"][1], native_kuma_proxy());
+}
+
+fn builtin_gateway(marker: &str) -> Value {
+    let mut gateway = pod(
+        vec![],
+        vec![
+            json!({"name": "kuma-gateway", "image": "docker.io/kumahq/kuma-dp:2.14.0", "args": ["run", "--log-level=info"]}),
+        ],
+    );
+    gateway["metadata"]["annotations"]["kuma.io/gateway"] = json!("builtin");
+    gateway["metadata"][marker]["kuma.io/sidecar-injection"] = json!("disabled");
+    gateway
+}
+
+/// A Kuma-injected pod, or a builtin gateway's, got `sidecar.istio.io/nativeSidecar: "true"`.
+#[rstest]
+#[case::native(pod(vec![kuma_init(), native_kuma_proxy()], vec![app("app")]), Settings::default())]
+#[case::native_istio_only(pod(vec![kuma_init(), native_kuma_proxy()], vec![app("app")]), settings(json!({"meshes": ["istio"]})))]
+#[case::classic_istio_only(pod(vec![kuma_init()], vec![kuma_proxy(), app("app")]), settings(json!({"meshes": ["istio"]})))]
+#[case::gateway_annotated(builtin_gateway("annotations"), Settings::default())]
+#[case::gateway_labelled(builtin_gateway("labels"), Settings::default())]
+#[case::gateway_kuma_first(builtin_gateway("annotations"), settings(json!({"meshes": ["kuma", "istio"]})))]
+// A pod that asks Kuma to inject it: Kuma has no annotation to ask for native mode with.
+#[case::asks_kuma({let mut p = pod(vec![], vec![app("app")]); p["metadata"]["labels"] = json!({"kuma.io/sidecar-injection": "enabled"}); p}, Settings::default())]
+#[case::kuma_first(pod(vec![], vec![app("app")]), settings(json!({"meshes": ["kuma", "istio"]})))]
+fn kuma_pods_get_no_other_meshs_annotation(#[case] before: Value, #[case] settings: Settings) {
+    for outcome in unchanged_in_both_modes(&before, &settings) {
+        assert_eq!(outcome.rejection, None);
+        assert_eq!(outcome.warnings, Vec::<String>::new());
+    }
+}
+
+fn with_probe_port(port: &str) -> Value {
+    with_annotation(
+        pod(
+            vec![
+                json!({"name": "metrics-sidecar", "image": "metrics", "restartPolicy": "Always", "readinessProbe": {"httpGet": {"path": "/ready", "port": 9001}}}),
+                kuma_init(),
+            ],
+            vec![kuma_proxy(), app("app")],
+        ),
+        "kuma.io/application-probe-proxy-port",
+        port,
+    )
+}
+
+#[rstest]
+#[case::init_named_like_proxy(
+    pod(vec![init("kuma-sidecar"), kuma_init()], vec![kuma_proxy(), app("app")]),
+    "spec.initContainers already has a container named \"kuma-sidecar\", the name of the proxy in spec.containers; remove one of the two copies so that a single proxy runs as a native sidecar"
+)]
+#[case::two_proxies(
+    pod(vec![kuma_init(), native_kuma_proxy()], vec![kuma_proxy(), app("app")]),
+    "spec.initContainers already has a container named \"kuma-sidecar\", the name of the proxy in spec.containers; remove one of the two copies so that a single proxy runs as a native sidecar"
+)]
+#[case::two_classic_proxies(
+    pod(vec![kuma_init()], vec![kuma_proxy(), app("app"), kuma_proxy()]),
+    "spec has 2 containers named \"kuma-sidecar\" (containers[0], containers[2]); keep a single proxy"
+)]
+#[case::restart_policy_rules(
+    pod(vec![kuma_init()], vec![{let mut p = kuma_proxy(); p["restartPolicyRules"] = json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]); p}, app("app")]),
+    "spec.containers[0] \"kuma-sidecar\" sets restartPolicyRules, which a native sidecar cannot have; remove restartPolicyRules from it, or remove \"kuma\" from the policy's meshes setting"
+)]
+#[case::only_container(
+    pod(vec![kuma_init()], vec![kuma_proxy()]),
+    "spec.containers[0] \"kuma-sidecar\" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or remove \"kuma\" from the policy's meshes setting"
+)]
+#[case::not_restartable(
+    pod(vec![kuma_init(), kuma_proxy()], vec![app("app")]),
+    "spec.initContainers[1] \"kuma-sidecar\" has no restartPolicy, so it would have to exit before the next container starts; set restartPolicy: Always to run it as a native sidecar"
+)]
+// Kuma's injector refuses a pod whose probe is on its probe proxy's port: there is no native
+// rendering to convert to.
+#[case::probe_on_the_probe_proxy_port(
+    with_probe_port("9001"),
+    "spec.initContainers[0] \"metrics-sidecar\" has a readinessProbe on port 9001, which kuma.io/application-probe-proxy-port reserves for Kuma's probes: Kuma refuses to run such a pod with native sidecars; probe another port, or give kuma.io/application-probe-proxy-port another port"
+)]
+fn refuses_what_would_break_kuma(#[case] before: Value, #[case] message: &str) {
+    for outcome in unchanged_in_both_modes(&before, &Settings::default()) {
+        assert_eq!(outcome.rejection.as_deref(), Some(message));
+    }
+}
+
+/// The same probe is routed when the probe proxy listens elsewhere, and left alone when the pod
+/// has neither the probe proxy nor virtual probes.
+#[rstest]
+#[case::probe_proxy("9000", json!({"httpGet": {"path": "/9001/ready", "port": 9000}}))]
+#[case::off("0", json!({"httpGet": {"path": "/ready", "port": 9001}}))]
+fn user_native_sidecars_are_probed_through_kuma(#[case] port: &str, #[case] probe: Value) {
+    let mut object = with_probe_port(port);
+    let outcome = mutate(&mut object);
+    assert_eq!(outcome.rejection, None);
+    assert_eq!(
+        names(&object, "initContainers"),
+        ["kuma-init", "kuma-sidecar", "metrics-sidecar"]
+    );
+    assert_eq!(object["spec"]["initContainers"][2]["readinessProbe"], probe);
+}
+
+#[test]
+fn kuma_left_out_of_meshes_is_left_alone() {
+    let before = pod(vec![kuma_init()], vec![kuma_proxy(), app("app")]);
+    for outcome in
+        unchanged_in_both_modes(&before, &settings(json!({"meshes": ["istio", "linkerd"]})))
+    {
         assert_eq!(outcome.rejection, None);
     }
 }

@@ -1,6 +1,7 @@
 //! The sample AdmissionRequests in `test_data/requests/` (used by `tests/e2e.bats` and `make run`)
-//! are built here from the YAML in `test_data/{istio,linkerd,cases}`, so that they cannot
-//! drift from the fixtures. `expected/NAME.json` holds the object the policy must produce.
+//! are built here from the YAML in `test_data/{istio,linkerd,kuma,cases}`, so that they cannot
+//! drift from the fixtures. `expected/NAME.json` holds the object the policy must produce, with
+//! the settings of `expected/settings.json` when it names the request, else the defaults.
 //!
 //! Regenerate after changing a fixture: `REGENERATE_REQUESTS=1 cargo test -p native-sidecar-host
 //! --test sample_requests`.
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use native_sidecar_testdata::{
-    admission_request, cases, documents, istio_pairs, linkerd_pairs, root,
+    admission_request, cases, documents, istio_pairs, kuma_pairs, linkerd_pairs, root,
 };
 use serde_json::{Value, json};
 
@@ -20,7 +21,11 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
         samples.insert(name.to_owned(), (request, expected));
     };
 
-    for (mesh, pairs) in [("istio", istio_pairs()), ("linkerd", linkerd_pairs())] {
+    for (mesh, pairs) in [
+        ("istio", istio_pairs()),
+        ("linkerd", linkerd_pairs()),
+        ("kuma", kuma_pairs()),
+    ] {
         for pair in pairs {
             add(
                 &format!("{mesh}-{}-classic", pair.name),
@@ -312,6 +317,99 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
         add(name, admission_request(&object, "CREATE"), None);
     }
 
+    // Kuma (converted with test_data/kuma/settings.yaml): a native proxy that another webhook or a
+    // hand edit put after the user's init container, the same pod as a Deployment updated, the
+    // builtin gateway and a Pod that asks Kuma to inject it, neither of which gets another mesh's
+    // annotation, and what the policy refuses.
+    let kuma = |name: &str| single(&root().join("kuma").join(name));
+    let kuma_native = kuma("pod-02.native.yaml");
+    let mut misplaced = kuma_native.clone();
+    if let Some(init) = misplaced["spec"]["initContainers"].as_array_mut() {
+        // [kuma-init, kuma-sidecar, init] -> [kuma-init, init, kuma-sidecar]
+        init.swap(1, 2);
+    }
+    add(
+        "kuma-pod-02-misplaced",
+        admission_request(&misplaced, "CREATE"),
+        Some(kuma_native.clone()),
+    );
+    let kuma_deployment = |pod: &Value| {
+        let mut metadata = pod["metadata"].clone();
+        if let Value::Object(fields) = &mut metadata {
+            fields.shift_remove("name");
+        }
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "busybox"},
+            "spec": {"selector": {"matchLabels": {"run": "busybox"}},
+                     "template": {"metadata": metadata, "spec": pod["spec"]}},
+        })
+    };
+    add(
+        "kuma-deployment-classic-update",
+        admission_request(&kuma_deployment(&kuma("pod-02.classic.yaml")), "UPDATE"),
+        Some(kuma_deployment(&kuma_native)),
+    );
+    let builtin_gateway = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "edge-gateway-7d9c", "namespace": "kuma-demo",
+                     "labels": {"app": "edge-gateway"},
+                     "annotations": {"kuma.io/gateway": "builtin", "kuma.io/mesh": "default",
+                                     "kuma.io/sidecar-injection": "disabled"}},
+        "spec": {"containers": [{"name": "kuma-gateway", "image": "docker.io/kumahq/kuma-dp:2.14.0",
+                                  "args": ["run", "--log-level=info"]}]},
+    });
+    add(
+        "pod-kuma-builtin-gateway",
+        admission_request(&builtin_gateway, "CREATE"),
+        None,
+    );
+    add(
+        "pod-uninjected-kuma",
+        admission_request(
+            &with(
+                &plain,
+                "/metadata/labels/kuma.io~1sidecar-injection",
+                json!("enabled"),
+            ),
+            "CREATE",
+        ),
+        None,
+    );
+    let kuma_proxy = json!({"name": "kuma-sidecar", "image": "docker.io/kumahq/kuma-dp:2.14.0",
+        "livenessProbe": {"httpGet": {"path": "/ready", "port": 9901}}});
+    let kuma_init = json!({"name": "kuma-init", "image": "docker.io/kumahq/kuma-init:2.14.0",
+        "command": ["/usr/bin/kumactl", "install", "transparent-proxy"]});
+    let mut probe_clash = small(
+        vec![
+            json!({"name": "metrics-sidecar", "image": "metrics", "restartPolicy": "Always",
+                   "readinessProbe": {"httpGet": {"path": "/ready", "port": 9001}}}),
+            kuma_init.clone(),
+        ],
+        vec![kuma_proxy.clone(), app.clone()],
+    );
+    probe_clash["metadata"]["annotations"] =
+        json!({"kuma.io/application-probe-proxy-port": "9001"});
+    let kuma_rejections = [
+        (
+            "reject-kuma-two-proxies",
+            small(
+                vec![kuma_init.clone()],
+                vec![kuma_proxy.clone(), app.clone(), kuma_proxy.clone()],
+            ),
+        ),
+        (
+            "reject-kuma-only-container",
+            small(vec![kuma_init.clone()], vec![kuma_proxy.clone()]),
+        ),
+        ("reject-kuma-probe-on-probe-proxy-port", probe_clash),
+    ];
+    for (name, object) in kuma_rejections {
+        add(name, admission_request(&object, "CREATE"), None);
+    }
+
     // An init container that asks for more than the app and the proxy together (issue 13): as a
     // native sidecar the proxy runs beside it, so the pod's effective cpu request rises.
     let migrate = |object: &Value, init: &[usize]| -> Value {
@@ -350,6 +448,22 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
         None,
     );
     samples
+}
+
+/// The settings that give `expected/NAME.json` when they are not the defaults (Kuma's control
+/// plane timings), written as `expected/settings.json` for the runners that pick settings by name.
+fn conversion_settings() -> BTreeMap<String, Value> {
+    let mut settings = BTreeMap::new();
+    for pair in kuma_pairs() {
+        settings.insert(format!("kuma-{}-classic", pair.name), pair.settings.clone());
+        if pair.name == "pod-02" {
+            settings.insert("kuma-deployment-classic-update".to_owned(), pair.settings);
+        }
+    }
+    for pair in cases().into_iter().filter(|p| !p.settings.is_null()) {
+        settings.insert(format!("case-{}", pair.name), pair.settings);
+    }
+    settings
 }
 
 fn single(path: &Path) -> Value {
@@ -399,6 +513,10 @@ fn sample_requests_match_the_fixtures() {
     let regenerate = std::env::var_os("REGENERATE_REQUESTS").is_some();
     let mut stale = Vec::new();
     let mut files = BTreeMap::new();
+    files.insert(
+        dir().join("expected").join("settings.json"),
+        text(&json!(conversion_settings())),
+    );
     for (name, (request, expected)) in samples() {
         files.insert(dir().join(format!("{name}.json")), text(&request));
         if let Some(expected) = expected {

@@ -21,9 +21,9 @@ export interface Settings {
   requestNativeInjection?: boolean;
   /** More sidecars to run as native sidecars, after the meshes' proxies, in this order. */
   extraSidecars?: { name: string; setupContainers?: string[] }[];
-  /** The meshes whose proxies are handled (default all, `["istio", "linkerd"]`); the first is asked
-   *  for native injection when a Pod does not name its mesh. */
-  meshes?: ("istio" | "linkerd")[];
+  /** The meshes whose proxies are handled (default all, `["istio", "linkerd", "kuma"]`); the first
+   *  is asked for native injection when a Pod does not name its mesh (Kuma has no per-pod switch). */
+  meshes?: ("istio" | "linkerd" | "kuma")[];
   /** What a conversion that raises the pod's effective requests or limits does: `warn` (default) converts
    *  and says so, `reject` refuses the pod with that message, `ignore` converts without computing anything. */
   onResourceIncrease?: "warn" | "reject" | "ignore";
@@ -31,6 +31,17 @@ export interface Settings {
   checkNodes?: boolean;
   /** The lowest kubelet version, `"MAJOR.MINOR"` and at least `"1.29"`, that runs native sidecars when `checkNodes` is on (default `"1.33"`). */
   minKubeletVersion?: string;
+  /** Kuma's control plane settings that a pod does not show: the timings of the startup probe it gives a
+   *  native `kuma-sidecar` (`runtime.kubernetes.injector.sidecarContainer.startupProbe`; kuma-cp's
+   *  defaults 1, 3, 5 and 12; a 0 leaves the field out). */
+  kuma?: {
+    startupProbe?: {
+      initialDelaySeconds?: number;
+      timeoutSeconds?: number;
+      periodSeconds?: number;
+      failureThreshold?: number;
+    };
+  };
 }
 
 /** A mesh the policy knows (see `meshes()`). */
@@ -41,8 +52,9 @@ export interface MeshInfo {
   proxy: string;
   setupContainers: string[];
   trailingContainers: string[];
-  /** The pod annotation that keeps the proxy classic when "false". */
-  nativeAnnotation: string;
+  /** The pod annotation that keeps the proxy classic when "false"; null for Kuma, whose control plane
+   *  alone decides. */
+  nativeAnnotation: string | null;
 }
 
 /** A Kubernetes object: Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob or ReplicationController. */

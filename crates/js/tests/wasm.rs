@@ -1,4 +1,4 @@
-//! The core's behaviour, proven in wasm: Istio's and Linkerd's golden pairs, the conversion cases and the
+//! The core's behaviour, proven in wasm: Istio's, Linkerd's and Kuma's golden pairs, the conversion cases and the
 //! article's two scenarios, run compiled to `wasm32-unknown-unknown` under Node
 //! (`make js-tests`), both through the core's functions and through the JavaScript exports.
 //! A wasm module cannot read files, so the fixtures are embedded; `fixtures.rs` checks on the host
@@ -55,8 +55,23 @@ const LINKERD_PAIRS: [(Fixture, Fixture); 2] = [
     ),
 ];
 
-/// Two documents each: input, then the mesh's native rendering of it.
-const CASES: [Fixture; 20] = [
+/// Kuma's injector output for the same pods, classic then native, and the settings that hold its
+/// control plane's startup probe timings.
+const KUMA_PAIRS: [(Fixture, Fixture); 2] = [
+    (
+        fixture!("kuma/pod-01.classic.yaml"),
+        fixture!("kuma/pod-01.native.yaml"),
+    ),
+    (
+        fixture!("kuma/pod-02.classic.yaml"),
+        fixture!("kuma/pod-02.native.yaml"),
+    ),
+];
+const KUMA_SETTINGS: Fixture = fixture!("kuma/settings.yaml");
+
+/// Two documents each: input, then the mesh's native rendering of it; a `# settings: {...}` line
+/// in the header gives the settings that convert it.
+const CASES: [Fixture; 35] = [
     fixture!("cases/check-traffic.yaml"),
     fixture!("cases/cni.yaml"),
     fixture!("cases/cronjob-kube-inject.yaml"),
@@ -77,6 +92,21 @@ const CASES: [Fixture; 20] = [
     fixture!("cases/linkerd-job-pod.yaml"),
     fixture!("cases/linkerd-statefulset-init.yaml"),
     fixture!("cases/linkerd-wait-before-exit.yaml"),
+    fixture!("cases/kuma-admin-port.yaml"),
+    fixture!("cases/kuma-cni-gateway.yaml"),
+    fixture!("cases/kuma-cni-validation.yaml"),
+    fixture!("cases/kuma-cronjob.yaml"),
+    fixture!("cases/kuma-deployment-init.yaml"),
+    fixture!("cases/kuma-gateway-init.yaml"),
+    fixture!("cases/kuma-init-first.yaml"),
+    fixture!("cases/kuma-job.yaml"),
+    fixture!("cases/kuma-startup-probe-zero.yaml"),
+    fixture!("cases/kuma-statefulset.yaml"),
+    fixture!("cases/kuma-user-sidecar-no-rewrite.yaml"),
+    fixture!("cases/kuma-user-sidecar-probe-headers.yaml"),
+    fixture!("cases/kuma-user-sidecar-probe-proxy.yaml"),
+    fixture!("cases/kuma-user-sidecar-virtual-probes.yaml"),
+    fixture!("cases/kuma-wait-for-dataplane-ready.yaml"),
 ];
 
 const ARTICLE_JOB_POD: &str = include_str!("fixtures/article-job-pod.yaml");
@@ -97,19 +127,37 @@ fn single((name, text): (&str, &str)) -> Value {
     docs.remove(0)
 }
 
-/// Every pair: (name, before, after).
-fn pairs() -> Vec<(String, Value, Value)> {
-    let mut pairs: Vec<(String, Value, Value)> = ISTIO_PAIRS
+/// A pair: its name, input, expected output and the settings (JSON) that convert it.
+struct Pair(String, Value, Value, Value);
+
+/// Every pair.
+fn pairs() -> Vec<Pair> {
+    let pair = |&(classic, native): &(Fixture, Fixture), settings: &Value| {
+        Pair(
+            classic.0.to_owned(),
+            single(classic),
+            single(native),
+            settings.clone(),
+        )
+    };
+    let mut pairs: Vec<Pair> = ISTIO_PAIRS
         .iter()
         .chain(&LINKERD_PAIRS)
-        .map(|&(classic, native)| (classic.0.to_owned(), single(classic), single(native)))
+        .map(|p| pair(p, &Value::Null))
         .collect();
+    let kuma = single(KUMA_SETTINGS);
+    pairs.extend(KUMA_PAIRS.iter().map(|p| pair(p, &kuma)));
     for &(name, text) in &CASES {
         let mut docs = documents(name, text).into_iter();
         let (Some(before), Some(after), None) = (docs.next(), docs.next(), docs.next()) else {
             panic!("{name} must hold exactly two documents");
         };
-        pairs.push((name.to_owned(), before, after));
+        let settings = text
+            .lines()
+            .take_while(|line| line.starts_with('#'))
+            .find_map(|line| line.strip_prefix("# settings: "))
+            .map_or(Value::Null, |line| single((name, line)));
+        pairs.push(Pair(name.to_owned(), before, after, settings));
     }
     pairs
 }
@@ -167,16 +215,16 @@ fn init_names(manifest: &Value, spec: &str) -> Vec<String> {
 #[wasm_bindgen_test]
 fn every_fixture_is_embedded_and_parses() {
     let pairs = pairs();
-    assert_eq!(pairs.len(), 27);
-    for (name, before, after) in &pairs {
+    assert_eq!(pairs.len(), 44);
+    for Pair(name, before, after, _) in &pairs {
         assert_ne!(before, after, "{name}: input and expected output are equal");
     }
 }
 
 #[wasm_bindgen_test]
 fn the_core_converts_every_pair_exactly_and_leaves_native_output_alone() {
-    let settings = Settings::default();
-    for (name, before, after) in pairs() {
+    for Pair(name, before, after, settings) in pairs() {
+        let settings = Settings::from_json(&settings).expect("valid settings");
         let (converted, changed) = core_convert(&before, &settings);
         assert!(changed, "{name}: classic input reported unchanged");
         assert_eq!(
@@ -191,8 +239,9 @@ fn the_core_converts_every_pair_exactly_and_leaves_native_output_alone() {
 
 #[wasm_bindgen_test]
 fn convert_gives_istio_native_output_and_a_patch_that_makes_it() {
-    for (name, before, after) in pairs() {
-        let result = js_convert(&before, json!({})).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for Pair(name, before, after, settings) in pairs() {
+        let result =
+            js_convert(&before, settings.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(result["changed"], true, "{name}");
         assert_eq!(
             result["manifest"], after,
@@ -206,16 +255,16 @@ fn convert_gives_istio_native_output_and_a_patch_that_makes_it() {
             json_patch::patch(&mut patched, &patch).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(patched, after, "{name}: {key} does not give the output");
         }
-        // Every pair moves a container: the readable patch opens with a move.
-        assert_eq!(
-            result["patch"][0]["op"], "move",
-            "{name}: {}",
-            result["patch"]
-        );
+        // Every pair moves a container: the readable patch opens with a move, or with the
+        // initContainers list a pod without one (Kuma's gateway on CNI) needs first.
+        let patch = &result["patch"];
+        let made = patch[0]["op"] == "add" && patch[0]["value"] == json!([]);
+        let first = if made { &patch[1] } else { &patch[0] };
+        assert_eq!(first["op"], "move", "{name}: {patch}");
         let findings = result["findings"].as_array().expect("findings");
         assert!(!findings.is_empty(), "{name}: a change without a finding");
 
-        let again = js_convert(&after, json!(null)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let again = js_convert(&after, settings).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(again["changed"], false, "{name}");
         assert_eq!(again["patch"], json!([]), "{name}");
         assert_eq!(again["admissionPatch"], json!([]), "{name}");
@@ -225,10 +274,10 @@ fn convert_gives_istio_native_output_and_a_patch_that_makes_it() {
 
 #[wasm_bindgen_test]
 fn check_accepts_istio_native_output_and_rejects_classic_output() {
-    for (name, before, after) in pairs() {
-        let verdict = js_check(&after, json!({})).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for Pair(name, before, after, settings) in pairs() {
+        let verdict = js_check(&after, settings.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(verdict["valid"], true, "{name}: {}", verdict["message"]);
-        let verdict = js_check(&before, json!({})).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let verdict = js_check(&before, settings).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(verdict["valid"], false, "{name}");
         let message = verdict["message"].as_str().expect("a rejection message");
         for finding in verdict["findings"].as_array().expect("findings") {
@@ -404,7 +453,7 @@ fn a_manifest_can_be_json_text_and_settings_can_be_left_out() {
         .expect("defaults");
     assert_eq!(
         settings,
-        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd"], "onResourceIncrease": "warn", "checkNodes": false, "minKubeletVersion": "1.33"})
+        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd", "kuma"], "onResourceIncrease": "warn", "checkNodes": false, "minKubeletVersion": "1.33", "kuma": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 12}}})
     );
 }
 

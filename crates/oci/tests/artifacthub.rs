@@ -75,6 +75,7 @@ fn fields_follow_kwctl() {
         serde_json::json!([
             "istio",
             "linkerd",
+            "kuma",
             "service mesh",
             "sidecar",
             "native sidecar",

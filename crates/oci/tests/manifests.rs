@@ -331,6 +331,27 @@ fn convert_policy_is_namespaced_and_mutates_after_injection() {
     let settings = Settings::from_json(&policy["spec"]["settings"]).unwrap();
     assert_eq!(settings.mode, Mode::Mutate);
     assert!(!settings.request_native_injection);
+    assert_eq!(settings.meshes, ["istio", "linkerd", "kuma"]);
+    // Kuma's timings are shown, with kuma-cp's defaults, for users to copy theirs over.
+    assert_eq!(
+        policy["spec"]["settings"]["kuma"],
+        Settings::default().to_json()["kuma"]
+    );
+}
+
+/// Kuma has no per-pod switch: no policy asks for native injection with Kuma among its meshes.
+#[test]
+fn no_policy_asks_kuma_for_native_injection() {
+    for policy in documents() {
+        let settings = Settings::from_json(&policy["spec"]["settings"]).unwrap();
+        if settings.mode == Mode::Mutate && settings.request_native_injection {
+            assert!(
+                !settings.meshes.iter().any(|m| m == "kuma"),
+                "{}",
+                policy["metadata"]["name"]
+            );
+        }
+    }
 }
 
 #[test]

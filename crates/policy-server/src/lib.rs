@@ -652,7 +652,8 @@ mod tests {
                 ),
                 (
                     CONVERT_ID.to_owned(),
-                    json!({"mode": "mutate", "requestNativeInjection": false, "meshes": ["istio", "linkerd"], "extraSidecars": [], "checkNodes": false}),
+                    json!({"mode": "mutate", "requestNativeInjection": false, "meshes": ["istio", "linkerd", "kuma"], "extraSidecars": [],
+                           "kuma": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 12}}, "checkNodes": false}),
                     true,
                     false
                 ),

@@ -190,12 +190,15 @@ fn policy_yaml_policies_answer_every_request_as_the_policy_decides() {
         }
     }
 
-    // The conversions against the objects Istio renders in native mode (test_data/requests/expected).
+    // The conversions against the objects the meshes render in native mode
+    // (test_data/requests/expected), but for those that need other settings than the convert
+    // policy's (expected/settings.json: Kuma rendered with other startup probe timings).
     let expected_dir = root().join("test_data/requests/expected");
+    let own_settings = read_json(&expected_dir.join("settings.json"));
     let mut converted = 0;
     for (name, request) in &requests {
         let expected_path = expected_dir.join(format!("{name}.json"));
-        if !expected_path.exists() {
+        if !expected_path.exists() || own_settings.get(name).is_some() {
             continue;
         }
         converted += 1;

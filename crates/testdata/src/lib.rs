@@ -1,17 +1,20 @@
-//! The repository's test data, loaded for tests of every crate: Istio's and Linkerd's golden
-//! pairs (`test_data/istio`, `test_data/linkerd`), the conversion cases (`test_data/cases`) and
-//! sample admission requests.
+//! The repository's test data, loaded for tests of every crate: Istio's, Linkerd's and Kuma's
+//! golden pairs (`test_data/istio`, `test_data/linkerd`, `test_data/kuma`), the conversion cases
+//! (`test_data/cases`) and sample admission requests.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-/// A manifest before and after conversion.
+/// A manifest before and after conversion, with the policy settings that convert it.
 #[derive(Debug, Clone)]
 pub struct Pair {
     pub name: String,
     pub before: Value,
     pub after: Value,
+    /// The policy's settings as JSON; null for the defaults. Kuma's native output depends on its
+    /// control plane's configuration, which the pod does not show.
+    pub settings: Value,
 }
 
 pub fn root() -> PathBuf {
@@ -55,7 +58,20 @@ pub fn linkerd_pairs() -> Vec<Pair> {
     golden_pairs("linkerd")
 }
 
+/// Kuma's own injector output, classic and native, for the same pods, with the settings of the
+/// injector configuration they were rendered with (`test_data/kuma/settings.yaml`).
+pub fn kuma_pairs() -> Vec<Pair> {
+    golden_pairs("kuma")
+}
+
+/// The pairs of `dir`, with the settings of `dir/settings.yaml` when there is one.
 fn golden_pairs(dir: &str) -> Vec<Pair> {
+    let settings_file = root().join(dir).join("settings.yaml");
+    let settings = if settings_file.is_file() {
+        single(&settings_file)
+    } else {
+        Value::Null
+    };
     files(dir, ".classic.yaml")
         .into_iter()
         .map(|(name, classic)| {
@@ -64,12 +80,14 @@ fn golden_pairs(dir: &str) -> Vec<Pair> {
                 before: single(&classic),
                 after: single(&native),
                 name,
+                settings: settings.clone(),
             }
         })
         .collect()
 }
 
-/// The conversion cases: two documents per file, input then expected output.
+/// The conversion cases: two documents per file, input then expected output. A comment line
+/// `# settings: {...}` before the first document gives the settings that convert it (flow YAML).
 pub fn cases() -> Vec<Pair> {
     files("cases", ".yaml")
         .into_iter()
@@ -79,6 +97,7 @@ pub fn cases() -> Vec<Pair> {
                 panic!("{} must hold exactly two documents", path.display());
             };
             Pair {
+                settings: case_settings(&path),
                 name,
                 before,
                 after,
@@ -87,10 +106,23 @@ pub fn cases() -> Vec<Pair> {
         .collect()
 }
 
+fn case_settings(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .take_while(|line| line.starts_with('#'))
+        .find_map(|line| line.strip_prefix("# settings: "))
+        .map_or(Value::Null, |settings| {
+            serde_yaml::from_str(settings)
+                .unwrap_or_else(|e| panic!("{}: settings are not YAML: {e}", path.display()))
+        })
+}
+
 /// Every pair: the meshes' goldens and the cases.
 pub fn all_pairs() -> Vec<Pair> {
     let mut pairs = istio_pairs();
     pairs.extend(linkerd_pairs());
+    pairs.extend(kuma_pairs());
     pairs.extend(cases());
     pairs
 }

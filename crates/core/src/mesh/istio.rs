@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Injection, LifecycleEdit, Mesh, NativeEdit};
+use super::{Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, Switch};
 use crate::pod::{PodView, name};
 use crate::workload::Kind;
 
@@ -37,18 +37,8 @@ impl Mesh for Istio {
         &["enable-core-dump"]
     }
 
-    fn native_annotation(&self) -> &'static str {
-        NATIVE_SIDECAR
-    }
-    /// Istio's template renders native mode unless the annotation is exactly "false".
-    fn opt_out(&self, pod: &PodView) -> Option<&'static str> {
-        (pod.annotations.get(NATIVE_SIDECAR) == Some("false")).then_some(NATIVE_SIDECAR)
-    }
-    fn states_mode(&self, pod: &PodView) -> bool {
-        pod.annotations.get(NATIVE_SIDECAR).is_some()
-    }
-    fn request_native(&self, annotations: &mut Map<String, Value>) {
-        annotations.insert(NATIVE_SIDECAR.to_owned(), Value::from("true"));
+    fn switch(&self) -> Option<&dyn Switch> {
+        Some(self)
     }
     /// Istio prefers the label over the annotation and injects only for y, yes, true or on; it
     /// never injects host-network pods.
@@ -92,21 +82,42 @@ impl Mesh for Istio {
     /// The `pilot-agent wait` hook that held the application becomes the drain hook (native
     /// ordering already holds the application), as does a missing lifecycle; a custom lifecycle
     /// stays as it is.
-    fn native_edit(&self, pod: &PodView, proxy: &Value) -> NativeEdit {
+    fn native_edit(
+        &self,
+        pod: &PodView,
+        proxy: &Value,
+        _settings: &MeshSettings,
+    ) -> Result<NativeEdit, String> {
         let lifecycle = match crate::path::get(proxy, "lifecycle") {
             Some(lifecycle) if !is_empty(lifecycle) && !holds_application(lifecycle) => {
                 LifecycleEdit::Keep
             }
             _ => LifecycleEdit::Set(drain(&status_port(pod, proxy))),
         };
-        NativeEdit {
+        Ok(NativeEdit {
             lifecycle,
             ..NativeEdit::default()
-        }
+        })
     }
 
     fn after_conversion(&self, object: &mut Value, kind: Kind) {
         move_proxy_in_annotations(object, kind);
+    }
+}
+
+impl Switch for Istio {
+    fn annotation(&self) -> &'static str {
+        NATIVE_SIDECAR
+    }
+    /// Istio's template renders native mode unless the annotation is exactly "false".
+    fn opt_out(&self, pod: &PodView) -> Option<&'static str> {
+        (pod.annotations.get(NATIVE_SIDECAR) == Some("false")).then_some(NATIVE_SIDECAR)
+    }
+    fn states_mode(&self, pod: &PodView) -> bool {
+        pod.annotations.get(NATIVE_SIDECAR).is_some()
+    }
+    fn request_native(&self, annotations: &mut Map<String, Value>) {
+        annotations.insert(NATIVE_SIDECAR.to_owned(), Value::from("true"));
     }
 }
 
@@ -512,7 +523,9 @@ mod tests {
         }
         let init = init_with_ports("15090,15021,15020");
         let object = pod(json!({}), json!({"initContainers": init}));
-        let edit = Istio.native_edit(&PodView::of_pod(&object), &proxy);
+        let edit = Istio
+            .native_edit(&PodView::of_pod(&object), &proxy, &MeshSettings::default())
+            .unwrap();
         assert_eq!(
             edit,
             NativeEdit {

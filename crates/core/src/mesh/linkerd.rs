@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Injection, LifecycleEdit, Mesh, NativeEdit};
+use super::{Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, Switch};
 use crate::pod::PodView;
 
 const PROXY: &str = "linkerd-proxy";
@@ -38,28 +38,8 @@ impl Mesh for Linkerd {
         &["linkerd-init", "linkerd-network-validator"]
     }
 
-    fn native_annotation(&self) -> &'static str {
-        NATIVE_SIDECAR[0]
-    }
-    fn opt_out(&self, pod: &PodView) -> Option<&'static str> {
-        let annotations = pod.annotations;
-        NATIVE_SIDECAR.into_iter().find_map(|key| {
-            let value = parse_bool(annotations.get(key)?)?;
-            Some((!value).then_some(key))
-        })?
-    }
-    fn states_mode(&self, pod: &PodView) -> bool {
-        let annotations = pod.annotations;
-        NATIVE_SIDECAR.iter().any(|key| {
-            annotations
-                .get(key)
-                .is_some_and(|v| parse_bool(v).is_some())
-        })
-    }
-    fn request_native(&self, annotations: &mut Map<String, Value>) {
-        for key in NATIVE_SIDECAR {
-            annotations.insert(key.to_owned(), Value::from("true"));
-        }
+    fn switch(&self) -> Option<&dyn Switch> {
+        Some(self)
     }
     /// `linkerd.io/inject` on the pod: `enabled` or `ingress` asks for the proxy, `disabled`
     /// refuses it. Linkerd never injects host-network pods. Namespaces say it with the same
@@ -79,9 +59,14 @@ impl Mesh for Linkerd {
     /// probe on the proxy's `/ready` endpoint (the next init container starts once it passes),
     /// and the wait-before-exit preStop sleep goes (native sidecars stop after the app anyway).
     /// Hooks Linkerd does not render are kept and said so.
-    fn native_edit(&self, pod: &PodView, proxy: &Value) -> NativeEdit {
+    fn native_edit(
+        &self,
+        pod: &PodView,
+        proxy: &Value,
+        _settings: &MeshSettings,
+    ) -> Result<NativeEdit, String> {
         let Some(Value::Object(hooks)) = proxy.get("lifecycle") else {
-            return NativeEdit::default();
+            return Ok(NativeEdit::default());
         };
         let mut awaited = None;
         let mut kept = Map::new();
@@ -125,10 +110,37 @@ impl Mesh for Linkerd {
                 LifecycleEdit::Set(Value::Object(kept))
             }
         };
-        NativeEdit {
+        Ok(NativeEdit {
             lifecycle,
             startup_probe,
             warnings,
+            ..NativeEdit::default()
+        })
+    }
+}
+
+impl Switch for Linkerd {
+    fn annotation(&self) -> &'static str {
+        NATIVE_SIDECAR[0]
+    }
+    fn opt_out(&self, pod: &PodView) -> Option<&'static str> {
+        let annotations = pod.annotations;
+        NATIVE_SIDECAR.into_iter().find_map(|key| {
+            let value = parse_bool(annotations.get(key)?)?;
+            Some((!value).then_some(key))
+        })?
+    }
+    fn states_mode(&self, pod: &PodView) -> bool {
+        let annotations = pod.annotations;
+        NATIVE_SIDECAR.iter().any(|key| {
+            annotations
+                .get(key)
+                .is_some_and(|v| parse_bool(v).is_some())
+        })
+    }
+    fn request_native(&self, annotations: &mut Map<String, Value>) {
+        for key in NATIVE_SIDECAR {
+            annotations.insert(key.to_owned(), Value::from("true"));
         }
     }
 }
@@ -221,7 +233,9 @@ mod tests {
     }
 
     fn edit(object: &Value, proxy: &Value) -> NativeEdit {
-        Linkerd.native_edit(&PodView::of_pod(object), proxy)
+        Linkerd
+            .native_edit(&PodView::of_pod(object), proxy, &MeshSettings::default())
+            .unwrap()
     }
 
     #[rstest]

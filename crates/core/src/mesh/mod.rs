@@ -9,14 +9,18 @@
 //! - It reads the pod from the review's [`PodView`] (the container lists, the annotations of the
 //!   metadata that describe the pod), read once per review; only `after_conversion` touches the
 //!   object, to edit it.
-//! - Settings of its own (a `<id>: {...}` section) are parsed and checked in its file; `Settings`
-//!   keeps them (settings imports this module, never the reverse) and the review hands them to the
-//!   hook that needs them.
-//! - What the trait does not say yet (no per-pod switch, proxies found by pattern, which init
-//!   containers must follow the proxy, keeping a pod classic for a reason of its own) joins the
-//!   trait when a mesh needs it, with a default that keeps the other meshes as they are.
+//! - Settings of its own (a `<id>: {...}` section) are parsed and checked in its file, kept in
+//!   [`MeshSettings`] (one field per mesh that has a section; settings imports this module, never
+//!   the reverse) and handed to [`Mesh::native_edit`], which reads them.
+//! - A per-pod switch between classic and native mode is a [`Switch`]: Istio and Linkerd have one,
+//!   Kuma has none (its control plane alone decides), so the review neither asks Kuma for native
+//!   injection nor names an annotation that would keep its proxy classic.
+//! - What the trait does not say yet (proxies found by pattern, which init containers must follow
+//!   the proxy, keeping a pod classic for a reason of its own) joins the trait when a mesh needs
+//!   it, with a default that keeps the other meshes as they are.
 
 mod istio;
+mod kuma;
 mod linkerd;
 
 use serde_json::{Map, Value};
@@ -24,10 +28,11 @@ use serde_json::{Map, Value};
 use crate::pod::{PodView, name};
 use crate::workload::Kind;
 use istio::Istio;
+use kuma::Kuma;
 use linkerd::Linkerd;
 
 /// Every mesh the policy knows, in the order their proxies start when a pod carries several.
-pub(crate) const MESHES: &[&dyn Mesh] = &[&Istio, &Linkerd];
+pub(crate) const MESHES: &[&dyn Mesh] = &[&Istio, &Linkerd, &Kuma];
 
 /// What a pod says about being injected by a mesh, as far as the pod itself shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +52,20 @@ pub(crate) struct NativeEdit {
     pub lifecycle: LifecycleEdit,
     /// Set as `startupProbe` unless the proxy has one.
     pub startup_probe: Option<Value>,
+    /// Fields of other init containers that the mesh renders differently in native mode (Kuma
+    /// routes the probes of a user's native sidecar through its probe proxy).
+    pub init_fields: Vec<FieldEdit>,
     /// Said when the conversion is made (a hook the mesh does not render that is kept, say).
     pub warnings: Vec<String>,
+}
+
+/// `initContainers[at].field` becomes `value`; the field exists and keeps its place.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FieldEdit {
+    /// The index in `initContainers` as the review read it.
+    pub at: usize,
+    pub field: &'static str,
+    pub value: Value,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,15 +90,17 @@ pub(crate) trait Mesh: Sync {
         &[]
     }
 
-    /// The pod annotation that picks native ("true") or classic ("false") mode, as named in
-    /// messages and written by [`Mesh::request_native`].
-    fn native_annotation(&self) -> &'static str;
-    /// The annotation that chose classic mode, when the pod chose it.
-    fn opt_out(&self, pod: &PodView) -> Option<&'static str>;
-    /// Whether the Pod already says which mode it wants.
-    fn states_mode(&self, pod: &PodView) -> bool;
-    /// Sets the annotations that make the injector render a native sidecar.
-    fn request_native(&self, annotations: &mut Map<String, Value>);
+    /// Containers that run the mesh's proxy as the pod's own workload, never as a sidecar (Kuma's
+    /// builtin gateway): such a pod is the mesh's, has nothing to convert, and gets no other
+    /// mesh's annotation.
+    fn gateways(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The pod's switch between native and classic mode; `None` when the mesh has none per pod.
+    fn switch(&self) -> Option<&dyn Switch> {
+        None
+    }
     fn injection(&self, pod: &PodView) -> Injection;
 
     /// A container named like the proxy that the policy must leave alone (a gateway whose proxy
@@ -89,12 +108,56 @@ pub(crate) trait Mesh: Sync {
     fn leaves_alone(&self, _pod: &PodView, _proxy: &Value) -> bool {
         false
     }
-    /// How the classic `proxy`, one of `pod.containers`, changes as a native sidecar.
-    fn native_edit(&self, _pod: &PodView, _proxy: &Value) -> NativeEdit {
-        NativeEdit::default()
+    /// How the classic `proxy`, one of `pod.containers`, changes as a native sidecar, with the
+    /// settings sections of `settings`; `Err` says why the mesh itself would not render this pod
+    /// with native sidecars, so that there is nothing exact to convert it to.
+    fn native_edit(
+        &self,
+        _pod: &PodView,
+        _proxy: &Value,
+        _settings: &MeshSettings,
+    ) -> Result<NativeEdit, String> {
+        Ok(NativeEdit::default())
     }
     /// Keeps the mesh's own annotations in step after its proxy became a native sidecar.
     fn after_conversion(&self, _object: &mut Value, _kind: Kind) {}
+}
+
+/// A mesh's per-pod annotation that picks native or classic mode.
+pub(crate) trait Switch {
+    /// The annotation as named in messages and written by [`Switch::request_native`].
+    fn annotation(&self) -> &'static str;
+    /// The annotation that chose classic mode, when the pod chose it.
+    fn opt_out(&self, pod: &PodView) -> Option<&'static str>;
+    /// Whether the Pod already says which mode it wants.
+    fn states_mode(&self, pod: &PodView) -> bool;
+    /// Sets the annotations that make the injector render a native sidecar.
+    fn request_native(&self, annotations: &mut Map<String, Value>);
+}
+
+/// The settings sections of the meshes that have one, each parsed, checked and read in its
+/// mesh's file. Built by `Settings::from_json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MeshSettings {
+    kuma: kuma::KumaSettings,
+}
+
+impl MeshSettings {
+    /// The keys of the sections in the settings, as messages list them.
+    pub(crate) const KEYS: &[&str] = &["kuma"];
+
+    /// Reads the section `key` of the settings; `None` when no mesh has a section of that name.
+    pub(crate) fn parse(&mut self, key: &str, value: &Value) -> Option<Result<(), String>> {
+        match key {
+            "kuma" => Some(kuma::KumaSettings::parse(value).map(|kuma| self.kuma = kuma)),
+            _ => None,
+        }
+    }
+
+    /// Adds every section to `settings`, in the shape [`MeshSettings::parse`] reads.
+    pub(crate) fn write(&self, settings: &mut Map<String, Value>) {
+        settings.insert("kuma".to_owned(), self.kuma.to_json());
+    }
 }
 
 /// A mesh the policy knows, as tools and pages show it.
@@ -107,8 +170,9 @@ pub struct MeshInfo {
     pub setup_containers: &'static [&'static str],
     /// Init containers the mesh renders right after its proxy.
     pub trailing_containers: &'static [&'static str],
-    /// The pod annotation that keeps the proxy classic when "false".
-    pub native_annotation: &'static str,
+    /// The pod annotation that keeps the proxy classic when "false"; `None` for a mesh whose
+    /// control plane alone decides (Kuma).
+    pub native_annotation: Option<&'static str>,
 }
 
 /// Every mesh the policy knows, in the order of the `meshes` setting's default.
@@ -121,7 +185,7 @@ pub fn meshes() -> Vec<MeshInfo> {
             proxy: mesh.proxy(),
             setup_containers: mesh.setup(),
             trailing_containers: mesh.trailing(),
-            native_annotation: mesh.native_annotation(),
+            native_annotation: mesh.switch().map(|switch| switch.annotation()),
         })
         .collect()
 }
@@ -137,12 +201,15 @@ pub(crate) fn by_id(id: &str) -> Option<&'static dyn Mesh> {
     MESHES.iter().copied().find(|mesh| mesh.id() == id)
 }
 
-/// Whether a pod holds any mesh's proxy, in either list, handled or not.
+/// Whether a pod holds any mesh's proxy or gateway, in either list, handled or not.
 pub(crate) fn carries_a_proxy(pod: &PodView) -> bool {
-    pod.containers
-        .iter()
-        .chain(pod.init)
-        .any(|c| name(c).is_some_and(|n| MESHES.iter().any(|mesh| mesh.proxy() == n)))
+    pod.containers.iter().chain(pod.init).any(|c| {
+        name(c).is_some_and(|n| {
+            MESHES
+                .iter()
+                .any(|mesh| mesh.proxy() == n || mesh.gateways().contains(&n))
+        })
+    })
 }
 
 #[cfg(test)]

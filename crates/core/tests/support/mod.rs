@@ -4,7 +4,7 @@
 //! every includer uses every item).
 #![allow(dead_code)]
 
-use native_sidecar_core::{ALL_KINDS, Kind, Mode, Settings, SidecarRule};
+use native_sidecar_core::{ALL_KINDS, Kind, MeshSettings, Mode, Settings, SidecarRule};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use serde_json::{Map, Value, json};
@@ -20,6 +20,15 @@ pub const LINKERD_NATIVE: [&str; 3] = [
     "config.beta.linkerd.io/proxy-enable-native-sidecar",
     "config.alpha.linkerd.io/proxy-enable-native-sidecar",
 ];
+pub const KUMA_PROXY: &str = "kuma-sidecar";
+pub const KUMA_SETUP: [&str; 2] = ["kuma-init", "kuma-validation"];
+/// A builtin gateway's container: Kuma's proxy as the workload.
+const KUMA_GATEWAY: &str = "kuma-gateway";
+/// The pod annotations that say where Kuma routes probes: its probe proxy's port, then whether
+/// virtual probes are on and their port.
+const KUMA_PROBE_PROXY_PORT: &str = "kuma.io/application-probe-proxy-port";
+const KUMA_VIRTUAL_PROBES: &str = "kuma.io/virtual-probes";
+const KUMA_VIRTUAL_PROBES_PORT: &str = "kuma.io/virtual-probes-port";
 /// The annotations the rules name; the lossless property sets them aside.
 pub const RULE_ANNOTATIONS: [&str; 6] = [
     "sidecar.istio.io/status",
@@ -103,6 +112,18 @@ fn linkerd_place(shape: Shape) -> BoxedStrategy<Place> {
     prop_oneof![3 => Just(Place::Absent), 2 => place(shape)].boxed()
 }
 
+/// Kuma's proxy: absent more often, and rarely where the API server would refuse it, so that a
+/// third mesh does not turn most generated pods into refusals.
+fn kuma_place(shape: Shape) -> BoxedStrategy<Place> {
+    prop_oneof![
+        6 => Just(Place::Absent),
+        2 => Just(Place::Classic),
+        2 => Just(Place::Native),
+        1 => place(shape),
+    ]
+    .boxed()
+}
+
 /// A small JSON value of any type, for fields and annotations no rule names.
 fn any_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -131,11 +152,22 @@ fn unknown_fields(shape: Shape) -> BoxedStrategy<Vec<(String, Value)>> {
     }
 }
 
+/// A probe port: mostly any, sometimes the ports Kuma's probe proxy and virtual probes listen on,
+/// or a name.
+fn probe_port() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        2 => (1u16..65535).prop_map(Value::from),
+        1 => select(vec![json!(9000), json!(9001), json!("http"), json!("9000")]),
+    ]
+}
+
 fn probe() -> impl Strategy<Value = Value> {
     prop_oneof![
-        (1u16..65535, "/[a-z]{0,8}")
+        3 => (probe_port(), "/[a-z]{0,8}")
             .prop_map(|(port, path)| json!({"httpGet": {"path": path, "port": port}})),
-        (1u16..65535).prop_map(|port| json!({"tcpSocket": {"port": port}, "periodSeconds": 5})),
+        2 => probe_port().prop_map(|port| json!({"tcpSocket": {"port": port}, "periodSeconds": 5})),
+        1 => (1u16..65535, 0u8..4)
+            .prop_map(|(port, timeout)| json!({"grpc": {"port": port, "service": "health"}, "timeoutSeconds": timeout})),
     ]
 }
 
@@ -218,6 +250,17 @@ fn with_restart(mut container: Value, policy: &str) -> Value {
     container
 }
 
+/// A mesh proxy's other fields: the mesh renders a valid container.
+fn proxy_fields(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
+    container_fields(
+        Shape {
+            valid: true,
+            ..shape
+        },
+        false,
+    )
+}
+
 /// Istio's proxy: a sidecar (usually `proxy sidecar`), sometimes a gateway (`proxy router`), with
 /// the lifecycles and probes Istio renders in either mode or a user's own.
 fn istio_proxy(shape: Shape) -> BoxedStrategy<Value> {
@@ -237,18 +280,7 @@ fn istio_proxy(shape: Shape) -> BoxedStrategy<Value> {
     let probe = prop::option::of(Just(
         json!({"httpGet": {"path": "/healthz/ready", "port": 15021}, "periodSeconds": 15}),
     ));
-    (
-        args,
-        proxy_lifecycle,
-        probe,
-        container_fields(
-            Shape {
-                valid: true,
-                ..shape
-            },
-            false,
-        ),
-    )
+    (args, proxy_lifecycle, probe, proxy_fields(shape))
         .prop_map(|(args, lifecycle, probe, mut fields)| {
             fields.insert(
                 "image".into(),
@@ -285,13 +317,7 @@ fn linkerd_proxy(shape: Shape) -> BoxedStrategy<Value> {
         admin,
         hooks,
         prop::bool::weighted(0.3),
-        container_fields(
-            Shape {
-                valid: true,
-                ..shape
-            },
-            false,
-        ),
+        proxy_fields(shape),
     )
         .prop_map(|(admin, hooks, startup, mut fields)| {
             let await_hook = json!({"exec": {"command": ["/usr/lib/linkerd/linkerd-await", "--timeout=2m", format!("--port={admin}")]}});
@@ -322,6 +348,49 @@ fn linkerd_proxy(shape: Shape) -> BoxedStrategy<Value> {
                 );
             }
             container(LINKERD_PROXY, fields)
+        })
+        .boxed()
+}
+
+/// Kuma's proxy as its injector renders it: probes on the admin port, no lifecycle or the
+/// `kuma-dp wait` of wait-for-dataplane-ready in classic mode, the drain hook and the startup
+/// probe in native mode, or a user's own hook.
+fn kuma_proxy(shape: Shape) -> BoxedStrategy<Value> {
+    let admin = prop_oneof![3 => Just(9901u16), 1 => Just(9911u16)];
+    let hooks = prop_oneof![
+        4 => Just("none"),
+        2 => Just("wait"),
+        2 => Just("native"),
+        1 => Just("custom"),
+    ];
+    (
+        admin,
+        hooks,
+        prop::bool::weighted(0.3),
+        proxy_fields(shape),
+    )
+        .prop_map(|(admin, hooks, startup, mut fields)| {
+            let ready = json!({"path": "/ready", "port": admin});
+            let lifecycle = match hooks {
+                "wait" => Some(json!({"postStart": {"exec": {"command": ["kuma-dp", "wait", "--url", format!("http://localhost:{admin}/ready")]}}})),
+                "native" => Some(json!({"preStop": {"exec": {"command": ["killall", "-USR2", "kuma-dp"]}}})),
+                "custom" => Some(json!({"preStop": {"exec": {"command": ["sleep", "5"]}}})),
+                _ => None,
+            };
+            fields.insert("image".into(), Value::from("docker.io/kumahq/kuma-dp:2.14.0"));
+            fields.insert("args".into(), json!(["run", "--log-level=info"]));
+            fields.insert("livenessProbe".into(), json!({"httpGet": ready, "initialDelaySeconds": 60}));
+            fields.insert("readinessProbe".into(), json!({"httpGet": ready, "initialDelaySeconds": 1}));
+            if let Some(lifecycle) = lifecycle {
+                fields.insert("lifecycle".into(), lifecycle);
+            }
+            if startup {
+                fields.insert(
+                    "startupProbe".into(),
+                    json!({"httpGet": ready, "successThreshold": 1, "failureThreshold": 12}),
+                );
+            }
+            container(KUMA_PROXY, fields)
         })
         .boxed()
 }
@@ -357,20 +426,26 @@ fn settings() -> impl Strategy<Value = Settings> {
         },
     ];
     let meshes = prop_oneof![
-        8 => Just(vec!["istio", "linkerd"]),
+        12 => Just(vec!["istio", "linkerd", "kuma"]),
         1 => Just(vec!["linkerd", "istio"]),
+        1 => Just(vec!["kuma", "istio"]),
         1 => Just(vec!["istio"]),
         1 => Just(vec!["linkerd"]),
+        1 => Just(vec!["kuma"]),
         1 => Just(vec![]),
     ];
+    // Kuma's control plane timings, 0 (left out) among them.
+    let timing = prop_oneof![1 => Just(0u32), 3 => 1u32..300];
+    let kuma = prop::option::of([timing.clone(), timing.clone(), timing.clone(), timing]);
     (
         any::<bool>(),
         subsequence(rules, 0..=2).prop_shuffle(),
         prop::bool::weighted(0.1),
         meshes,
+        kuma,
     )
         .prop_map(
-            |(request_native_injection, extra_sidecars, validate, meshes)| Settings {
+            |(request_native_injection, extra_sidecars, validate, meshes, kuma)| Settings {
                 mode: if validate {
                     Mode::Validate
                 } else {
@@ -379,6 +454,12 @@ fn settings() -> impl Strategy<Value = Settings> {
                 request_native_injection,
                 extra_sidecars,
                 meshes: meshes.into_iter().map(String::from).collect(),
+                mesh_settings: kuma.map_or_else(MeshSettings::default, |[i, t, p, f]| {
+                    let section = json!({"kuma": {"startupProbe": {"initialDelaySeconds": i, "timeoutSeconds": t, "periodSeconds": p, "failureThreshold": f}}});
+                    Settings::from_json(&section)
+                        .expect("timings in range")
+                        .mesh_settings
+                }),
                 ..Settings::default()
             },
         )
@@ -433,6 +514,19 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
         Just("ingress".to_owned())
     ];
     let admin_port = prop_oneof![Just("9991".to_owned()), Just("admin".to_owned())];
+    let kuma_probe_proxy = prop_oneof![
+        1 => Just("0".to_owned()),
+        3 => Just("9000".to_owned()),
+        1 => Just("9001".to_owned()),
+        1 => Just("x".to_owned())
+    ];
+    let kuma_virtual = prop_oneof![
+        Just("enabled".to_owned()),
+        Just("disabled".to_owned()),
+        Just("on".to_owned())
+    ];
+    let kuma_virtual_port = prop_oneof![Just("9000".to_owned()), Just("0".to_owned())];
+    let kuma_admin = prop_oneof![Just("9911".to_owned()), Just("0".to_owned())];
     let user = prop::collection::vec(("example\\.com/[a-z]{1,6}", "[ -~]{0,12}"), 0..3);
     let chance = 0.25;
     (
@@ -453,6 +547,12 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
             prop::option::weighted(0.15, linkerd_inject),
             prop::option::weighted(0.1, admin_port),
         ),
+        (
+            prop::option::weighted(0.7, kuma_probe_proxy),
+            prop::option::weighted(0.5, kuma_virtual),
+            prop::option::weighted(0.5, kuma_virtual_port),
+            prop::option::weighted(0.1, kuma_admin),
+        ),
         unknown_fields(shape),
     )
         .prop_map(
@@ -460,6 +560,7 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
                 (status, overrides, native, inject),
                 (port, templates, excluded, user),
                 (linkerd_native, linkerd_inject, admin_port),
+                (kuma_probe_proxy, kuma_virtual, kuma_virtual_port, kuma_admin),
                 junk,
             )| {
                 let mut map = Map::new();
@@ -476,7 +577,13 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
                     ("linkerd.io/inject", linkerd_inject),
                     ("config.linkerd.io/admin-port", admin_port),
                 ];
-                for (key, value) in istio.into_iter().chain(linkerd) {
+                let kuma = [
+                    (KUMA_PROBE_PROXY_PORT, kuma_probe_proxy),
+                    (KUMA_VIRTUAL_PROBES, kuma_virtual),
+                    (KUMA_VIRTUAL_PROBES_PORT, kuma_virtual_port),
+                    ("kuma.io/envoy-admin-port", kuma_admin),
+                ];
+                for (key, value) in istio.into_iter().chain(linkerd).chain(kuma) {
                     if let Some(value) = value {
                         map.insert(key.into(), Value::from(value));
                     }
@@ -508,7 +615,10 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
 fn metadata(shape: Shape) -> BoxedStrategy<Option<Value>> {
     (
         prop::option::weighted(0.9, annotations(shape)),
-        prop::option::weighted(0.1, Just("false")),
+        (
+            prop::option::weighted(0.1, Just("false")),
+            prop::option::weighted(0.1, select(vec!["enabled", "disabled"])),
+        ),
         unknown_fields(shape),
         prop::bool::weighted(0.1),
         // Metadata the API server would refuse, in invalid shapes only.
@@ -518,31 +628,37 @@ fn metadata(shape: Shape) -> BoxedStrategy<Option<Value>> {
             prop_oneof![Just(Value::Null), Just(json!("meta")), Just(json!([]))],
         ),
     )
-        .prop_map(move |(annotations, inject_label, unknown, absent, junk)| {
-            if absent {
-                return None;
-            }
-            if let Some(junk) = junk {
-                return Some(junk);
-            }
-            let mut meta = Map::new();
-            let mut labels = Map::new();
-            labels.insert("app".into(), Value::from("sample"));
-            if let Some(label) = inject_label {
-                labels.insert("sidecar.istio.io/inject".into(), Value::from(label));
-            }
-            meta.insert("labels".into(), Value::Object(labels));
-            if let Some(annotations) = annotations {
-                meta.insert("annotations".into(), Value::Object(annotations));
-            }
-            meta.extend(unknown);
-            Some(Value::Object(meta))
-        })
+        .prop_map(
+            move |(annotations, (inject_label, kuma_label), unknown, absent, junk)| {
+                if absent {
+                    return None;
+                }
+                if let Some(junk) = junk {
+                    return Some(junk);
+                }
+                let mut meta = Map::new();
+                let mut labels = Map::new();
+                labels.insert("app".into(), Value::from("sample"));
+                if let Some(label) = inject_label {
+                    labels.insert("sidecar.istio.io/inject".into(), Value::from(label));
+                }
+                if let Some(label) = kuma_label {
+                    labels.insert("kuma.io/sidecar-injection".into(), Value::from(label));
+                }
+                meta.insert("labels".into(), Value::Object(labels));
+                if let Some(annotations) = annotations {
+                    meta.insert("annotations".into(), Value::Object(annotations));
+                }
+                meta.extend(unknown);
+                Some(Value::Object(meta))
+            },
+        )
         .boxed()
 }
 
-/// The containers of a pod spec: apps, Istio's proxy and setup containers, declared sidecars and
-/// their setup containers, user init containers (some of them native sidecars), in random order.
+/// The containers of a pod spec: apps, the meshes' proxies and setup containers (now and then a
+/// Kuma builtin gateway), declared sidecars and their setup containers, user init containers (some
+/// of them native sidecars), in random order.
 fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
     // A valid pod has a regular container; an invalid one may have none.
     let apps = subsequence(
@@ -566,12 +682,23 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
         Just(vec!["linkerd-init"]),
         Just(vec!["linkerd-network-validator"]),
     ];
-    let fields = prop::collection::vec(container_fields(shape, false), 12);
+    let kuma_setup = prop_oneof![
+        Just(vec![]),
+        Just(vec![KUMA_SETUP[0]]),
+        Just(vec![KUMA_SETUP[1]]),
+    ];
+    let fields = prop::collection::vec(container_fields(shape, false), 14);
     let sidecar_fields = prop::collection::vec(container_fields(shape, true), 12);
     (
         (apps, user_init, user_sidecars, setup),
         (place(shape), istio_proxy(shape), place(shape), place(shape)),
         (linkerd_place(shape), linkerd_proxy(shape), linkerd_setup),
+        (
+            kuma_place(shape),
+            kuma_proxy(shape),
+            kuma_setup,
+            prop::bool::weighted(0.05),
+        ),
         (any::<bool>(), fields, sidecar_fields),
         (
             any::<u64>(),
@@ -584,6 +711,7 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
                 (apps, user_init, user_sidecars, setup),
                 (istio, proxy, vault, shipper),
                 (linkerd, linkerd_proxy, linkerd_setup),
+                (kuma, kuma_proxy, kuma_setup, kuma_gateway),
                 (vault_init, mut fields, mut sidecar_fields),
                 (seed, duplicate, junk),
             )| {
@@ -600,7 +728,11 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
                 for name in apps {
                     containers.push(container(name, next(true)));
                 }
-                for name in setup.into_iter().chain(linkerd_setup).chain(user_init) {
+                if kuma_gateway {
+                    containers.push(container(KUMA_GATEWAY, next(false)));
+                }
+                let setups = setup.into_iter().chain(linkerd_setup).chain(kuma_setup);
+                for name in setups.chain(user_init) {
                     init.push(container(name, next(false)));
                 }
                 if vault_init {
@@ -611,6 +743,7 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
                 }
                 put(istio, proxy, &mut containers, &mut init);
                 put(linkerd, linkerd_proxy, &mut containers, &mut init);
+                put(kuma, kuma_proxy, &mut containers, &mut init);
                 put(
                     vault,
                     container(VAULT, next(true)),
@@ -863,6 +996,15 @@ pub fn handled(kind: Kind, object: &Value, settings: &Settings) -> Vec<(String, 
             LINKERD_SETUP.iter().map(|s| s.to_string()).collect(),
         ));
     }
+    // Kuma has no per-pod switch: its proxy is handled wherever it is.
+    let has_kuma = all.iter().any(|c| name(c) == Some(KUMA_PROXY));
+    if enabled("kuma") && has_kuma {
+        meshes.push((
+            "kuma",
+            KUMA_PROXY.to_owned(),
+            KUMA_SETUP.iter().map(|s| s.to_string()).collect(),
+        ));
+    }
     // The proxies start in the order of the meshes setting.
     for id in &settings.meshes {
         if let Some(at) = meshes.iter().position(|(mesh, _, _)| mesh == id) {
@@ -879,7 +1021,11 @@ pub fn handled(kind: Kind, object: &Value, settings: &Settings) -> Vec<(String, 
 }
 
 fn proxy_names(settings: &Settings) -> Vec<String> {
-    let mut names = vec![ISTIO_PROXY.to_owned(), LINKERD_PROXY.to_owned()];
+    let mut names = vec![
+        ISTIO_PROXY.to_owned(),
+        LINKERD_PROXY.to_owned(),
+        KUMA_PROXY.to_owned(),
+    ];
     names.extend(settings.extra_sidecars.iter().map(|r| r.name.clone()));
     names
 }
@@ -961,9 +1107,10 @@ fn set_aside(kind: Kind, object: &Value) -> Value {
 
 /// Only what the rules name changed: outside the container lists and the annotations the rules
 /// name the object is identical; every container other than a proxy is identical and stays in its
-/// list (regular containers in their order); a proxy changes only its `restartPolicy` and, for a
-/// mesh, its `lifecycle` (and Linkerd's `startupProbe`); a proxy leaves `containers` only for
-/// `initContainers`.
+/// list (regular containers in their order), but for the probes of the user's native sidecars,
+/// which Kuma routes to the port of its probe proxy or virtual probes when it converts; a proxy
+/// changes only its `restartPolicy` and, for a mesh, its `lifecycle` (and Linkerd's and Kuma's
+/// `startupProbe`); a proxy leaves `containers` only for `initContainers`.
 pub fn lossless(kind: Kind, input: &Value, output: &Value, settings: &Settings) -> Check {
     let before = set_aside(kind, input);
     let mut after = set_aside(kind, output);
@@ -1000,12 +1147,27 @@ pub fn lossless(kind: Kind, input: &Value, output: &Value, settings: &Settings) 
     }
     let proxies = proxy_names(settings);
     let is_proxy = |c: &&Value| name(c).is_some_and(|n| proxies.iter().any(|p| p == n));
+    let in_list = |object: &Value, key: &str| {
+        list(kind, object, key)
+            .iter()
+            .any(|c| name(c) == Some(KUMA_PROXY))
+    };
+    let kuma_converted = in_list(input, "containers") && in_list(output, "initContainers");
+    if kuma_converted {
+        check_kuma_probes(kind, input, output)?;
+    }
     for key in ["containers", "initContainers"] {
         let others = |object: &Value| -> Vec<Value> {
             list(kind, object, key)
                 .iter()
                 .filter(|c| !is_proxy(c))
-                .cloned()
+                .map(|c| {
+                    if kuma_converted && key == "initContainers" {
+                        without_probes(c)
+                    } else {
+                        c.clone()
+                    }
+                })
                 .collect()
         };
         let (mut was, mut now) = (others(input), others(output));
@@ -1045,11 +1207,17 @@ pub fn lossless(kind: Kind, input: &Value, output: &Value, settings: &Settings) 
             let mut c = c.clone();
             if let Some(fields) = c.as_object_mut() {
                 fields.shift_remove("restartPolicy");
-                if proxy == ISTIO_PROXY || proxy == LINKERD_PROXY {
+                if [ISTIO_PROXY, LINKERD_PROXY, KUMA_PROXY].contains(&proxy.as_str()) {
                     fields.shift_remove("lifecycle");
                 }
-                if proxy == LINKERD_PROXY {
+                if proxy == LINKERD_PROXY || proxy == KUMA_PROXY {
                     fields.shift_remove("startupProbe");
+                }
+                // A declared sidecar is a user's native sidecar to Kuma (check_kuma_probes).
+                if kuma_converted && settings.extra_sidecars.iter().any(|r| &r.name == proxy) {
+                    for probe in PROBES {
+                        fields.shift_remove(probe);
+                    }
                 }
             }
             c
@@ -1063,6 +1231,57 @@ pub fn lossless(kind: Kind, input: &Value, output: &Value, settings: &Settings) 
                 &format!("{proxy} changed beyond restartPolicy and lifecycle"),
                 (was, now),
             );
+        }
+    }
+    Ok(())
+}
+
+const PROBES: [&str; 3] = ["livenessProbe", "readinessProbe", "startupProbe"];
+
+/// A native sidecar's fields without its probes, which Kuma may route.
+fn without_probes(container: &Value) -> Value {
+    let mut container = container.clone();
+    if container.get("restartPolicy") == Some(&json!("Always"))
+        && let Some(fields) = container.as_object_mut()
+    {
+        for probe in PROBES {
+            fields.shift_remove(probe);
+        }
+    }
+    container
+}
+
+/// After Kuma converted its proxy, a probe of a user's native sidecar is the one it had, or one
+/// on the port the pod's annotations give Kuma's probe proxy or virtual probes.
+fn check_kuma_probes(kind: Kind, input: &Value, output: &Value) -> Check {
+    let ports: Vec<Value> = [KUMA_PROBE_PROXY_PORT, KUMA_VIRTUAL_PROBES_PORT]
+        .iter()
+        .filter_map(|key| annotation(kind, output, key)?.parse::<u32>().ok())
+        .map(Value::from)
+        .collect();
+    let was = list(kind, input, "initContainers")
+        .iter()
+        .chain(list(kind, input, "containers"));
+    let meshes = [ISTIO_PROXY, LINKERD_PROXY, KUMA_PROXY];
+    for container in list(kind, output, "initContainers") {
+        if name(container).is_some_and(|n| meshes.contains(&n)) {
+            continue;
+        }
+        let Some(before) = was.clone().find(|c| name(c) == name(container)) else {
+            continue;
+        };
+        for probe in PROBES {
+            let now = container.get(probe);
+            if now == before.get(probe) {
+                continue;
+            }
+            let port = now.and_then(|p| p.pointer("/httpGet/port"));
+            if !port.is_some_and(|port| ports.contains(port)) {
+                return fail(
+                    "a probe changed, but not to Kuma's port",
+                    (name(container), probe, before.get(probe), now, &ports),
+                );
+            }
         }
     }
     Ok(())
