@@ -93,7 +93,7 @@ impl Mesh for Kuma {
         settings: &MeshSettings,
     ) -> Result<NativeEdit, String> {
         Ok(NativeEdit {
-            lifecycle: LifecycleEdit::Set(serde_json::from_str(DRAIN).unwrap_or_default()),
+            lifecycle: LifecycleEdit::Set(serde_json::from_slice(DRAIN.as_bytes()).unwrap_or_default()),
             startup_probe: Some(startup_probe(pod, proxy, &settings.kuma.startup_probe)),
             init_fields: sidecar_probes(pod)?,
             warnings: Vec::new(),
