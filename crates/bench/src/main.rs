@@ -36,9 +36,9 @@ const USAGE: &str = "usage: policy-bench --policy FILE --accept FILE --echo FILE
 [--policy-server FILE --served LABEL=FILE... [--wrk FILE] [--load-seconds N] [--load-rounds N] \
 [--list-floor FILE --move-floor FILE [--get-floor FILE] [--node-counts N,N,...] [--nodes-only]]]";
 
-/// The goals of issue 6.
-const ECHO_RATIO_GOAL: f64 = 1.3;
-const SIZE_GOAL: u64 = 350_000;
+/// The goals of issue 20 (issue 6 asked for 1.3x echo and 350 KB).
+const ECHO_RATIO_GOAL: f64 = 1.2;
+const SIZE_GOAL: u64 = 280_000;
 const GOAL_CASE: &str = "hello Deployment (classic to native)";
 
 struct Options {
@@ -821,20 +821,23 @@ fn run(options: &Options) -> Result<(), String> {
         w,
         "## Goals\n\n| goal | measured | reached |\n|---|---|---|"
     );
+    // Instructions count too when they were counted: they do not move with the machine's load.
+    let echo_instructions = counted(hello, 0, Mode::Fresh) / counted(hello, 2, Mode::Fresh);
     let _ = writeln!(
         w,
-        "| per request within {ECHO_RATIO_GOAL}x of echo on the hello Deployment (fresh instance) | {echo_ratio:.2}x in time, {} in instructions (warm: {:.2}x, {}) | {} |",
-        times(counted(hello, 0, Mode::Fresh) / counted(hello, 2, Mode::Fresh)),
+        "| per request at most {ECHO_RATIO_GOAL}x echo on the hello Deployment (fresh instance), in time and instructions | {echo_ratio:.2}x in time, {} in instructions (warm: {:.2}x, {}) | {} |",
+        times(echo_instructions),
         ratio(hello, echo, Mode::Warm),
         times(counted(hello, 0, Mode::Warm) / counted(hello, 2, Mode::Warm)),
-        yes_no(echo_ratio <= ECHO_RATIO_GOAL)
+        yes_no(
+            echo_ratio <= ECHO_RATIO_GOAL
+                && (echo_instructions.is_nan() || echo_instructions <= ECHO_RATIO_GOAL)
+        )
     );
     let _ = writeln!(
         w,
-        "| shipped module under {} KB | {:.1} KB | {} |",
-        SIZE_GOAL / 1000,
-        shipped as f64 / 1000.0,
-        yes_no(shipped < SIZE_GOAL)
+        "| shipped module at most {SIZE_GOAL} bytes | {shipped} bytes | {} |",
+        yes_no(shipped <= SIZE_GOAL)
     );
     let _ = writeln!(
         w,

@@ -19,37 +19,35 @@ pub(crate) fn misplaced(
     names: &[Option<&str>],
     profiles: &[&Profile],
 ) -> Vec<(usize, Misplacement)> {
+    let proxies: Vec<Option<usize>> = profiles
+        .iter()
+        .map(|profile| position(names, profile.proxy))
+        .collect();
+    // Position by position, the first profile that finds it out of place says why: the order the
+    // findings are reported in, without sorting them (a sort costs the module 4 KB).
     let mut found = Vec::new();
-    for (rank, profile) in profiles.iter().enumerate() {
-        let Some(proxy_at) = position(names, profile.proxy) else {
+    for (at, name) in names.iter().enumerate() {
+        let Some(name) = *name else {
             continue;
         };
-        let earlier = &profiles[..rank];
-        for (at, name) in names.iter().enumerate() {
-            let Some(name) = *name else {
+        for (rank, profile) in profiles.iter().enumerate() {
+            let Some(proxy_at) = proxies[rank] else {
                 continue;
             };
-            if profile.setup.contains(&name) {
-                if at > proxy_at {
-                    found.push((
-                        at,
-                        Misplacement::SetupAfterProxy {
-                            proxy: profile.proxy.to_owned(),
-                        },
-                    ));
-                }
-            } else if at < proxy_at && !earlier.iter().any(|p| p.is_member(name)) {
-                found.push((
-                    at,
-                    Misplacement::BeforeProxy {
-                        proxy: profile.proxy.to_owned(),
-                    },
-                ));
+            let proxy = || profile.proxy.to_owned();
+            let why = if profile.setup.contains(&name) {
+                (at > proxy_at).then(|| Misplacement::SetupAfterProxy { proxy: proxy() })
+            } else if at < proxy_at && !profiles[..rank].iter().any(|p| p.is_member(name)) {
+                Some(Misplacement::BeforeProxy { proxy: proxy() })
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                found.push((at, why));
+                break;
             }
         }
     }
-    found.sort_by_key(|(at, _)| *at);
-    found.dedup_by_key(|(at, _)| *at);
     found
 }
 

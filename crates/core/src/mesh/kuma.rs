@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{FieldEdit, Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit};
+use super::{FieldEdit, Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, ready_http_get};
 use crate::describe::describe;
 use crate::pod::{PodView, name, restart_policy};
 
@@ -93,7 +93,9 @@ impl Mesh for Kuma {
         settings: &MeshSettings,
     ) -> Result<NativeEdit, String> {
         Ok(NativeEdit {
-            lifecycle: LifecycleEdit::Set(serde_json::from_str(DRAIN).unwrap_or_default()),
+            lifecycle: LifecycleEdit::Set(
+                serde_json::from_slice(DRAIN.as_bytes()).unwrap_or_default(),
+            ),
             startup_probe: Some(startup_probe(pod, proxy, &settings.kuma.startup_probe)),
             init_fields: sidecar_probes(pod)?,
             warnings: Vec::new(),
@@ -203,7 +205,7 @@ fn startup_probe(pod: &PodView, proxy: &Value, timings: &[u32; 4]) -> Value {
         Value::from(annotated.filter(|p| *p != 0).unwrap_or(DEFAULT_ADMIN_PORT))
     });
     let mut probe = Map::new();
-    probe.insert("httpGet".into(), json!({"path": "/ready", "port": port}));
+    probe.insert("httpGet".into(), ready_http_get(port));
     for (at, key) in TIMINGS.iter().enumerate() {
         if at == 3 {
             probe.insert("successThreshold".into(), Value::from(1));
