@@ -14,6 +14,9 @@ build() { # build LABEL PROFILE-DIR [ENV...]: prints the built module's path
   echo "$variants/$target/$dir/native_sidecar_policy.wasm"
 }
 row() { printf '%s\t%s\n' "$1" "$2" >>"$out.tmp"; }
+# The shipped module's per-package opt-levels (Makefile: WASM_PROFILE), for the builds that say
+# "release profile".
+read -ra wasm_profile <<<"${WASM_PROFILE:-}"
 : >"$out.tmp"
 
 dev=$(build debug cargo build --quiet --locked --target $target -p native-sidecar-policy)
@@ -31,7 +34,7 @@ row "release profile (LTO, opt-level \"s\", 1 codegen unit, strip, abort): cargo
   "$(size target/$target/release/native_sidecar_policy.wasm)"
 
 z=$(build release CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
-  cargo build --quiet --locked --release --target $target -p native-sidecar-policy)
+  cargo build --quiet --locked --release --target $target -p native-sidecar-policy "${wasm_profile[@]}")
 cp "$z" $variants/release-z.wasm
 row "release profile with opt-level \"z\"" "$(size $variants/release-z.wasm)"
 # Shrunk like the shipped module; make bench also measures its speed.

@@ -5,12 +5,21 @@ use kubewarden_policy_sdk::{
     wapc_guest as guest,
 };
 use native_sidecar_core::{
-    Cluster, Kind, Node, Operation, Settings, parse_node, parse_node_list, review_with,
+    Cluster, Kind, KubeletVersion, Node, Operation, Settings, Support, answer_support, parse_node,
+    parse_node_list, review_with,
 };
 use serde::Deserialize;
 use serde_json::Value;
 
 use guest::prelude::*;
+
+// The allocator of the module (see its file); native builds keep the system's.
+#[cfg(any(test, all(target_family = "wasm", not(target_feature = "atomics"))))]
+mod pools;
+
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: pools::Pools = pools::Pools::new();
 
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
@@ -39,10 +48,11 @@ pub fn validate_with_host(
     payload: &[u8],
     host_call: impl FnMut(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String>,
 ) -> CallResult {
-    Ok(serde_json::to_vec(&evaluate(
-        payload,
-        &mut HostCluster { host_call },
-    ))?)
+    let response = evaluate(payload, &mut HostCluster { host_call });
+    // The answer is about the size of the request: one buffer, no regrowing.
+    let mut answer = Vec::with_capacity(payload.len() + 256);
+    serde_json::to_writer(&mut answer, &response)?;
+    Ok(answer)
 }
 
 /// What the policy asks the host for with `checkNodes` on: the SDK's `ListAllResourcesRequest`
@@ -50,27 +60,23 @@ pub fn validate_with_host(
 /// Written out rather than built: it never changes, and a test holds it equal to the SDK's.
 pub const NODE_LIST_REQUEST: &[u8] = br#"{"api_version":"v1","kind":"Node","label_selector":null,"field_selector":null,"field_masks":["metadata.name","status.nodeInfo.kubeletVersion"]}"#;
 
-/// The fields of a node the rule reads, for both requests: policy-server prunes the rest, but for
-/// `metadata`, which it keeps whole.
-const NODE_FIELD_MASKS: [&str; 2] = ["metadata.name", "status.nodeInfo.kubeletVersion"];
-
 /// How policy-evaluator words `get_resource` for an object that does not exist: "Cannot find
 /// v1/Node named 'NAME' inside of namespace 'None'".
 pub const NODE_NOT_FOUND: &str = "Cannot find v1/Node named ";
 
 /// What the policy asks the host for a pod pinned to node `name`: the SDK's `GetResourceRequest`
-/// for that `v1/Node`, with the same field masks. policy-server answers it with one API GET,
-/// cached 5 s per name, instead of the whole node list (SPEC section 12).
+/// for that `v1/Node`, with the field masks of [`NODE_LIST_REQUEST`]. policy-server answers it with
+/// one API GET, cached 5 s per name, instead of the whole node list (SPEC section 12). Written
+/// around the name rather than built with `json!`, whose value serializer the module has no other
+/// use for; the name is escaped by the writer of the responses.
 pub fn node_request(name: &str) -> Vec<u8> {
-    let request = serde_json::json!({
-        "api_version": "v1",
-        "kind": "Node",
-        "name": name,
-        "namespace": null,
-        "disable_cache": false,
-        "field_masks": NODE_FIELD_MASKS,
-    });
-    serde_json::to_vec(&request).unwrap_or_default()
+    let mut request = br#"{"api_version":"v1","kind":"Node","name":"#.to_vec();
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut request, name);
+    request.extend_from_slice(
+        br#","namespace":null,"disable_cache":false,"field_masks":["metadata.name","status.nodeInfo.kubeletVersion"]}"#,
+    );
+    request
 }
 
 /// The cluster behind Kubewarden's `kubernetes/list_resources_all` and `kubernetes/get_resource`
@@ -81,15 +87,29 @@ struct HostCluster<F> {
     host_call: F,
 }
 
-impl<F: FnMut(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String>> Cluster for HostCluster<F> {
-    fn nodes(&mut self) -> Result<Vec<Node>, String> {
-        let answer = (self.host_call)(
+impl<F: FnMut(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String>> HostCluster<F> {
+    fn list(&mut self) -> Result<Vec<u8>, String> {
+        (self.host_call)(
             "kubewarden",
             "kubernetes",
             "list_resources_all",
             NODE_LIST_REQUEST,
-        )?;
-        parse_node_list(&answer)
+        )
+    }
+}
+
+impl<F: FnMut(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String>> Cluster for HostCluster<F> {
+    fn nodes(&mut self) -> Result<Vec<Node>, String> {
+        parse_node_list(&self.list()?)
+    }
+
+    /// Decided while the answer is read: no node is built per node.
+    fn support(
+        &mut self,
+        node_name: Option<&str>,
+        minimum: KubeletVersion,
+    ) -> Result<Support, String> {
+        answer_support(&self.list()?, node_name, minimum)
     }
 
     /// policy-server (policy-evaluator) reports a node that does not exist as a failed call

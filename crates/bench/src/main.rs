@@ -34,11 +34,11 @@ use inputs::Case;
 const USAGE: &str = "usage: policy-bench --policy FILE --accept FILE --echo FILE [--move FILE] \
 [--policy-cargo FILE] [--extra LABEL=FILE]... [--sizes FILE] [--out FILE] [--command TEXT] [--quick] [--instructions] \
 [--policy-server FILE --served LABEL=FILE... [--wrk FILE] [--load-seconds N] [--load-rounds N] \
-[--list-floor FILE --move-floor FILE [--node-counts N,N,...] [--nodes-only]]]";
+[--list-floor FILE --move-floor FILE [--get-floor FILE] [--node-counts N,N,...] [--nodes-only]]]";
 
-/// The goals of issue 6.
-const ECHO_RATIO_GOAL: f64 = 1.3;
-const SIZE_GOAL: u64 = 350_000;
+/// The goals of issue 20 (issue 6 asked for 1.3x echo and 350 KB).
+const ECHO_RATIO_GOAL: f64 = 1.2;
+const SIZE_GOAL: u64 = 280_000;
 const GOAL_CASE: &str = "hello Deployment (classic to native)";
 
 struct Options {
@@ -67,9 +67,10 @@ struct Options {
     wrk: PathBuf,
     load_seconds: Option<u64>,
     load_rounds: Option<usize>,
-    /// The annotated list and move floors, for checkNodes served with nodes from the stub.
+    /// The annotated list, move and get floors, for checkNodes served with nodes from the stub.
     list_floor: Option<PathBuf>,
     move_floor: Option<PathBuf>,
+    get_floor: Option<PathBuf>,
     node_counts: Vec<usize>,
     /// Only checkNodes served by policy-server (`make bench-nodes`).
     nodes_only: bool,
@@ -85,6 +86,7 @@ fn parse_args() -> Result<Options, String> {
     let (mut moved, mut policy_server, mut served) = (None, None, Vec::new());
     let (mut wrk, mut load_seconds, mut load_rounds) = (PathBuf::from("wrk"), None, None);
     let (mut list_floor, mut move_floor, mut nodes_only) = (None, None, false);
+    let mut get_floor = None;
     let mut node_counts = served_nodes::NODE_COUNTS.to_vec();
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
@@ -101,6 +103,7 @@ fn parse_args() -> Result<Options, String> {
             "--load-rounds" => load_rounds = Some(number(&arg, value()?)?),
             "--list-floor" => list_floor = Some(PathBuf::from(value()?)),
             "--move-floor" => move_floor = Some(PathBuf::from(value()?)),
+            "--get-floor" => get_floor = Some(PathBuf::from(value()?)),
             "--node-counts" => {
                 node_counts = value()?
                     .split(',')
@@ -144,6 +147,7 @@ fn parse_args() -> Result<Options, String> {
         load_rounds,
         list_floor,
         move_floor,
+        get_floor,
         node_counts,
         nodes_only,
     })
@@ -817,20 +821,23 @@ fn run(options: &Options) -> Result<(), String> {
         w,
         "## Goals\n\n| goal | measured | reached |\n|---|---|---|"
     );
+    // Instructions count too when they were counted: they do not move with the machine's load.
+    let echo_instructions = counted(hello, 0, Mode::Fresh) / counted(hello, 2, Mode::Fresh);
     let _ = writeln!(
         w,
-        "| per request within {ECHO_RATIO_GOAL}x of echo on the hello Deployment (fresh instance) | {echo_ratio:.2}x in time, {} in instructions (warm: {:.2}x, {}) | {} |",
-        times(counted(hello, 0, Mode::Fresh) / counted(hello, 2, Mode::Fresh)),
+        "| per request at most {ECHO_RATIO_GOAL}x echo on the hello Deployment (fresh instance), in time and instructions | {echo_ratio:.2}x in time, {} in instructions (warm: {:.2}x, {}) | {} |",
+        times(echo_instructions),
         ratio(hello, echo, Mode::Warm),
         times(counted(hello, 0, Mode::Warm) / counted(hello, 2, Mode::Warm)),
-        yes_no(echo_ratio <= ECHO_RATIO_GOAL)
+        yes_no(
+            echo_ratio <= ECHO_RATIO_GOAL
+                && (echo_instructions.is_nan() || echo_instructions <= ECHO_RATIO_GOAL)
+        )
     );
     let _ = writeln!(
         w,
-        "| shipped module under {} KB | {:.1} KB | {} |",
-        SIZE_GOAL / 1000,
-        shipped as f64 / 1000.0,
-        yes_no(shipped < SIZE_GOAL)
+        "| shipped module at most {SIZE_GOAL} bytes | {shipped} bytes | {} |",
+        yes_no(shipped <= SIZE_GOAL)
     );
     let _ = writeln!(
         w,
@@ -878,6 +885,7 @@ fn serve_nodes(options: &Options, cases: &[Case]) -> Result<served_nodes::NodeRe
         policy,
         list_floor: list_floor.clone(),
         move_floor: move_floor.clone(),
+        get_floor: options.get_floor.clone(),
     };
     let result = served_nodes::measure(&load, &modules, &options.node_counts, &hello.request, &pod);
     if let Err(reason) = &result {

@@ -25,17 +25,17 @@ pub(crate) fn to_native(
 ) {
     let mut moved = Vec::with_capacity(conversions.len());
     if let Some(Value::Array(containers)) = spec.get_mut("containers") {
-        let mut indices: Vec<&Conversion> = conversions.iter().collect();
-        indices.sort_by_key(|c| std::cmp::Reverse(c.at));
-        for conversion in indices {
-            if conversion.at < containers.len() {
-                let mut proxy = containers.remove(conversion.at);
-                if let Some(fields) = proxy.as_object_mut() {
-                    fields.insert("restartPolicy".to_owned(), Value::from("Always"));
-                    apply(fields, conversion.edit);
-                }
-                moved.push(proxy);
+        // From the last container down, so that each removal leaves the other indices as they were.
+        for at in (0..containers.len()).rev() {
+            let Some(conversion) = conversions.iter().find(|c| c.at == at) else {
+                continue;
+            };
+            let mut proxy = containers.remove(at);
+            if let Some(fields) = proxy.as_object_mut() {
+                fields.insert("restartPolicy".to_owned(), Value::from("Always"));
+                apply(fields, conversion.edit);
             }
+            moved.push(proxy);
         }
     }
     let init = spec

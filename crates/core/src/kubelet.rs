@@ -24,10 +24,15 @@ impl KubeletVersion {
     /// the major and minor numbers, then the end or anything that does not continue the minor.
     /// `None` for anything else, which the rule counts as too old.
     pub fn from_kubelet(text: &str) -> Option<KubeletVersion> {
-        let text = text.strip_prefix('v').unwrap_or(text);
+        KubeletVersion::from_kubelet_bytes(text.as_bytes())
+    }
+
+    /// [`KubeletVersion::from_kubelet`] on the version's bytes, as the node reader finds them.
+    pub(crate) fn from_kubelet_bytes(text: &[u8]) -> Option<KubeletVersion> {
+        let text = text.strip_prefix(b"v").unwrap_or(text);
         let (major, rest) = leading_number(text)?;
-        let (minor, rest) = leading_number(rest.strip_prefix('.')?)?;
-        match rest.bytes().next() {
+        let (minor, rest) = leading_number(rest.strip_prefix(b".")?)?;
+        match rest.first() {
             None | Some(b'.' | b'-' | b'+') => Some(KubeletVersion::new(major, minor)),
             Some(_) => None,
         }
@@ -35,8 +40,8 @@ impl KubeletVersion {
 
     /// The `minKubeletVersion` setting: exactly `MAJOR.MINOR`.
     pub(crate) fn from_setting(text: &str) -> Option<KubeletVersion> {
-        let (major, rest) = leading_number(text)?;
-        let (minor, rest) = leading_number(rest.strip_prefix('.')?)?;
+        let (major, rest) = leading_number(text.as_bytes())?;
+        let (minor, rest) = leading_number(rest.strip_prefix(b".")?)?;
         rest.is_empty().then_some(KubeletVersion::new(major, minor))
     }
 }
@@ -49,10 +54,19 @@ impl fmt::Display for KubeletVersion {
 
 /// The decimal number at the start of `text` and what follows it. No sign, no leading `+`, and
 /// at most what fits a `u32`.
-fn leading_number(text: &str) -> Option<(u32, &str)> {
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let number = text[..digits].parse().ok()?;
-    Some((number, &text[digits..]))
+fn leading_number(text: &[u8]) -> Option<(u32, &[u8])> {
+    let mut number = 0u32;
+    let mut digits = 0;
+    for &byte in text {
+        if !byte.is_ascii_digit() {
+            break;
+        }
+        number = number
+            .checked_mul(10)?
+            .checked_add(u32::from(byte - b'0'))?;
+        digits += 1;
+    }
+    (digits > 0).then(|| (number, &text[digits..]))
 }
 
 #[cfg(test)]

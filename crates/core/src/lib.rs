@@ -25,7 +25,8 @@ mod workload;
 pub use kubelet::KubeletVersion;
 pub use mesh::{MeshInfo, MeshSettings, meshes};
 pub use nodes::{
-    Cluster, NO_CLUSTER, NoCluster, Node, Support, node_list, parse_node, parse_node_list, support,
+    Cluster, NO_CLUSTER, NoCluster, Node, Support, answer_support, node_list, parse_node,
+    parse_node_list, support,
 };
 pub use order::Misplacement;
 pub use quantity::{Format, Quantity, QuantityError};

@@ -15,7 +15,7 @@
 //! reads them through Kubewarden host capabilities, tests and tools answer from memory, and
 //! `review` has no cluster at all.
 
-use std::cmp::Ordering;
+mod scan;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -39,6 +39,14 @@ impl Node {
             kubelet_version: kubelet_version.to_owned(),
         }
     }
+
+    /// From UTF-8 read in place (nothing to replace: the reader checked it).
+    fn from_bytes(name: &[u8], kubelet_version: &[u8]) -> Node {
+        Node {
+            name: String::from_utf8_lossy(name).into_owned(),
+            kubelet_version: String::from_utf8_lossy(kubelet_version).into_owned(),
+        }
+    }
 }
 
 /// Where the review reads the cluster's nodes from. `Err` carries the reason, in the words of
@@ -51,6 +59,18 @@ pub trait Cluster {
     /// looked for in [`Cluster::nodes`]; a cluster that can read one node by name says so here.
     fn node(&mut self, name: &str) -> Result<Option<Node>, String> {
         Ok(self.nodes()?.into_iter().find(|node| node.name == name))
+    }
+
+    /// Istio's rule over every node ([`support`]) for a pod that names `node_name`. By default on
+    /// [`Cluster::nodes`]; a cluster that decides while it reads its answer
+    /// ([`answer_support`]) says so here.
+    fn support(
+        &mut self,
+        node_name: Option<&str>,
+        minimum: KubeletVersion,
+    ) -> Result<Support, String> {
+        self.nodes()
+            .map(|nodes| support(&nodes, node_name, minimum))
     }
 }
 
@@ -79,6 +99,31 @@ impl Cluster for Vec<Node> {
 /// policy-server trims each node to the masked fields but keeps its whole `metadata`). Only each
 /// node's name and kubelet version are kept; a node without status has an empty version.
 pub fn parse_node_list(answer: &[u8]) -> Result<Vec<Node>, String> {
+    let mut nodes = Vec::new();
+    match scan::each_node(answer, &mut |name, version| {
+        nodes.push(Node::from_bytes(&name, &version));
+    }) {
+        Some(()) => Ok(nodes),
+        None => serde_node_list(answer),
+    }
+}
+
+/// [`support`] on the host's answer to `list_resources_all`, decided while the answer is read, in
+/// place: no node is built but the pod's own and the oldest. Errors as [`parse_node_list`].
+pub fn answer_support(
+    answer: &[u8],
+    node_name: Option<&str>,
+    minimum: KubeletVersion,
+) -> Result<Support, String> {
+    let mut tally = Tally::new(node_name, minimum);
+    match scan::each_node(answer, &mut |name, version| tally.add(&name, &version)) {
+        Some(()) => Ok(tally.support()),
+        None => serde_node_list(answer).map(|nodes| support(&nodes, node_name, minimum)),
+    }
+}
+
+/// serde's reading of the answer: what the scan gives up on, with serde's words for what is wrong.
+fn serde_node_list(answer: &[u8]) -> Result<Vec<Node>, String> {
     let list: WireList = serde_json::from_slice(answer)
         .map_err(|e| format!("the host's answer is not a node list: {e}"))?;
     Ok(list.nodes())
@@ -87,6 +132,9 @@ pub fn parse_node_list(answer: &[u8]) -> Result<Vec<Node>, String> {
 /// Reads the host's answer to `get_resource` for one `v1/Node`: its name and kubelet version, with
 /// the defaults of [`parse_node_list`].
 pub fn parse_node(answer: &[u8]) -> Result<Node, String> {
+    if let Some((name, version)) = scan::one_node(answer) {
+        return Ok(Node::from_bytes(&name, &version));
+    }
     let node: WireNode = serde_json::from_slice(answer)
         .map_err(|e| format!("the host's answer is not a node: {e}"))?;
     Ok(node.into())
@@ -173,41 +221,80 @@ pub enum Support {
 
 /// Istio's rule, with `minimum` as the lowest kubelet version that runs native sidecars.
 pub fn support(nodes: &[Node], node_name: Option<&str>, minimum: KubeletVersion) -> Support {
-    let meets = |node: &Node| {
-        KubeletVersion::from_kubelet(&node.kubelet_version).is_some_and(|v| v >= minimum)
-    };
-    if let Some(own) = node_name.and_then(|name| nodes.iter().find(|n| n.name == name)) {
-        return if meets(own) {
-            Support::Native
-        } else {
-            Support::TooOld {
-                oldest: own.clone(),
-                own_node: true,
-                too_old: 1,
-                nodes: 1,
-            }
-        };
+    let mut tally = Tally::new(node_name, minimum);
+    for node in nodes {
+        tally.add(node.name.as_bytes(), node.kubelet_version.as_bytes());
     }
-    let mut too_old = nodes.iter().filter(|node| !meets(node));
-    let Some(first) = too_old.next() else {
-        return Support::Native;
-    };
-    let mut oldest = first;
-    let mut count = 1;
-    for node in too_old {
-        count += 1;
-        // An unreadable version sorts below every version: it is the worst case.
-        let ordering = KubeletVersion::from_kubelet(&node.kubelet_version)
-            .cmp(&KubeletVersion::from_kubelet(&oldest.kubelet_version));
-        if ordering == Ordering::Less {
-            oldest = node;
+    tally.support()
+}
+
+/// Istio's rule fed one node at a time, in the list's order, keeping only the pod's own node and
+/// the oldest one: [`support`] on a list, or on the host's answer as it is read.
+struct Tally<'a> {
+    node_name: Option<&'a str>,
+    minimum: KubeletVersion,
+    /// The first node named `node_name`: it alone decides.
+    own: Option<Node>,
+    /// The first of the oldest too-old nodes, and its version (`None`, unreadable, sorts below
+    /// every version: it is the worst case).
+    oldest: Option<(Node, Option<KubeletVersion>)>,
+    too_old: usize,
+    nodes: usize,
+}
+
+impl<'a> Tally<'a> {
+    fn new(node_name: Option<&'a str>, minimum: KubeletVersion) -> Tally<'a> {
+        Tally {
+            node_name,
+            minimum,
+            own: None,
+            oldest: None,
+            too_old: 0,
+            nodes: 0,
         }
     }
-    Support::TooOld {
-        oldest: oldest.clone(),
-        own_node: false,
-        too_old: count,
-        nodes: nodes.len(),
+
+    /// A node's name and kubelet version, as UTF-8.
+    fn add(&mut self, name: &[u8], kubelet_version: &[u8]) {
+        self.nodes += 1;
+        if self.own.is_none() && self.node_name.map(str::as_bytes) == Some(name) {
+            self.own = Some(Node::from_bytes(name, kubelet_version));
+        }
+        let version = KubeletVersion::from_kubelet_bytes(kubelet_version);
+        if version.is_some_and(|v| v >= self.minimum) {
+            return;
+        }
+        self.too_old += 1;
+        if self
+            .oldest
+            .as_ref()
+            .is_none_or(|(_, oldest)| version < *oldest)
+        {
+            self.oldest = Some((Node::from_bytes(name, kubelet_version), version));
+        }
+    }
+
+    fn support(self) -> Support {
+        if let Some(own) = self.own {
+            return match KubeletVersion::from_kubelet(&own.kubelet_version) {
+                Some(version) if version >= self.minimum => Support::Native,
+                _ => Support::TooOld {
+                    oldest: own,
+                    own_node: true,
+                    too_old: 1,
+                    nodes: 1,
+                },
+            };
+        }
+        match self.oldest {
+            None => Support::Native,
+            Some((oldest, _)) => Support::TooOld {
+                oldest,
+                own_node: false,
+                too_old: self.too_old,
+                nodes: self.nodes,
+            },
+        }
     }
 }
 
@@ -296,9 +383,7 @@ pub(crate) fn hold_back(
         // list was refused (its reflector retries the LIST forever).
         Some((_, Err(error))) => Err(error),
         // No such node: the whole list decides, as in Istio's rule.
-        Some((_, Ok(None))) | None => cluster
-            .nodes()
-            .map(|nodes| support(&nodes, node_name, minimum)),
+        Some((_, Ok(None))) | None => cluster.support(node_name, minimum),
     };
     let held = match (verdict, settings.mode) {
         (Ok(Support::Native), _) => return None,
@@ -553,6 +638,12 @@ mod tests {
     #[case::items_not_list(br#"{"items":{"a":1}}"#.as_slice(), "the host's answer is not a node list: invalid type: map, expected a sequence at line 1 column 9")]
     #[case::version_not_string(br#"{"items":[{"status":{"nodeInfo":{"kubeletVersion":133}}}]}"#.as_slice(), "the host's answer is not a node list: invalid type: integer `133`, expected a string at line 1 column 53")]
     #[case::string(br#""v1.33""#.as_slice(), "the host's answer is not a node list: invalid type: string \"v1.33\", expected struct WireList at line 1 column 7")]
+    #[case::duplicate_name(br#"{"items":[{"metadata":{"name":"a","name":"b"}}]}"#.as_slice(), "the host's answer is not a node list: duplicate field `name` at line 1 column 40")]
+    #[case::duplicate_items(br#"{"items":[],"items":[]}"#.as_slice(), "the host's answer is not a node list: duplicate field `items` at line 1 column 19")]
+    #[case::item_not_object(br#"{"items":[7]}"#.as_slice(), "the host's answer is not a node list: invalid type: integer `7`, expected struct WireNode at line 1 column 11")]
+    #[case::unfinished(br#"{"items":[{"metadata":{"name":"a"}}"#.as_slice(), "the host's answer is not a node list: EOF while parsing a list at line 1 column 35")]
+    #[case::control_character_in_name(b"{\"items\":[{\"metadata\":{\"name\":\"a\x01\"}}]}".as_slice(), "the host's answer is not a node list: control character (\\u0000-\\u001F) found while parsing a string at line 1 column 33")]
+    #[case::trailing(br#"{"items":[]} x"#.as_slice(), "the host's answer is not a node list: trailing characters at line 1 column 14")]
     fn bad_answers(#[case] answer: &[u8], #[case] message: &str) {
         assert_eq!(parse_node_list(answer), Err(message.to_owned()));
     }
@@ -585,6 +676,37 @@ mod tests {
     #[case::terms_not_a_list(spec_with_terms(json!({"matchFields": []})), None)]
     fn pinned_nodes(#[case] spec: Value, #[case] expected: Option<&str>) {
         assert_eq!(pinned_node(spec.as_object().expect("a spec")), expected);
+    }
+
+    #[test]
+    fn answers_read_in_place_agree_with_serde() {
+        for seed in 0..2_000 {
+            let list = native_sidecar_testdata::awkward_node_list(seed);
+            let nodes = node_list(&list).expect("the generated list is one serde reads");
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            for answer in [serde_json::to_vec(&list), serde_json::to_vec_pretty(&list)] {
+                let answer = answer.expect("a list serialises");
+                // The reader itself, not serde behind it, reads every generated answer.
+                assert!(
+                    scan::each_node(&answer, &mut |_, _| {}).is_some(),
+                    "seed {seed}"
+                );
+                assert_eq!(parse_node_list(&answer).as_ref(), Ok(&nodes), "seed {seed}");
+                let named = nodes.iter().map(|node| Some(node.name.as_str()));
+                for node_name in named.chain([None, Some("absent")]) {
+                    assert_eq!(
+                        answer_support(&answer, node_name, MIN),
+                        Ok(support(&nodes, node_name, MIN)),
+                        "seed {seed}, node {node_name:?}"
+                    );
+                }
+            }
+            for (item, node) in items.iter().zip(&nodes) {
+                let answer = serde_json::to_vec(item).expect("a node serialises");
+                assert!(scan::one_node(&answer).is_some(), "seed {seed}");
+                assert_eq!(parse_node(&answer).as_ref(), Ok(node), "seed {seed}");
+            }
+        }
     }
 
     #[test]

@@ -4,14 +4,42 @@
 //! review's instructions, more in WebAssembly where allocation is dearer. These pointers hold no
 //! escapes and no array indices (tested below), so walking object keys finds what `pointer` finds.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// Up to this many members, a key is found by comparing the keys in order.
+const SCANNED: usize = 16;
+
+/// `map.get(key)` for the small objects of a pod spec (a container, its resources, metadata):
+/// up to 16 members the keys are compared in order, a fraction of the cost of hashing the key
+/// with SipHash in WebAssembly, as `get` does. Keys are unique, so both find the same member.
+pub(crate) fn field<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if map.len() <= SCANNED {
+        map.iter().find_map(|(k, v)| (k == key).then_some(v))
+    } else {
+        map.get(key)
+    }
+}
+
+/// [`field`] for editing.
+pub(crate) fn field_mut<'v>(map: &'v mut Map<String, Value>, key: &str) -> Option<&'v mut Value> {
+    if map.len() <= SCANNED {
+        map.iter_mut().find_map(|(k, v)| (k == key).then_some(v))
+    } else {
+        map.get_mut(key)
+    }
+}
+
+/// `value.get(key)` through [`field`]: the member of an object, `None` for anything else.
+pub(crate) fn get<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
+    field(value.as_object()?, key)
+}
 
 pub(crate) fn at<'v>(value: &'v Value, pointer: &str) -> Option<&'v Value> {
     let mut tokens = pointer.split('/');
     if tokens.next() != Some("") {
         return (pointer.is_empty()).then_some(value);
     }
-    tokens.try_fold(value, |value, token| value.as_object()?.get(token))
+    tokens.try_fold(value, |value, token| field(value.as_object()?, token))
 }
 
 pub(crate) fn at_mut<'v>(value: &'v mut Value, pointer: &str) -> Option<&'v mut Value> {
@@ -19,7 +47,9 @@ pub(crate) fn at_mut<'v>(value: &'v mut Value, pointer: &str) -> Option<&'v mut 
     if tokens.next() != Some("") {
         return (pointer.is_empty()).then_some(value);
     }
-    tokens.try_fold(value, |value, token| value.as_object_mut()?.get_mut(token))
+    tokens.try_fold(value, |value, token| {
+        field_mut(value.as_object_mut()?, token)
+    })
 }
 
 #[cfg(test)]
@@ -54,6 +84,21 @@ mod tests {
                 assert!(token.parse::<usize>().is_err(), "{pointer}");
             }
         }
+    }
+
+    #[test]
+    fn fields_are_found_as_get_finds_them() {
+        for size in [0, 1, 2, 15, 16, 17, 40] {
+            let mut map: Map<String, Value> =
+                (0..size).map(|i| (format!("k{i}"), json!(i))).collect();
+            for key in ["k0", "k1", "k15", "k16", "k39", "absent", ""] {
+                assert_eq!(field(&map, key), map.get(key), "{key} of {size}");
+                assert_eq!(get(&Value::Object(map.clone()), key), map.get(key));
+                let expected = map.get(key).cloned();
+                assert_eq!(field_mut(&mut map, key).map(|v| v.clone()), expected);
+            }
+        }
+        assert_eq!(get(&json!([1]), "0"), None);
     }
 
     #[test]

@@ -36,7 +36,9 @@ impl<'v> PodView<'v> {
             kind,
             containers,
             init,
-            annotations: Annotations(metadata.map(|meta| meta?.get("annotations")?.as_object())),
+            annotations: Annotations(
+                metadata.map(|meta| path::field(meta?, "annotations")?.as_object()),
+            ),
             spec,
             metadata: metadata[0],
         })
@@ -48,11 +50,11 @@ impl<'v> PodView<'v> {
     }
 
     pub fn host_network(&self) -> bool {
-        self.spec.and_then(|spec| spec.get("hostNetwork")) == Some(&Value::Bool(true))
+        self.spec.and_then(|spec| path::field(spec, "hostNetwork")) == Some(&Value::Bool(true))
     }
 
     pub fn labels(&self) -> Option<&'v Map<String, Value>> {
-        self.metadata?.get("labels")?.as_object()
+        path::field(self.metadata?, "labels")?.as_object()
     }
 }
 
@@ -66,7 +68,7 @@ impl<'v> Annotations<'v> {
         self.0
             .into_iter()
             .flatten()
-            .find_map(|map| map.get(key)?.as_str())
+            .find_map(|map| path::field(map, key)?.as_str())
     }
 }
 
@@ -76,7 +78,7 @@ fn list<'v>(
     key: &str,
     path: &str,
 ) -> Result<&'v [Value], String> {
-    match spec.and_then(|s| s.get(key)) {
+    match spec.and_then(|s| path::field(s, key)) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
         Some(other) => Err(format!(
@@ -93,11 +95,11 @@ pub(crate) fn positions(list: &[Value], wanted: &str) -> Vec<usize> {
 }
 
 pub(crate) fn name(container: &Value) -> Option<&str> {
-    container.get("name")?.as_str()
+    path::get(container, "name")?.as_str()
 }
 
 pub(crate) fn restart_policy(container: &Value) -> Option<&str> {
-    match container.get("restartPolicy") {
+    match path::get(container, "restartPolicy") {
         None | Some(Value::Null) => None,
         Some(Value::String(policy)) => Some(policy),
         Some(_) => Some("(not a string)"),

@@ -82,6 +82,11 @@ impl Quantity {
         if text == "0" {
             return Ok(Quantity::ZERO);
         }
+        plain(text.as_bytes()).unwrap_or_else(|| Quantity::parse_general(text))
+    }
+
+    /// [`Quantity::parse`] for any text.
+    fn parse_general(text: &str) -> Result<Quantity, QuantityError> {
         let scanned = scan(text.as_bytes())?;
         let (binary, exponent, format) = interpret(scanned.suffix).ok_or(QuantityError::Suffix)?;
         if !scanned.value.iter().any(u8::is_ascii_digit) {
@@ -193,7 +198,11 @@ impl Quantity {
     /// (`SetDefaults_ResourceList`): finer values round away from zero.
     pub fn round_up_to_milli(&self) -> Quantity {
         const MILLI: i128 = 1_000_000;
-        let rest = self.nanos % MILLI;
+        // 128-bit division is a library call in WebAssembly: 64 bits hold every usual value.
+        let rest = match i64::try_from(self.nanos) {
+            Ok(small) => i128::from(small % MILLI as i64),
+            Err(_) => self.nanos % MILLI,
+        };
         let nanos = if rest == 0 {
             self.nanos
         } else {
@@ -281,6 +290,47 @@ fn write_digits(f: &mut fmt::Formatter<'_>, mut n: u128) -> fmt::Result {
         n /= 10;
     }
     f.write_str(std::str::from_utf8(&digits[at..]).unwrap_or_default())
+}
+
+/// The quantities resource lists almost always hold, up to 18 digits and a suffix (`100m`, `2`,
+/// `128Mi`), without the general path's 128-bit arithmetic per digit; `None` for any other text.
+/// Gives what the general path gives (tested against it): the suffix decides the format, binary
+/// values are capped at 2^63-1 units, decimal ones refused past [`LIMIT`].
+fn plain(text: &[u8]) -> Option<Result<Quantity, QuantityError>> {
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 18 {
+        return None;
+    }
+    let value = text[..digits]
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    let (binary, exponent, format) = interpret(&text[digits..])?;
+    if format == Format::DecimalExponent {
+        return None;
+    }
+    // Products that fit 64 bits skip the 128-bit multiplication, a library call in WebAssembly.
+    let scaled = |value: u64, scale: u64| match value.checked_mul(scale) {
+        Some(product) => i128::from(product),
+        None => i128::from(value) * i128::from(scale),
+    };
+    let nanos = if binary {
+        match i64::try_from(value).ok()?.checked_shl(exponent as u32) {
+            Some(units) if units >> exponent == value as i64 => scaled(units as u64, NANO as u64),
+            _ => BINARY_MAX,
+        }
+    } else {
+        // A decimal suffix's exponent is at least -9; up to G the scale fits 64 bits.
+        let shift = (exponent + 9) as u32;
+        let nanos = match 10u64.checked_pow(shift) {
+            Some(scale) => Some(scaled(value, scale)),
+            None => 10i128.pow(shift).checked_mul(i128::from(value)),
+        };
+        match nanos {
+            Some(nanos) if nanos <= LIMIT => nanos,
+            _ => return Some(Err(QuantityError::TooLarge)),
+        }
+    };
+    Some(Ok(Quantity { nanos, format }))
 }
 
 /// The parts of a quantity's text, as `parseQuantityString` splits it.
@@ -992,6 +1042,36 @@ mod tests {
             prop_assert!(sum.is_some());
             let back = sum.and_then(|s| s.checked_sub(&b));
             prop_assert_eq!(back.map(|q| q.nanos), Some(a.nanos));
+        }
+
+        /// The path for plain quantities gives what the general path gives, on every text it
+        /// takes, and takes every run of up to 18 digits with a suffix.
+        #[test]
+        fn plain_quantities_parse_as_any_other(
+            digits in "[0-9]{1,20}",
+            suffix in "(|n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|e3|E-2|i|mm|\\.5|[a-zA-Z]{1,2})",
+        ) {
+            let text = format!("{digits}{suffix}");
+            let general = Quantity::parse_general(&text);
+            match plain(text.as_bytes()) {
+                Some(fast) => prop_assert_eq!(fast, general, "{}", text),
+                None => prop_assert!(
+                    digits.len() > 18 || interpret(suffix.as_bytes()).is_none_or(|(_, _, f)| f == Format::DecimalExponent),
+                    "{} left to the general path", text
+                ),
+            }
+        }
+
+        /// Rounding up to a milli-unit in 64 bits where the value fits gives the 128-bit result.
+        #[test]
+        fn milli_rounding_in_64_bits(nanos in any::<i64>().prop_map(i128::from), wide in any::<i128>()) {
+            for nanos in [nanos, wide / 2] {
+                let quantity = Quantity { nanos, format: Format::DecimalSi };
+                const MILLI: i128 = 1_000_000;
+                let rest = nanos % MILLI;
+                let expected = if rest == 0 { nanos } else { nanos - rest + MILLI * nanos.signum() };
+                prop_assert_eq!(quantity.round_up_to_milli().nanos, expected);
+            }
         }
 
         /// Any text gets a quantity or an error, never a panic.

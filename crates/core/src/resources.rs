@@ -576,14 +576,14 @@ fn pod_level_resource(name: &str) -> bool {
 impl<'v> Spec<'v> {
     fn read(spec: Option<&'v Value>, path: &str, problems: &mut Vec<String>) -> Spec<'v> {
         let entries = |key: &str, problems: &mut Vec<String>| -> Vec<Entry<'v>> {
-            let Some(Value::Array(items)) = spec.and_then(|s| s.get(key)) else {
+            let Some(Value::Array(items)) = spec.and_then(|s| path::get(s, key)) else {
                 return Vec::new();
             };
             items
                 .iter()
                 .enumerate()
                 .filter_map(|(at, item)| {
-                    let where_ = || match item.get("name").and_then(Value::as_str) {
+                    let where_ = || match path::get(item, "name").and_then(Value::as_str) {
                         Some(name) => format!("{path}.{key}[{at}] \"{name}\": resources"),
                         None => format!("{path}.{key}[{at}]: resources"),
                     };
@@ -593,16 +593,20 @@ impl<'v> Spec<'v> {
         };
         let containers = entries("containers", problems);
         let init = entries("initContainers", problems);
-        let field = |key: &str| spec.and_then(|s| s.get(key));
+        let field = |key: &str| spec.and_then(|s| path::get(s, key));
         let overhead = resource_list(field("overhead"), &|| format!("{path}.overhead"), problems)
             .unwrap_or_default();
         let pod = match field("resources") {
             Some(Value::Object(resources)) => {
                 let at = |key: &'static str| move || format!("{path}.resources.{key}");
                 Some((
-                    resource_list(resources.get("requests"), &at("requests"), problems)
-                        .unwrap_or_default(),
-                    resource_list(resources.get("limits"), &at("limits"), problems)
+                    resource_list(
+                        path::field(resources, "requests"),
+                        &at("requests"),
+                        problems,
+                    )
+                    .unwrap_or_default(),
+                    resource_list(path::field(resources, "limits"), &at("limits"), problems)
                         .unwrap_or_default(),
                 ))
             }
@@ -626,15 +630,19 @@ fn entry<'v>(
     problems: &mut Vec<String>,
 ) -> Option<Entry<'v>> {
     let container = container.as_object()?;
-    let sidecar = init && container.get("restartPolicy").and_then(Value::as_str) == Some("Always");
+    let sidecar =
+        init && path::field(container, "restartPolicy").and_then(Value::as_str) == Some("Always");
     // Only init containers' names are used (explanations): a lookup fewer per regular container.
     let name = if init {
-        container.get("name").and_then(Value::as_str)
+        path::field(container, "name").and_then(Value::as_str)
     } else {
         None
     };
-    let (requests_value, limits_value) = match container.get("resources") {
-        Some(Value::Object(resources)) => (resources.get("requests"), resources.get("limits")),
+    let (requests_value, limits_value) = match path::field(container, "resources") {
+        Some(Value::Object(resources)) => (
+            path::field(resources, "requests"),
+            path::field(resources, "limits"),
+        ),
         None | Some(Value::Null) => (None, None),
         Some(other) => {
             problems.push(format!(
@@ -653,7 +661,7 @@ fn entry<'v>(
         for &(resource, quantity) in limits {
             // A written request is kept, valid or not; the parsed ones answer without hashing.
             let kept = requests.iter().any(|(r, _)| *r == resource)
-                || written.is_some_and(|r| r.contains_key(resource));
+                || written.is_some_and(|r| path::field(r, resource).is_some());
             if !kept {
                 requests.push((resource, quantity));
             }

@@ -10,11 +10,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use native_sidecar_core::{Kind, Operation, Settings, node_list, review_with};
 use native_sidecar_host::kubernetes::{Cluster, Nodes, Response, SessionEntry};
 use native_sidecar_host::{
     AdmissionResponse, ContextAwareResource, Host, Kubernetes, ValidationResponse,
 };
-use native_sidecar_testdata::admission_request;
+use native_sidecar_testdata::{admission_request, awkward_node_list};
 use serde_json::{Value, json};
 
 fn host() -> &'static Host {
@@ -515,4 +516,58 @@ fn a_hundred_thousand_nodes() {
         &response,
         "no native sidecar made: node \"node-099999\" runs kubelet v1.31.4, older than minKubeletVersion 1.33 (1 of 100000 nodes)",
     );
+}
+
+#[test]
+fn awkward_node_answers_are_read_as_serde_reads_them() {
+    // The module's reader skips what it does not read 64 bytes at a time with wasm SIMD: it must
+    // decide as the core does natively on the nodes serde reads, for the list and for one node.
+    let settings_json = json!({"checkNodes": true});
+    let settings = Settings::from_json(&settings_json).expect("valid settings");
+    for seed in 0..150 {
+        let list = awkward_node_list(seed);
+        let nodes = node_list(&list).expect("the generated list is one serde reads");
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        let pinned = nodes
+            .iter()
+            .map(|node| node.name.clone())
+            .find(|name| !name.is_empty());
+        let mut cases = vec![(None, payload(serde_json::to_string_pretty(&list).unwrap()))];
+        if let Some(name) = pinned {
+            // get_resource for the pod's node, answered from the same items.
+            cases.push((Some(name), Cluster::Nodes(Arc::new(Nodes::new(items)))));
+        }
+        for (node_name, cluster) in cases {
+            let mut object = pod(json!([{"name": "app", "image": "app"}, proxy()]));
+            if let Some(name) = &node_name {
+                object["spec"]["nodeName"] = json!(name);
+            }
+            let kubernetes = Kubernetes::new(
+                BTreeSet::from([ContextAwareResource::new("v1", "Node")]),
+                cluster,
+                false,
+            );
+            let response = host()
+                .with_kubernetes(Arc::new(kubernetes))
+                .evaluate(&create(&object), &settings_json)
+                .unwrap_or_else(|e| panic!("seed {seed}: the evaluation failed: {e}"));
+            let mut expected = object.clone();
+            let outcome = review_with(
+                Kind::Pod,
+                Operation::Create,
+                &mut expected,
+                &settings,
+                &mut nodes.clone(),
+            );
+            let context = format!("seed {seed}, pinned to {node_name:?}");
+            assert!(response.allowed, "{context}");
+            assert_eq!(
+                response.warnings.clone().unwrap_or_default(),
+                outcome.warnings,
+                "{context}"
+            );
+            let output = response.apply_patch(&object).expect("the patch applies");
+            assert_eq!(output, expected, "{context}");
+        }
+    }
 }

@@ -430,3 +430,159 @@ fn as_in_cluster(object: &mut Value, name: &str, namespace: &str, i: usize) {
     metadata["resourceVersion"] = json!((1000 + i).to_string());
     metadata["creationTimestamp"] = json!("2026-11-01T10:00:00Z");
 }
+
+/// A NodeList made to trip a reader that skips what it does not read: strings full of quotes,
+/// backslashes, brackets, control characters and non-ASCII text (so escapes and bracket-like bytes
+/// fall anywhere in a 64-byte block), values nested a few levels deep, fields in any order,
+/// `null` or missing at every level the rule reads, and unusual kubelet versions. The same `seed`
+/// gives the same list.
+pub fn awkward_node_list(seed: u64) -> Value {
+    let mut random = Random(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let items: Vec<Value> = (0..random.below(12))
+        .map(|_| awkward_node(&mut random))
+        .collect();
+    let mut list = vec![
+        ("kind", json!("NodeList")),
+        ("apiVersion", json!("v1")),
+        ("metadata", json!({"resourceVersion": random.text(12)})),
+        (
+            "items",
+            if random.below(12) == 0 {
+                Value::Null
+            } else {
+                Value::Array(items)
+            },
+        ),
+    ];
+    random.shuffle(&mut list);
+    object(list)
+}
+
+/// A kubelet version the rule may meet: new, old, with a distribution's suffix, or unreadable.
+const AWKWARD_VERSIONS: &[&str] = &[
+    "v1.33.5-eks-3025e55",
+    "v1.34.1+k3s1",
+    "v1.28.15-gke.1503000",
+    "v1.32.9",
+    "1.33.0",
+    "v1.33",
+    "v1.4294967296.0",
+    "",
+    "garbage",
+    "v1.33\u{e9}",
+    "v1.3\"3\\",
+];
+
+fn awkward_node(random: &mut Random) -> Value {
+    let mut metadata = vec![
+        ("labels", random.map(14)),
+        ("annotations", random.map(4)),
+        (
+            "ownerReferences",
+            json!([{"kind": random.text(8), "uid": random.text(36), "controller": true}]),
+        ),
+        ("generation", json!(random.below(1_000_000))),
+        ("resourceVersion", json!(random.text(10))),
+    ];
+    match random.below(6) {
+        0 => {}
+        1 => metadata.push(("name", Value::Null)),
+        _ => metadata.push(("name", json!(random.text(40)))),
+    }
+    random.shuffle(&mut metadata);
+    let mut node_info = vec![
+        ("kernelVersion", json!(random.text(30))),
+        ("containerRuntimeVersion", json!("containerd://1.7.27")),
+    ];
+    match random.below(8) {
+        0 => {}
+        1 => node_info.push(("kubeletVersion", Value::Null)),
+        2 => node_info.push(("kubeletVersion", json!(random.text(20)))),
+        _ => {
+            let version = AWKWARD_VERSIONS[random.below(AWKWARD_VERSIONS.len() as u64) as usize];
+            node_info.push(("kubeletVersion", json!(version)));
+        }
+    }
+    random.shuffle(&mut node_info);
+    let mut status = vec![("conditions", json!([random.map(3), random.map(2)]))];
+    match random.below(6) {
+        0 => {}
+        1 => status.push(("nodeInfo", Value::Null)),
+        _ => status.push(("nodeInfo", object(node_info))),
+    }
+    random.shuffle(&mut status);
+    let mut node = vec![
+        ("apiVersion", json!("v1")),
+        (
+            "spec",
+            json!({"taints": [random.map(2)], "unschedulable": random.below(2) == 0}),
+        ),
+    ];
+    for (key, value) in [("metadata", object(metadata)), ("status", object(status))] {
+        match random.below(8) {
+            0 => {}
+            1 => node.push((key, Value::Null)),
+            _ => node.push((key, value)),
+        }
+    }
+    random.shuffle(&mut node);
+    object(node)
+}
+
+fn object(fields: Vec<(&str, Value)>) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+    )
+}
+
+/// xorshift64: repeatable test data without a dependency.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+
+    /// Up to `longest` characters, most of them the ones a JSON reader must mind.
+    fn text(&mut self, longest: u64) -> String {
+        const CHARACTERS: &[char] = &[
+            'a', 'z', '0', '.', '-', '/', ' ', '"', '\\', '{', '}', '[', ']', ',', ':', '\n', '\t',
+            '\u{1}', '\u{7f}', 'é', '€', '𝄞',
+        ];
+        let length = self.below(longest + 1);
+        (0..length)
+            .map(|_| CHARACTERS[self.below(CHARACTERS.len() as u64) as usize])
+            .collect()
+    }
+
+    /// Up to `entries` fields of text, some holding a list or an object of their own.
+    fn map(&mut self, entries: u64) -> Value {
+        let fields = (0..self.below(entries + 1))
+            .map(|_| {
+                let value = match self.below(5) {
+                    0 => json!([self.text(6), {"x": [self.text(4)]}, 1.5e3, null]),
+                    1 => json!({"{": self.text(20), "a": {"]": []}}),
+                    _ => json!(self.text(70)),
+                };
+                (self.text(30), value)
+            })
+            .collect();
+        Value::Object(fields)
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for at in (1..items.len()).rev() {
+            items.swap(at, self.below(at as u64 + 1) as usize);
+        }
+    }
+}

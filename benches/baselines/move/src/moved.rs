@@ -1,4 +1,4 @@
-//! The structural change of a conversion, shared by the move and list floor baselines: the
+//! The structural change of a conversion, shared by the move, list and get floor baselines: the
 //! container named `istio-proxy` leaves `containers` and becomes the second init container (after
 //! Istio's setup container) with `restartPolicy: Always`; the object goes back as
 //! `mutated_object`. No checks, no annotations, no hooks.
@@ -9,7 +9,11 @@ use kubewarden_policy_sdk::{
 use serde_json::{Value, json};
 
 pub fn validate(payload: &[u8]) -> CallResult {
-    let request: ValidationRequest<Value> = serde_json::from_slice(payload)?;
+    validate_request(serde_json::from_slice(payload)?)
+}
+
+/// [`validate`] on a request already read.
+pub fn validate_request(request: ValidationRequest<Value>) -> CallResult {
     let mut object = request.request.object;
     let spec = match request.request.kind.kind.as_str() {
         "Pod" => "/spec",

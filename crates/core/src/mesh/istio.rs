@@ -66,7 +66,7 @@ impl Mesh for Istio {
     /// Gateways run `istio-proxy` as the main workload (`proxy router`, or pods injected from the
     /// `gateway` template): they are not sidecars.
     fn leaves_alone(&self, pod: &PodView, proxy: &Value) -> bool {
-        let args = proxy.get("args").and_then(Value::as_array);
+        let args = crate::path::get(proxy, "args").and_then(Value::as_array);
         let router = matches!(
             args.map(|a| a.iter().take(2).map(Value::as_str).collect::<Vec<_>>())
                 .as_deref(),
@@ -88,7 +88,7 @@ impl Mesh for Istio {
         proxy: &Value,
         _settings: &MeshSettings,
     ) -> Result<NativeEdit, String> {
-        let lifecycle = match proxy.get("lifecycle") {
+        let lifecycle = match crate::path::get(proxy, "lifecycle") {
             Some(lifecycle) if !is_empty(lifecycle) && !holds_application(lifecycle) => {
                 LifecycleEdit::Keep
             }
@@ -128,7 +128,7 @@ fn status_port(pod: &PodView, proxy: &Value) -> String {
         return port.to_owned();
     }
     // Istio renders the readiness probe only when the status port is not 0.
-    if proxy.get("readinessProbe").is_none_or(Value::is_null) {
+    if crate::path::get(proxy, "readinessProbe").is_none_or(Value::is_null) {
         return "0".to_owned();
     }
     let excluded: Vec<&str> = pod
@@ -161,7 +161,7 @@ fn status_port(pod: &PodView, proxy: &Value) -> String {
 }
 
 fn iptables_excluded_ports(container: &Value) -> Option<&str> {
-    let args = container.get("args")?.as_array()?;
+    let args = crate::path::get(container, "args")?.as_array()?;
     let at = args.iter().position(|a| a.as_str() == Some("-d"))?;
     args.get(at + 1)?.as_str()
 }
@@ -206,39 +206,212 @@ fn move_proxy_in_annotations(object: &mut Value, kind: Kind) -> bool {
     let mut changed = false;
     for pointer in kind.metadata_pointers() {
         let Some(annotations) = crate::path::at_mut(object, pointer)
-            .and_then(|meta| meta.get_mut("annotations"))
+            .and_then(|meta| crate::path::field_mut(meta.as_object_mut()?, "annotations"))
             .and_then(Value::as_object_mut)
         else {
             continue;
         };
-        changed |= rewrite(annotations, STATUS, move_in_status);
-        changed |= rewrite(annotations, OVERRIDES, move_in_overrides);
+        changed |= rewrite(annotations, STATUS, |text| {
+            status_in_place(text).unwrap_or_else(|| edited(text, move_in_status))
+        });
+        changed |= rewrite(annotations, OVERRIDES, |text| {
+            edited(text, move_in_overrides)
+        });
     }
     changed
 }
 
-/// Applies `edit` to a JSON-encoded annotation; leaves values that are not JSON objects alone.
+/// Replaces the string annotation `key` with what `edit` makes of it, when it makes something.
 fn rewrite(
     annotations: &mut Map<String, Value>,
     key: &str,
-    edit: fn(&mut Map<String, Value>) -> bool,
+    edit: impl FnOnce(&str) -> Option<String>,
 ) -> bool {
-    let Some(Value::String(text)) = annotations.get_mut(key) else {
+    let Some(Value::String(text)) = crate::path::field_mut(annotations, key) else {
         return false;
     };
-    let Ok(Value::Object(mut decoded)) = serde_json::from_str::<Value>(text) else {
-        return false;
-    };
-    if !edit(&mut decoded) {
-        return false;
-    }
-    match serde_json::to_string(&decoded) {
-        Ok(encoded) => {
-            *text = encoded;
+    match edit(text) {
+        Some(new) => {
+            *text = new;
             true
         }
-        Err(_) => false,
+        None => false,
     }
+}
+
+/// `edit` applied to the JSON object encoded in `text`, encoded again; `None` when `text` is not a
+/// JSON object or `edit` changes nothing. Read as bytes: the request's own parser, not a second
+/// one for `&str`, which would add 9 KB to the module.
+fn edited(text: &str, edit: fn(&mut Map<String, Value>) -> bool) -> Option<String> {
+    let Ok(Value::Object(mut decoded)) = serde_json::from_slice(text.as_bytes()) else {
+        return None;
+    };
+    if !edit(&mut decoded) {
+        return None;
+    }
+    let encoded = serde_json::to_vec(&Value::Object(decoded)).ok()?;
+    String::from_utf8(encoded).ok()
+}
+
+/// [`move_in_status`] done on the text, for the status as Istio writes it: compact, keys once,
+/// values that are strings, null, booleans or lists of those, no escapes. Such text is what
+/// decoding and encoding it again gives, so the edit leaves every other byte as it was and the
+/// result is the one of [`edited`] (tested on many shapes). `None` for any other text, which
+/// [`edited`] decodes; `Some(None)` when there is nothing to move.
+fn status_in_place(text: &str) -> Option<Option<String>> {
+    let mut entries = flat_object(text)?;
+    let proxy = "\"istio-proxy\"";
+    let Some(at) = entries.iter().position(|(key, _)| *key == "\"containers\"") else {
+        return Some(None);
+    };
+    let Flat::List(containers) = &mut entries[at].1 else {
+        return Some(None);
+    };
+    let before = containers.len();
+    containers.retain(|c| *c != proxy);
+    if containers.len() == before {
+        return Some(None);
+    }
+    if containers.is_empty() {
+        entries[at].1 = Flat::Scalar("null");
+    }
+    match entries
+        .iter_mut()
+        .find(|(key, _)| *key == "\"initContainers\"")
+    {
+        Some((_, value @ Flat::Scalar(_))) => *value = Flat::List(Vec::new()),
+        Some(_) => {}
+        None => entries.push(("\"initContainers\"", Flat::List(Vec::new()))),
+    }
+    if let Some((_, Flat::List(init))) = entries
+        .iter_mut()
+        .find(|(key, _)| *key == "\"initContainers\"")
+        && !init.contains(&proxy)
+    {
+        init.push(proxy);
+    }
+    // The proxy's name moves: the text grows by at most its length and a comma.
+    let mut out = String::with_capacity(text.len() + proxy.len() + 1);
+    out.push('{');
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push(':');
+        match value {
+            Flat::Scalar(scalar) => out.push_str(scalar),
+            Flat::List(items) => {
+                out.push('[');
+                for (j, item) in items.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(item);
+                }
+                out.push(']');
+            }
+        }
+    }
+    out.push('}');
+    Some(Some(out))
+}
+
+/// A value of [`flat_object`], as its text.
+enum Flat<'t> {
+    /// A string (with its quotes), `null`, `true` or `false`.
+    Scalar(&'t str),
+    List(Vec<&'t str>),
+}
+
+/// The members of a compact JSON object whose keys are distinct and whose values are scalars or
+/// lists of scalars, none of them a number or a string with an escape or a control character:
+/// the text serde_json would write for it. `None` for any other text.
+fn flat_object(text: &str) -> Option<Vec<(&str, Flat<'_>)>> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let mut entries: Vec<(&str, Flat)> = Vec::with_capacity(8);
+    expect(bytes, &mut at, b'{')?;
+    if bytes.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            let key = string(text, &mut at)?;
+            if entries.iter().any(|(k, _)| *k == key) {
+                return None;
+            }
+            expect(bytes, &mut at, b':')?;
+            let value = if bytes.get(at) == Some(&b'[') {
+                at += 1;
+                let mut items = Vec::new();
+                if bytes.get(at) == Some(&b']') {
+                    at += 1;
+                } else {
+                    loop {
+                        items.push(scalar(text, &mut at)?);
+                        if closed(bytes, &mut at, b']')? {
+                            break;
+                        }
+                    }
+                }
+                Flat::List(items)
+            } else {
+                Flat::Scalar(scalar(text, &mut at)?)
+            };
+            entries.push((key, value));
+            if closed(bytes, &mut at, b'}')? {
+                break;
+            }
+        }
+    }
+    (at == bytes.len()).then_some(entries)
+}
+
+/// Past the comma after a member or item (`Some(false)`) or past `close` (`Some(true)`).
+fn closed(bytes: &[u8], at: &mut usize, close: u8) -> Option<bool> {
+    let byte = *bytes.get(*at)?;
+    *at += 1;
+    match byte {
+        b',' => Some(false),
+        _ => (byte == close).then_some(true),
+    }
+}
+
+fn expect(bytes: &[u8], at: &mut usize, byte: u8) -> Option<()> {
+    (bytes.get(*at) == Some(&byte)).then(|| *at += 1)
+}
+
+/// A string without escapes or control characters, `null`, `true` or `false`.
+fn scalar<'t>(text: &'t str, at: &mut usize) -> Option<&'t str> {
+    let word = match text.as_bytes().get(*at)? {
+        b'"' => return string(text, at),
+        b'n' => "null",
+        b't' => "true",
+        _ => "false",
+    };
+    let end = *at + word.len();
+    (text.get(*at..end)? == word).then(|| {
+        *at = end;
+        word
+    })
+}
+
+/// A string with its quotes, without escapes or control characters.
+fn string<'t>(text: &'t str, at: &mut usize) -> Option<&'t str> {
+    let start = *at;
+    expect(text.as_bytes(), at, b'"')?;
+    for (i, &byte) in text.as_bytes()[*at..].iter().enumerate() {
+        match byte {
+            b'"' => {
+                *at += i + 1;
+                // Quotes are ASCII, so both ends are character boundaries.
+                return text.get(start..*at);
+            }
+            b'\\' | 0..0x20 => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `{"initContainers":[...],"containers":[...],...}`: Go marshals empty lists as null.
@@ -293,6 +466,7 @@ fn move_in_overrides(overrides: &mut Map<String, Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use rstest::rstest;
 
     fn pod(annotations: Value, spec: Value) -> Value {
@@ -379,6 +553,179 @@ mod tests {
         assert!(move_proxy_in_annotations(&mut object, Kind::Pod));
         assert_eq!(object["metadata"]["annotations"][STATUS], after);
         assert!(!move_proxy_in_annotations(&mut object, Kind::Pod));
+    }
+
+    /// A status value for the property below: a scalar, a list, or what the in-place edit leaves
+    /// to the decoder (a number, an object).
+    #[derive(Debug, Clone)]
+    enum Member {
+        Null,
+        Bool(bool),
+        Text(String),
+        List(Vec<Member>),
+        Number(i64),
+        Object(Vec<(String, Member)>),
+    }
+
+    /// Writes `member` compactly (as serde_json and Go do), or with spaces, or with Go's escapes
+    /// of `<`, `>` and `&`.
+    fn write(member: &Member, spaced: bool, go_escapes: bool, out: &mut String) {
+        let sep = if spaced { ", " } else { "," };
+        match member {
+            Member::Null => out.push_str("null"),
+            Member::Bool(b) => out.push_str(&b.to_string()),
+            Member::Number(n) => out.push_str(&n.to_string()),
+            Member::Text(text) => {
+                let mut encoded = serde_json::to_string(text).unwrap();
+                if go_escapes {
+                    encoded = encoded
+                        .replace('<', "\\u003c")
+                        .replace('>', "\\u003e")
+                        .replace('&', "\\u0026");
+                }
+                out.push_str(&encoded);
+            }
+            Member::List(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(sep);
+                    }
+                    write(item, spaced, go_escapes, out);
+                }
+                out.push(']');
+            }
+            Member::Object(members) => {
+                out.push('{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(sep);
+                    }
+                    write(&Member::Text(key.clone()), spaced, go_escapes, out);
+                    out.push_str(if spaced { ": " } else { ":" });
+                    write(value, spaced, go_escapes, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// One of `words`, or a string matching `pattern`.
+    fn words(words: &'static [&'static str], pattern: &'static str) -> BoxedStrategy<String> {
+        prop_oneof![
+            proptest::sample::select(words).prop_map(str::to_owned),
+            pattern,
+        ]
+        .boxed()
+    }
+
+    fn member() -> impl Strategy<Value = Member> {
+        let text = words(
+            &[
+                "istio-proxy",
+                "istio-init",
+                "istio-validation",
+                "default",
+                "a\"quote",
+                "back\\slash",
+                "<tag> & co",
+                "line\nbreak",
+                "naïve ☃",
+            ],
+            "[a-z-]{0,12}",
+        );
+        let scalar = prop_oneof![
+            Just(Member::Null),
+            any::<bool>().prop_map(Member::Bool),
+            text.prop_map(Member::Text),
+        ];
+        prop_oneof![
+            6 => scalar.clone(),
+            6 => proptest::collection::vec(scalar.clone(), 0..5).prop_map(Member::List),
+            1 => any::<i64>().prop_map(Member::Number),
+            1 => proptest::collection::vec(("[a-z]{1,3}", scalar), 0..3).prop_map(Member::Object),
+        ]
+    }
+
+    fn status_members() -> impl Strategy<Value = Vec<(String, Member)>> {
+        let key = words(
+            &[
+                "initContainers",
+                "containers",
+                "volumes",
+                "imagePullSecrets",
+                "revision",
+                "version",
+            ],
+            "[a-z]{1,4}",
+        );
+        proptest::collection::vec((key, member()), 0..7)
+    }
+
+    proptest! {
+        /// The in-place edit of the status gives what decoding, editing and encoding gives, byte
+        /// for byte, on every text it takes; it takes every compact text of scalars and lists.
+        #[test]
+        fn status_edited_in_place_as_decoded(
+            members in status_members(),
+            spaced in proptest::bool::weighted(0.1),
+            go_escapes in proptest::bool::weighted(0.2),
+        ) {
+            let mut text = String::new();
+            write(&Member::Object(members.clone()), spaced, go_escapes, &mut text);
+            let decoded = edited(&text, move_in_status);
+            match status_in_place(&text) {
+                Some(in_place) => prop_assert_eq!(in_place, decoded),
+                None => {
+                    let mut keys: Vec<&String> = members.iter().map(|(k, _)| k).collect();
+                    keys.sort();
+                    keys.dedup();
+                    let simple = |m: &Member| match m {
+                        Member::Text(t) => {
+                            let escaped = t.contains(['"', '\\', '\n'])
+                                || go_escapes && t.contains(['<', '>', '&']);
+                            !escaped
+                        }
+                        Member::Null | Member::Bool(_) => true,
+                        _ => false,
+                    };
+                    let takes = !spaced
+                        && keys.len() == members.len()
+                        && members.iter().all(|(k, m)| simple(&Member::Text(k.clone())) && match m {
+                            Member::List(items) => items.iter().all(simple),
+                            other => simple(other),
+                        });
+                    prop_assert!(!takes, "left to the decoder: {}", text);
+                }
+            }
+        }
+    }
+
+    /// Istio's own status texts take the in-place edit.
+    #[rstest]
+    #[case::classic(
+        r#"{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":["workload-socket","credential-socket","workload-certs","istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert","istio-ca-crl"],"imagePullSecrets":null,"revision":"default"}"#,
+        r#"{"initContainers":["istio-init","istio-proxy"],"containers":null,"volumes":["workload-socket","credential-socket","workload-certs","istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert","istio-ca-crl"],"imagePullSecrets":null,"revision":"default"}"#
+    )]
+    #[case::no_init_list(
+        r#"{"containers":["istio-proxy","other"],"revision":"default"}"#,
+        r#"{"containers":["other"],"revision":"default","initContainers":["istio-proxy"]}"#
+    )]
+    fn istio_status_edited_in_place(#[case] before: &str, #[case] after: &str) {
+        assert_eq!(status_in_place(before), Some(Some(after.to_owned())));
+        assert_eq!(status_in_place(after), Some(None));
+    }
+
+    #[rstest]
+    #[case::not_json("istio-proxy")]
+    #[case::list(r#"["istio-proxy"]"#)]
+    #[case::trailing(r#"{"containers":["istio-proxy"]} "#)]
+    #[case::unclosed(r#"{"containers":["istio-proxy"]"#)]
+    #[case::duplicate_key(r#"{"containers":["istio-proxy"],"containers":[]}"#)]
+    #[case::number(r#"{"containers":["istio-proxy"],"n":1}"#)]
+    #[case::escape(r#"{"containers":["istio\u002dproxy"]}"#)]
+    fn status_texts_left_to_the_decoder(#[case] text: &str) {
+        assert!(status_in_place(text).is_none(), "{text}");
     }
 
     #[rstest]

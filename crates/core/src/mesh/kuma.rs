@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     FieldEdit, Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, PROBE_TIMINGS, Timings,
-    section,
+    ready_http_get, section,
 };
 use crate::pod::{PodView, name, restart_policy};
 
@@ -89,7 +89,9 @@ impl Mesh for Kuma {
         settings: &MeshSettings,
     ) -> Result<NativeEdit, String> {
         Ok(NativeEdit {
-            lifecycle: LifecycleEdit::Set(serde_json::from_str(DRAIN).unwrap_or_default()),
+            lifecycle: LifecycleEdit::Set(
+                serde_json::from_slice(DRAIN.as_bytes()).unwrap_or_default(),
+            ),
             startup_probe: Some(startup_probe(pod, proxy, &settings.kuma.startup_probe.0)),
             init_fields: sidecar_probes(pod)?,
             ..NativeEdit::default()
@@ -166,7 +168,7 @@ fn startup_probe(pod: &PodView, proxy: &Value, timings: &[u32; 4]) -> Value {
         Value::from(annotated.filter(|p| *p != 0).unwrap_or(DEFAULT_ADMIN_PORT))
     });
     let mut probe = Map::new();
-    probe.insert("httpGet".into(), json!({"path": "/ready", "port": port}));
+    probe.insert("httpGet".into(), ready_http_get(port));
     for (at, key) in PROBE_TIMINGS.iter().enumerate() {
         if at == 3 {
             probe.insert("successThreshold".into(), Value::from(1));

@@ -1,9 +1,11 @@
 //! Linkerd: how `linkerd inject` renders `linkerd-proxy` in native mode, and the annotations its
 //! injector reads (`../shared/SPEC.md` section 8; linkerd2 `charts/partials/templates/_proxy.tpl`).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::{Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, Switch, parse_bool};
+use super::{
+    Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, Switch, parse_bool, ready_http_get,
+};
 use crate::pod::PodView;
 
 const PROXY: &str = "linkerd-proxy";
@@ -92,7 +94,11 @@ impl Mesh for Linkerd {
                 .or_else(|| admin_port_annotation(pod))
                 .unwrap_or_else(|| Value::from(DEFAULT_ADMIN_PORT));
             // As Linkerd renders it: two minutes of one-second checks, the await's own timeout.
-            json!({"failureThreshold": 120, "httpGet": {"path": "/ready", "port": port}, "periodSeconds": 1})
+            let mut probe = Map::new();
+            probe.insert("failureThreshold".to_owned(), Value::from(120));
+            probe.insert("httpGet".to_owned(), ready_http_get(port));
+            probe.insert("periodSeconds".to_owned(), Value::from(1));
+            Value::Object(probe)
         });
         let mut warnings = Vec::new();
         let lifecycle = if kept.is_empty() {
@@ -199,6 +205,7 @@ fn port_value(text: &str) -> Value {
 mod tests {
     use super::*;
     use rstest::rstest;
+    use serde_json::json;
 
     fn pod(annotations: Value) -> Value {
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"annotations": annotations}, "spec": {}})

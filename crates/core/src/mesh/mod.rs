@@ -341,6 +341,16 @@ pub fn meshes() -> Vec<MeshInfo> {
         .collect()
 }
 
+/// `{"path": "/ready", "port": PORT}`: the `httpGet` of the startup probes Linkerd and Kuma give
+/// their proxies. Built as a map rather than with `json!`, which would bring serde_json's value
+/// serializer into the module for the port alone.
+pub(crate) fn ready_http_get(port: Value) -> Value {
+    let mut get = Map::new();
+    get.insert("path".to_owned(), Value::from("/ready"));
+    get.insert("port".to_owned(), port);
+    Value::Object(get)
+}
+
 /// The mesh whose proxy, setup or trailing container is called `name`.
 pub(crate) fn owner_of(name: &str) -> Option<&'static dyn Mesh> {
     MESHES

@@ -1,0 +1,12 @@
+// Runs a wasm32-wasip1 test binary under Node's WASI (cargo's runner for that target in
+// `make wasm-core-tests`): the core's tests in wasm with SIMD, as the policy module runs them.
+// Usage: node scripts/wasi-test-runner.mjs TEST.wasm [test args...]
+import { readFile } from "node:fs/promises";
+import { WASI } from "node:wasi";
+import { argv, env, exit } from "node:process";
+
+const [module, ...args] = argv.slice(2);
+const wasi = new WASI({ version: "preview1", args: [module, ...args], env, preopens: { "/": "/" }, returnOnExit: true });
+const compiled = await WebAssembly.compile(await readFile(module));
+const instance = await WebAssembly.instantiate(compiled, wasi.getImportObject());
+exit(wasi.start(instance));
