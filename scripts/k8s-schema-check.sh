@@ -47,6 +47,7 @@ count=$(find "$dir" -name '*.json' | wc -l)
 fixture_dirs=(
   test_data/istio
   test_data/linkerd
+  test_data/consul
   test_data/cases
 )
 cargo build -q --locked -p native-sidecar-cli

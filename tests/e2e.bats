@@ -355,7 +355,7 @@ MIGRATE_RISE='converting istio-proxy raises the pod'"'"'s effective cpu request 
   [ "$status" -ne 0 ]
   [ -z "$output" ] || [ "$(jq -r .valid <<<"$output")" = false ]
   # kwctl 1.36 prints the policy's message as it is (older releases Debug-quoted it).
-  [ "$(last_stderr_line)" = 'Error: Provided settings are not valid: unknown setting "dryRun": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)' ]
+  [ "$(last_stderr_line)" = 'Error: Provided settings are not valid: unknown setting "dryRun": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion, kuma and consul (camelCase)' ]
   if is_policy_host; then
     [ "$stderr" = "$(last_stderr_line)" ]
   fi
@@ -554,6 +554,88 @@ KUMA_SETTINGS=test_data/kuma/settings.yaml
   evaluate kuma-pod-01-classic --settings-json '{"kuma": {"startupProbe": {"periodSeconds": "5s"}}}'
   [ "$status" -ne 0 ]
   [ "$(last_stderr_line)" = 'Error: Provided settings are not valid: kuma.startupProbe.periodSeconds must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found the string "5s"' ]
+}
+
+# --- Consul --------------------------------------------------------------------------------------
+# consul-k8s renders its native dataplane right after its own init container, after the user's init
+# containers, one pair per service; the startupProbe becomes consul-dataplane's own health check.
+
+@test "Consul Pod: consul-k8s's classic injection becomes its native injection" {
+  assert_converted consul-single-classic
+  [ "$(names consul-single-classic .spec.initContainers)" = "consul-connect-inject-init,consul-dataplane" ]
+  [ "$(names consul-single-classic .spec.containers)" = "web" ]
+  [ "$(patched consul-single-classic | jq -cS '.spec.initContainers[1] | {restartPolicy, startupProbe}')" = '{"restartPolicy":"Always","startupProbe":{"exec":{"command":["/usr/local/bin/consul-dataplane","-check-proxy-health"]},"failureThreshold":10,"initialDelaySeconds":1,"periodSeconds":1,"timeoutSeconds":5}}' ]
+  # No annotation is added or changed.
+  [ "$(patch_ops | jq -c '[.[] | select(.path | startswith("/metadata"))]')" = '[]' ]
+}
+
+@test "Consul multi-port: each dataplane right after its own init container" {
+  assert_converted consul-multiport-classic
+  [ "$(names consul-multiport-classic .spec.initContainers)" = "consul-connect-inject-init-web,consul-dataplane-web,consul-connect-inject-init-web-admin,consul-dataplane-web-admin" ]
+}
+
+@test "Consul: every case rendered from consul-k8s's webhook rules converts exactly" {
+  for file in test_data/requests/case-consul-*.json; do
+    assert_converted "$(basename "$file" .json)"
+  done
+  # The last: user init containers stay before Consul's, a later webhook's after the dataplane.
+  assert_converted case-consul-later-init
+  [ "$(names case-consul-later-init .spec.initContainers)" = "consul-connect-inject-init,consul-dataplane,vault-agent-init" ]
+  assert_converted case-consul-user-init
+  [ "$(names case-consul-user-init .spec.initContainers | tr ',' '\n' | tail -2 | paste -sd,)" = "consul-connect-inject-init,consul-dataplane" ]
+}
+
+@test "Consul's native output, its gateways and the telemetry collector are left alone" {
+  assert_untouched consul-single-native
+  assert_untouched consul-multiport-native
+  assert_untouched pod-consul-native-defaulted
+  assert_untouched pod-consul-mesh-gateway
+  assert_untouched pod-consul-telemetry-collector
+  assert_untouched consul-single-native --settings-json '{"mode": "validate"}'
+}
+
+@test "Consul: an old or unreadable dataplane image stays classic with a warning, unless the settings vouch for it" {
+  evaluate pod-consul-old-dataplane-1.6.8
+  [ "$status" -eq 0 ]
+  [ "$(jq -c '[.allowed, has("patch")]' <<<"$output")" = '[true,false]' ]
+  [ "$(jq -r '.warnings[0]' <<<"$output")" = 'spec.containers[0] "consul-dataplane" stays classic: its image "hashicorp/consul-dataplane:1.6.8" predates consul-dataplane'"'"'s -check-proxy-health, which Consul'"'"'s native startupProbe runs (1.6.x has it from 1.6.9), so the pod would never start; use a newer consul-dataplane image, or set the policy'"'"'s consul: {dataplaneSupportsNative: true} if this image has the check' ]
+  evaluate pod-consul-digest
+  [ "$(jq -r '.warnings[0]' <<<"$output")" = 'spec.containers[0] "consul-dataplane" stays classic: its image "hashicorp/consul-dataplane@sha256:6f1b3a9e0d4c2b7a8e5f9c1d3b6a2e4f7c8d9e0a1b2c3d4e5f6a7b8c9d0e1f2a" names no consul-dataplane version (a tag such as 1.9.0, v1.8.2 or 1.7.5-ent), and a dataplane older than 1.6.9, 1.7.5, 1.8.2 or 1.9.0 has no -check-proxy-health for Consul'"'"'s native startupProbe; use a newer consul-dataplane image, or set the policy'"'"'s consul: {dataplaneSupportsNative: true} if this image has the check' ]
+  evaluate pod-consul-old-dataplane-1.6.8 --settings-json '{"consul": {"dataplaneSupportsNative": true}}'
+  [ "$(patched pod-consul-old-dataplane-1.6.8 | jq -r '[.spec.initContainers[].name] | join(",")')" = "consul-connect-inject-init,consul-dataplane" ]
+}
+
+@test "Consul: a pod that opted out stays classic with the opt-out warning" {
+  evaluate pod-consul-opt-out-false
+  [ "$status" -eq 0 ]
+  [ "$(jq -c '[.allowed, has("patch"), .warnings]' <<<"$output")" = '[true,false,["consul.hashicorp.com/enable-consul-dataplane-as-sidecar: \"false\" leaves consul-dataplane as Consul renders it in classic mode; remove the annotation to run the proxy as a native sidecar"]]' ]
+}
+
+@test "Consul: a Pod that asks consul-k8s to inject it gets Consul's native switch" {
+  evaluate pod-uninjected-consul
+  [ "$status" -eq 0 ]
+  [ "$(patch_ops | jq -c '[.[] | {op, path, value}]')" = '[{"op":"add","path":"/metadata/annotations/consul.hashicorp.com~1enable-consul-dataplane-as-sidecar","value":"true"}]' ]
+  # Consul first in meshes, or alone: the same request.
+  evaluate pod-uninjected-consul --settings-json '{"meshes": ["consul"]}'
+  [ "$(patch_ops | jq -c '[.[] | .path]')" = '["/metadata/annotations/consul.hashicorp.com~1enable-consul-dataplane-as-sidecar"]' ]
+}
+
+@test "rejected: Consul's refusals name the dataplane and Consul's opt-out" {
+  assert_rejected reject-consul-dataplane-only 'spec.containers[0] "consul-dataplane" is the only container, and a pod needs a regular container besides its native sidecars; add the application container, or keep it classic with the pod annotation consul.hashicorp.com/enable-consul-dataplane-as-sidecar: "false"'
+  assert_rejected reject-consul-two-dataplanes 'spec.initContainers already has a container named "consul-dataplane", the name of the proxy in spec.containers; remove one of the two copies so that a single proxy runs as a native sidecar'
+  assert_rejected reject-consul-restart-policy-rules 'spec.containers[0] "consul-dataplane" sets restartPolicyRules, which a native sidecar cannot have; remove restartPolicyRules from it, or keep it classic with the pod annotation consul.hashicorp.com/enable-consul-dataplane-as-sidecar: "false"'
+}
+
+@test "validate mode: a classic and a misplaced Consul dataplane are reported; Consul's own layout is accepted" {
+  assert_rejected consul-single-classic 'spec: consul-dataplane must run as a native sidecar that starts after its setup containers, right after them. Wrong place: consul-dataplane (containers[0]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: consul-connect-inject-init, consul-dataplane' --settings-json '{"mode": "validate"}'
+  assert_rejected case-consul-misplaced 'spec: consul-dataplane must run as a native sidecar that starts after its setup containers, right after them. Wrong place: consul-connect-inject-init (initContainers[2]) must run before consul-dataplane, which it sets up. Expected initContainers order: wait-db, consul-connect-inject-init, consul-dataplane' --settings-json '{"mode": "validate"}'
+  assert_untouched consul-multiport-native --settings-json '{"mode": "validate"}'
+}
+
+@test "invalid settings: Consul's section says what it takes" {
+  evaluate consul-single-classic --settings-json '{"consul": {"dataplaneSupportsNative": "yes"}}'
+  [ "$status" -ne 0 ]
+  [ "$(last_stderr_line)" = 'Error: Provided settings are not valid: consul.dataplaneSupportsNative must be true or false, found the string "yes"' ]
 }
 
 # --- the response --------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use native_sidecar_core::ALL_KINDS;
 use native_sidecar_policy::{validate, validate_settings};
 use native_sidecar_testdata::{
-    Pair, admission_request, all_pairs, cases, kuma_pairs, linkerd_pairs,
+    Pair, admission_request, all_pairs, cases, consul_pairs, documents, kuma_pairs, linkerd_pairs,
+    root,
 };
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -17,9 +18,11 @@ fn call(request: Value, settings: Value) -> ValidationResponse {
     serde_json::from_slice(&raw).expect("response is a ValidationResponse")
 }
 
+/// An Istio pair of `kind` (the tests that use it expect Istio's messages).
 fn pair_of_kind(kind: &str) -> Pair {
     all_pairs()
         .into_iter()
+        .filter(|p| p.before.to_string().contains("\"istio-proxy\""))
         .find(|p| p.before["kind"] == kind)
         .unwrap_or_else(|| panic!("no test pair of kind {kind}"))
 }
@@ -165,10 +168,10 @@ fn bad_payloads_are_rejected_not_errors(#[case] payload: Vec<u8>, #[case] messag
 #[rstest]
 #[case::empty(b"{}".to_vec(), true, None)]
 #[case::full(br#"{"mode": "validate", "requestNativeInjection": false, "extraSidecars": [{"name": "vault-agent", "setupContainers": ["vault-agent-init"]}]}"#.to_vec(), true, None)]
-#[case::unknown(br#"{"modes": "mutate"}"#.to_vec(), false, Some("unknown setting \"modes\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)"))]
+#[case::unknown(br#"{"modes": "mutate"}"#.to_vec(), false, Some("unknown setting \"modes\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion, kuma and consul (camelCase)"))]
 #[case::wrong_type(br#"{"requestNativeInjection": "true"}"#.to_vec(), false, Some("requestNativeInjection must be true or false, found the string \"true\""))]
 #[case::meshes(br#"{"meshes": ["linkerd"]}"#.to_vec(), true, None)]
-#[case::unknown_mesh(br#"{"meshes": ["consul"]}"#.to_vec(), false, Some("meshes[0] must be one of \"istio\", \"linkerd\" and \"kuma\", found the string \"consul\""))]
+#[case::unknown_mesh(br#"{"meshes": ["cilium"]}"#.to_vec(), false, Some("meshes[0] must be one of \"istio\", \"linkerd\", \"kuma\" and \"consul\", found the string \"cilium\""))]
 #[case::not_json(b"mode: mutate".to_vec(), false, Some("settings are not valid JSON: expected value at line 1 column 1"))]
 fn settings_validation(
     #[case] payload: Vec<u8>,
@@ -252,16 +255,30 @@ fn with_settings(pair: &Pair, settings: Value) -> Value {
     Value::Object(merged)
 }
 
-/// Kuma's own classic output, and every Kuma case, becomes Kuma's native output through the entry
-/// point with the control plane's timings as settings; native output comes back with no patch and
-/// no annotation of another mesh, and validate mode accepts only that.
-#[test]
-fn kuma_output_converts_exactly_through_the_entry_point() {
-    let pairs: Vec<Pair> = kuma_pairs()
+/// A mesh's own classic output, and every case of that mesh, becomes its native output through the
+/// entry point with the pair's settings (Kuma's control plane timings); native output comes back
+/// with no patch and no annotation of another mesh, and validate mode rejects the classic pod with
+/// the mesh's rule (Consul's dataplanes go right after their setup containers, not before every
+/// other init container) and accepts only the native one.
+#[rstest]
+#[case::kuma(
+    kuma_pairs(),
+    "kuma-",
+    17,
+    "kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: "
+)]
+#[case::consul(consul_pairs(), "consul-", 28, "consul-dataplane")]
+fn mesh_output_converts_exactly_through_the_entry_point(
+    #[case] goldens: Vec<Pair>,
+    #[case] prefix: &str,
+    #[case] count: usize,
+    #[case] rule: &str,
+) {
+    let pairs: Vec<Pair> = goldens
         .into_iter()
-        .chain(cases().into_iter().filter(|p| p.name.starts_with("kuma-")))
+        .chain(cases().into_iter().filter(|p| p.name.starts_with(prefix)))
         .collect();
-    assert!(pairs.len() >= 17, "only {} Kuma pairs", pairs.len());
+    assert!(pairs.len() >= count, "only {} {prefix} pairs", pairs.len());
     for pair in pairs {
         let response = call(
             admission_request(&pair.before, "CREATE"),
@@ -286,11 +303,15 @@ fn kuma_output_converts_exactly_through_the_entry_point() {
         let verdict = call(admission_request(&pair.before, "CREATE"), validate.clone());
         assert!(!verdict.accepted, "{}", pair.name);
         let message = verdict.message.unwrap_or_default();
-        let prefix = format!(
-            "{}: kuma-sidecar must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: ",
-            spec_path(&kind)
-        );
+        let prefix = format!("{}: {rule}", spec_path(&kind));
         assert!(message.starts_with(&prefix), "{}: {message}", pair.name);
+        if prefix.ends_with("consul-dataplane") {
+            assert!(
+                message.contains("setup containers, right after them. Wrong place: "),
+                "{}: {message}",
+                pair.name
+            );
+        }
         let accepted = call(admission_request(&pair.after, "CREATE"), validate);
         assert!(accepted.accepted, "{}: {:?}", pair.name, accepted.message);
     }
@@ -312,4 +333,32 @@ fn kuma_pods_get_no_istio_annotation() {
             }
         }
     }
+}
+
+/// A Pod that asks consul-k8s to inject it gets Consul's native switch, and nothing else; an old
+/// dataplane stays classic with a warning that says why.
+#[test]
+fn consul_request_and_image_check_through_the_entry_point() {
+    let inputs = root().join("consul/inputs");
+    let asks = documents(&inputs.join("consul-request-native.yaml")).remove(0);
+    let response = call(admission_request(&asks, "CREATE"), Value::Null);
+    let mut expected = asks.clone();
+    expected["metadata"]["annotations"]["consul.hashicorp.com/enable-consul-dataplane-as-sidecar"] =
+        json!("true");
+    assert_eq!(response.mutated_object, Some(expected));
+    let old = documents(&inputs.join("consul-old-dataplane-1.6.8.yaml")).remove(0);
+    let response = call(admission_request(&old, "CREATE"), Value::Null);
+    assert!(response.accepted);
+    assert_eq!(response.mutated_object, None);
+    let warnings = response.warnings.unwrap_or_default();
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].contains("(1.6.x has it from 1.6.9)"),
+        "{warnings:?}"
+    );
+    let vouched = call(
+        admission_request(&old, "CREATE"),
+        json!({"consul": {"dataplaneSupportsNative": true}}),
+    );
+    assert!(vouched.mutated_object.is_some());
 }

@@ -26,7 +26,7 @@ function readSettings() {
     meshes: [...document.querySelectorAll("#meshes input:checked")].map((box) => box.value),
     onResourceIncrease: $("on-resource-increase").value,
   };
-  for (const [id, key] of [["extra-sidecars", "extraSidecars"], ["kuma", "kuma"]]) {
+  for (const [id, key] of [["extra-sidecars", "extraSidecars"], ["kuma", "kuma"], ["consul", "consul"]]) {
     const text = $(id).value.trim();
     if (!text) continue;
     try {
@@ -312,6 +312,6 @@ showMeshes();
 showSamples();
 input.addEventListener("input", schedule);
 for (const id of ["mode", "request-native", "on-resource-increase", "format"]) $(id).addEventListener("change", run);
-for (const id of ["extra-sidecars", "kuma"]) $(id).addEventListener("input", schedule);
+for (const id of ["extra-sidecars", "kuma", "consul"]) $(id).addEventListener("input", schedule);
 document.body.dataset.ready = "true";
 run();

@@ -24,11 +24,11 @@ const single = async (path) => {
   return objects[0];
 };
 
-/** Every golden pair (test_data/istio, linkerd, kuma) and conversion case (test_data/cases), with
+/** Every golden pair (test_data/istio, linkerd, kuma, consul) and conversion case (test_data/cases), with
  *  the settings that convert it: a folder's settings.yaml, a case's `# settings: {...}` line. */
 async function pairs() {
   const found = [];
-  for (const mesh of ["istio", "linkerd", "kuma"]) {
+  for (const mesh of ["istio", "linkerd", "kuma", "consul"]) {
     const files = await readdir(join(root, "test_data", mesh));
     const settings = files.includes("settings.yaml") ? await single(`test_data/${mesh}/settings.yaml`) : {};
     for (const file of files.filter((f) => f.endsWith(".classic.yaml")).sort()) {
@@ -136,7 +136,7 @@ test("Linkerd's classic Pod becomes its native rendering; meshes() names its con
     trailingContainers: [],
     nativeAnnotation: "config.linkerd.io/proxy-enable-native-sidecar",
   });
-  assert.deepEqual(sidecar.normalizeSettings({}).meshes, ["istio", "linkerd", "kuma"]);
+  assert.deepEqual(sidecar.normalizeSettings({}).meshes, ["istio", "linkerd", "kuma", "consul"]);
   // Kuma has no per-pod switch.
   assert.equal(sidecar.meshes().find((mesh) => mesh.id === "kuma").nativeAnnotation, null);
 });

@@ -286,7 +286,7 @@ test("the Linkerd sample: linkerd-proxy starts after linkerd-init and before the
   // Turning Linkerd off in the meshes setting leaves the proxy alone.
   await page.uncheck("#mesh-linkerd");
   await page.waitForFunction(() => /unchanged|0 changed/.test(document.getElementById("status").textContent));
-  assert.match(await page.textContent("#settings-json"), /"meshes":\["istio","kuma"\]/);
+  assert.match(await page.textContent("#settings-json"), /"meshes":\["istio","kuma","consul"\]/);
   await page.close();
 });
 
@@ -314,6 +314,28 @@ test("the Kuma sample: with the control plane's timings under kuma, Kuma's own n
   await page.fill("#kuma", "");
   await page.uncheck("#mesh-kuma");
   await page.waitForFunction(() => /unchanged|0 changed/.test(document.getElementById("status").textContent));
+  await page.close();
+});
+
+test("the Consul sample: each dataplane right after its own init container, consul-k8s's own native rendering", async () => {
+  const page = await open();
+  await page.click("button[data-sample=consul-multiport]");
+  await page.waitForFunction(() => /changed/.test(document.getElementById("status").textContent));
+  const lanes = await page.$$eval(".order .lane", (rows) =>
+    rows.map((row) => [...row.querySelectorAll(".chip")].map((chip) => chip.textContent)),
+  );
+  assert.deepEqual(lanes[1].slice(0, 4), [
+    "consul-connect-inject-init-web", "consul-dataplane-web",
+    "consul-connect-inject-init-web-admin", "consul-dataplane-web-admin",
+  ]);
+  assert.deepEqual(parse(await page.textContent("#output")), single(await fixture("test_data/consul/multiport.native.yaml")));
+  // The injector's timings come from the consul settings; a bad one is refused in the policy's words.
+  await page.fill("#consul", "startupProbe: {failureThreshold: 30}");
+  await page.waitForFunction(() => /"failureThreshold":30/.test(document.getElementById("settings-json").textContent));
+  assert.equal(podSpec(parse(await page.textContent("#output"))).initContainers[1].startupProbe.failureThreshold, 30);
+  await page.fill("#consul", "dataplaneSupportsNative: yes");
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /consul\.dataplaneSupportsNative must be true or false/);
   await page.close();
 });
 

@@ -43,6 +43,18 @@ pub struct SettingsArgs {
     /// setting).
     #[arg(long, value_name = "KEY=N,...")]
     pub kuma_startup_probe: Option<String>,
+
+    /// The startup probe timings consul-k8s's injector gives a native consul-dataplane where the
+    /// pod has no probe annotation (its `-default-sidecar-*` flags), comma-separated: each
+    /// `KEY=N`, the others consul-k8s's defaults (the `consul.startupProbe` setting).
+    #[arg(long, value_name = "KEY=N,...")]
+    pub consul_startup_probe: Option<String>,
+
+    /// Convert Consul dataplanes whose image tag does not show a consul-dataplane release with
+    /// `-check-proxy-health` (1.6.9, 1.7.5, 1.8.2, 1.9.0 or later): a digest, `latest`, a mirror's
+    /// own tags (the `consul.dataplaneSupportsNative: true` setting).
+    #[arg(long)]
+    pub consul_dataplane_supports_native: bool,
 }
 
 impl SettingsArgs {
@@ -84,14 +96,20 @@ impl SettingsArgs {
             map.insert("onResourceIncrease".into(), json!(setting));
         }
         if let Some(timings) = &self.kuma_startup_probe {
-            let kuma = map.entry("kuma").or_insert_with(|| json!({}));
-            if let Value::Object(kuma) = kuma {
-                let probe = kuma
-                    .entry("startupProbe")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(probe) = probe {
-                    probe.extend(startup_timings(timings));
-                }
+            mesh_section(&mut map, "kuma", "startupProbe", |probe| {
+                probe.extend(startup_timings(timings))
+            });
+        }
+        if let Some(timings) = &self.consul_startup_probe {
+            mesh_section(&mut map, "consul", "startupProbe", |probe| {
+                probe.extend(startup_timings(timings))
+            });
+        }
+        if self.consul_dataplane_supports_native {
+            if let Some(Value::Object(consul)) = map.get_mut("consul") {
+                consul.insert("dataplaneSupportsNative".into(), Value::Bool(true));
+            } else {
+                map.insert("consul".into(), json!({"dataplaneSupportsNative": true}));
             }
         }
         map.extend(command_flags);
@@ -107,6 +125,23 @@ impl SettingsArgs {
         map.insert("mode".into(), mode);
         // The file alone is valid: what is wrong now comes from the flags.
         Settings::from_json(&Value::Object(map)).map_err(|e| invalid(None, &e))
+    }
+}
+
+/// Edits `<mesh>.<key>` of the settings, created as objects when absent; a value of another type
+/// is left for the core to refuse in its words.
+fn mesh_section(
+    map: &mut Map<String, Value>,
+    mesh: &str,
+    key: &str,
+    edit: impl FnOnce(&mut Map<String, Value>),
+) {
+    if let Value::Object(section) = map.entry(mesh).or_insert_with(|| json!({}))
+        && let Value::Object(inner) = section
+            .entry(key)
+            .or_insert_with(|| Value::Object(Map::new()))
+    {
+        edit(inner);
     }
 }
 
@@ -280,6 +315,36 @@ mod tests {
         assert_eq!(
             bad.resolve(Mode::Mutate),
             Err("invalid policy settings: onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"".to_owned())
+        );
+    }
+
+    /// Consul's timings and image check: the flags override the file's keys.
+    #[test]
+    fn consul_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.yaml");
+        std::fs::write(
+            &path,
+            "consul:\n  startupProbe:\n    failureThreshold: 30\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            settings: Some(path),
+            consul_startup_probe: Some("periodSeconds=0".into()),
+            consul_dataplane_supports_native: true,
+            ..SettingsArgs::default()
+        };
+        assert_eq!(
+            args.resolve(Mode::Mutate).unwrap().to_json()["consul"],
+            json!({"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 5, "periodSeconds": 0, "failureThreshold": 30}, "dataplaneSupportsNative": true})
+        );
+        let only_flag = SettingsArgs {
+            consul_dataplane_supports_native: true,
+            ..SettingsArgs::default()
+        };
+        assert_eq!(
+            only_flag.resolve(Mode::Mutate).unwrap().to_json()["consul"]["dataplaneSupportsNative"],
+            json!(true)
         );
     }
 

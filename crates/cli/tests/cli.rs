@@ -147,6 +147,40 @@ fn convert_gives_kumas_native_files(#[case] name: &str) {
     assert_ne!(documents(&stdout(&output)), native);
 }
 
+/// consul-k8s's classic output converts to its native output; a dataplane image too old for the
+/// native startup probe stays classic with a warning on stderr, unless the flag vouches for it.
+#[rstest]
+#[case::single("single")]
+#[case::multiport("multiport")]
+fn convert_gives_consuls_native_files(#[case] name: &str) {
+    let classic = format!("test_data/consul/{name}.classic.yaml");
+    let native = documents(&fixture(&format!("test_data/consul/{name}.native.yaml")));
+    let output = cli().args(["convert", &classic]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(documents(&stdout(&output)), native);
+}
+
+#[test]
+fn consul_dataplane_images_too_old_stay_classic_unless_vouched_for() {
+    let old = "test_data/consul/inputs/consul-old-dataplane-1.6.8.yaml";
+    let output = cli().args(["convert", old]).output().unwrap();
+    assert_eq!(documents(&stdout(&output)), documents(&fixture(old)));
+    assert!(
+        stderr(&output).contains("(1.6.x has it from 1.6.9)"),
+        "{}",
+        stderr(&output)
+    );
+    let output = cli()
+        .args(["convert", old, "--consul-dataplane-supports-native"])
+        .output()
+        .unwrap();
+    let converted = documents(&stdout(&output));
+    assert_eq!(
+        converted[0]["spec"]["initContainers"][1]["name"],
+        "consul-dataplane"
+    );
+}
+
 #[test]
 fn unchanged_documents_come_back_byte_for_byte() {
     for pair in istio_pairs() {
@@ -1350,7 +1384,7 @@ fn report_decides_by_the_pods_own_node() {
 }
 
 #[rstest]
-#[case::meshes(&["--meshes", "istio,consul"], "invalid policy settings: meshes[1] must be one of \"istio\", \"linkerd\" and \"kuma\", found the string \"consul\"")]
+#[case::meshes(&["--meshes", "istio,cilium"], "invalid policy settings: meshes[1] must be one of \"istio\", \"linkerd\", \"kuma\" and \"consul\", found the string \"cilium\"")]
 #[case::on_resource_increase(&["--on-resource-increase", "error"], "invalid policy settings: onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"")]
 #[case::kuma_startup_probe(&["--kuma-startup-probe", "failureThreshold=-1"], "invalid policy settings: kuma.startupProbe.failureThreshold must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found the number -1")]
 #[case::min_kubelet_version(&["--nodes", "test_data/missing-nodes.json", "--min-kubelet-version", "v1.33"], "invalid policy settings: minKubeletVersion must be a Kubernetes version MAJOR.MINOR such as \"1.33\", found the string \"v1.33\"")]

@@ -1,6 +1,6 @@
 //! Writes the fuzzers' seed corpus: policy payloads `{"request": AdmissionRequest, "settings": ...}`
 //! built from test_data (each fixture before and after conversion, under several operations and
-//! settings) and from the property tests' generator, one JSON file each.
+//! settings; Consul's behaviour inputs) and from the property tests' generator, one JSON file each.
 //!
 //! `cargo run -p native-sidecar-core --example fuzz_seeds -- fuzz/seeds`
 
@@ -9,7 +9,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use native_sidecar_testdata::{admission_request, all_pairs};
+use native_sidecar_testdata::{admission_request, all_pairs, documents, root};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
@@ -45,6 +45,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     json!({"request": request, "settings": settings}),
                 )?;
             }
+        }
+    }
+    // Consul's pods that stay classic, are left alone or refused, with and without the setting
+    // that vouches for old dataplane images.
+    let inputs = root().join("consul/inputs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&inputs)?
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("input")
+            .to_owned();
+        for (at, object) in documents(&path).iter().enumerate() {
+            let request = admission_request(object, "CREATE");
+            write(
+                format!("{name}-{at}"),
+                json!({"request": request, "settings": {}}),
+            )?;
+            write(
+                format!("{name}-{at}-vouched"),
+                json!({"request": request, "settings": {"consul": {"dataplaneSupportsNative": true}}}),
+            )?;
         }
     }
     let mut runner = TestRunner::deterministic();

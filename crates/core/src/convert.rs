@@ -73,7 +73,7 @@ fn apply(proxy: &mut Map<String, Value>, edit: &NativeEdit) {
     }
     if let Some(probe) = &edit.startup_probe {
         let slot = proxy.entry("startupProbe").or_insert(Value::Null);
-        if slot.is_null() {
+        if slot.is_null() || edit.replaces_startup_probe {
             *slot = probe.clone();
         }
     }

@@ -1,6 +1,8 @@
 //! The order of init containers that sidecars need: each proxy after its setup containers and before
-//! every init container that uses the network.
+//! every init container that uses the network, or, for a mesh on which no init container depends
+//! (Consul), right after its own setup container.
 
+use crate::mesh::Dependents;
 use crate::profile::Profile;
 
 /// Why an init container is out of place.
@@ -10,6 +12,8 @@ pub enum Misplacement {
     SetupAfterProxy { proxy: String },
     /// An init container that needs the mesh runs before the proxy has started.
     BeforeProxy { proxy: String },
+    /// The proxy does not start right after its setup container, as its mesh renders it.
+    NotAfterSetup { setup: String },
 }
 
 /// Positions in `names` that break the rule for a native proxy of `profiles`. `profiles` holds the
@@ -19,49 +23,86 @@ pub(crate) fn misplaced(
     names: &[Option<&str>],
     profiles: &[&Profile],
 ) -> Vec<(usize, Misplacement)> {
-    let proxies: Vec<Option<usize>> = profiles
-        .iter()
-        .map(|profile| position(names, profile.proxy))
-        .collect();
-    // Position by position, the first profile that finds it out of place says why: the order the
-    // findings are reported in, without sorting them (a sort costs the module 4 KB).
     let mut found = Vec::new();
-    for (at, name) in names.iter().enumerate() {
-        let Some(name) = *name else {
+    for (rank, profile) in profiles.iter().enumerate() {
+        let Some(proxy_at) = position(names, &profile.proxy) else {
             continue;
         };
-        for (rank, profile) in profiles.iter().enumerate() {
-            let Some(proxy_at) = proxies[rank] else {
+        let earlier = &profiles[..rank];
+        if profile.dependents == Dependents::Nothing {
+            found.extend(apart_from_setup(names, profile, proxy_at));
+            continue;
+        }
+        for (at, name) in names.iter().enumerate() {
+            let Some(name) = *name else {
                 continue;
             };
-            let proxy = || profile.proxy.to_owned();
-            let why = if profile.setup.contains(&name) {
-                (at > proxy_at).then(|| Misplacement::SetupAfterProxy { proxy: proxy() })
-            } else if at < proxy_at && !profiles[..rank].iter().any(|p| p.is_member(name)) {
-                Some(Misplacement::BeforeProxy { proxy: proxy() })
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                found.push((at, why));
-                break;
+            if profile.setup.contains(name) {
+                if at > proxy_at {
+                    found.push((
+                        at,
+                        Misplacement::SetupAfterProxy {
+                            proxy: profile.proxy.to_string(),
+                        },
+                    ));
+                }
+            } else if at < proxy_at && !earlier.iter().any(|p| p.is_member(name)) {
+                found.push((
+                    at,
+                    Misplacement::BeforeProxy {
+                        proxy: profile.proxy.to_string(),
+                    },
+                ));
             }
         }
     }
+    found.sort_by_key(|(at, _)| *at);
+    found.dedup_by_key(|(at, _)| *at);
     found
 }
 
-/// The canonical layout as a permutation of `names`: for each profile, its setup containers in the
-/// profile's order, the proxy, the containers its mesh renders right after it; then every other
-/// init container in its original relative order. This is the order the meshes render in native
-/// mode.
+/// A proxy on which nothing depends is in place when it directly follows its last setup
+/// container: a setup container after it is out of place, and so is the proxy when something else
+/// comes between them.
+fn apart_from_setup(
+    names: &[Option<&str>],
+    profile: &Profile,
+    proxy_at: usize,
+) -> Vec<(usize, Misplacement)> {
+    let setup_at: Vec<usize> = (0..names.len())
+        .filter(|&at| names[at].is_some_and(|n| profile.setup.contains(n)))
+        .collect();
+    let after: Vec<(usize, Misplacement)> = setup_at
+        .iter()
+        .filter(|&&at| at > proxy_at)
+        .map(|&at| {
+            let proxy = profile.proxy.to_string();
+            (at, Misplacement::SetupAfterProxy { proxy })
+        })
+        .collect();
+    match setup_at.last() {
+        Some(&last) if after.is_empty() && last + 1 != proxy_at => vec![(
+            proxy_at,
+            Misplacement::NotAfterSetup {
+                setup: names[last].unwrap_or_default().to_owned(),
+            },
+        )],
+        _ => after,
+    }
+}
+
+/// The canonical layout as a permutation of `names`: for each profile on whose proxy the other
+/// init containers depend, its setup containers in the profile's order, the proxy, the containers
+/// its mesh renders right after it; then every other init container in its original relative
+/// order, with each proxy on which nothing depends (and its trailing containers) right after its
+/// last setup container. This is the order the meshes render in native mode.
 pub(crate) fn canonical(names: &[Option<&str>], profiles: &[&Profile]) -> Vec<usize> {
     let mut placed = vec![false; names.len()];
     let mut order = Vec::with_capacity(names.len());
     // Every copy of a name: with one copy left behind (duplicate names are invalid, but reach the
     // policy before the API server rejects them) the layout would stay misplaced and every review
     // would report a change.
-    let mut place = |name: &str, order: &mut Vec<usize>| {
+    let place = |name: &str, placed: &mut [bool], order: &mut Vec<usize>| {
         for at in 0..names.len() {
             if !placed[at] && names[at] == Some(name) {
                 placed[at] = true;
@@ -69,16 +110,47 @@ pub(crate) fn canonical(names: &[Option<&str>], profiles: &[&Profile]) -> Vec<us
             }
         }
     };
-    for profile in profiles {
-        for setup in profile.setup.iter() {
-            place(setup, &mut order);
+    let (leading, following): (Vec<&Profile>, Vec<&Profile>) = profiles
+        .iter()
+        .partition(|p| p.dependents == Dependents::Others);
+    for profile in leading {
+        for setup in profile.setup.names() {
+            place(setup, &mut placed, &mut order);
         }
-        place(profile.proxy, &mut order);
+        place(&profile.proxy, &mut placed, &mut order);
         for trailing in profile.trailing {
-            place(trailing, &mut order);
+            place(trailing, &mut placed, &mut order);
         }
     }
-    order.extend((0..names.len()).filter(|&at| !placed[at]));
+    // Each following proxy waits for the last of its setup containers; one without any keeps its
+    // place.
+    let anchors: Vec<(usize, &Profile)> = following
+        .into_iter()
+        .filter_map(|profile| {
+            let last = (0..names.len())
+                .rev()
+                .find(|&at| names[at].is_some_and(|n| profile.setup.contains(n)))?;
+            Some((last, profile))
+        })
+        .collect();
+    let waiting = |at: usize| {
+        anchors
+            .iter()
+            .any(|(_, p)| names[at].is_some_and(|n| n == p.proxy || p.trailing.contains(&n)))
+    };
+    for at in 0..names.len() {
+        if placed[at] || waiting(at) {
+            continue;
+        }
+        placed[at] = true;
+        order.push(at);
+        for (_, profile) in anchors.iter().filter(|(anchor, _)| *anchor == at) {
+            place(&profile.proxy, &mut placed, &mut order);
+            for trailing in profile.trailing {
+                place(trailing, &mut placed, &mut order);
+            }
+        }
+    }
     order
 }
 
@@ -169,6 +241,69 @@ mod tests {
     #[case(&["enable-core-dump", "istio-proxy"], vec![(0, Misplacement::BeforeProxy { proxy: "istio-proxy".into() })])]
     fn istio_misplacements(#[case] input: &[&str], #[case] expected: Vec<(usize, Misplacement)>) {
         assert_eq!(misplaced(&names(input), &[&istio()]), expected);
+    }
+
+    fn consul(proxy: &str, setup: &str) -> Profile<'static> {
+        Profile {
+            proxy: proxy.to_owned().into(),
+            setup: crate::profile::Setup::Named(setup.to_owned()),
+            ..Profile::of_mesh(mesh::by_id("consul").unwrap())
+        }
+    }
+
+    #[rstest]
+    // Classic: the dataplane joins the end, and goes right after its init container, which stays
+    // after the user's init containers.
+    #[case(&["wait-db", "consul-connect-inject-init", "consul-dataplane"], &["wait-db", "consul-connect-inject-init", "consul-dataplane"])]
+    #[case(&["consul-connect-inject-init", "vault-agent-init", "consul-dataplane"], &["consul-connect-inject-init", "consul-dataplane", "vault-agent-init"])]
+    #[case(&["consul-dataplane", "wait-db", "consul-connect-inject-init"], &["wait-db", "consul-connect-inject-init", "consul-dataplane"])]
+    #[case(&["consul-dataplane", "app-init"], &["consul-dataplane", "app-init"])]
+    fn consul_layout(#[case] input: &[&str], #[case] expected: &[&str]) {
+        let consul = consul("consul-dataplane", "consul-connect-inject-init");
+        assert_eq!(reorder(input, &[&consul]), expected);
+        assert_eq!(misplaced(&names(expected), &[&consul]), vec![]);
+    }
+
+    #[test]
+    fn consul_pairs_by_service() {
+        let (api, admin) = (
+            consul("consul-dataplane-api", "consul-connect-inject-init-api"),
+            consul("consul-dataplane-admin", "consul-connect-inject-init-admin"),
+        );
+        let input = &[
+            "consul-connect-inject-init-api",
+            "consul-connect-inject-init-admin",
+            "consul-dataplane-admin",
+            "consul-dataplane-api",
+        ];
+        assert_eq!(
+            misplaced(&names(input), &[&api, &admin]),
+            vec![(
+                3,
+                Misplacement::NotAfterSetup {
+                    setup: "consul-connect-inject-init-api".into()
+                }
+            )]
+        );
+        assert_eq!(
+            reorder(input, &[&api, &admin]),
+            [
+                "consul-connect-inject-init-api",
+                "consul-dataplane-api",
+                "consul-connect-inject-init-admin",
+                "consul-dataplane-admin"
+            ]
+        );
+        let misplaced_init = &["consul-dataplane-api", "consul-connect-inject-init-api"];
+        assert_eq!(
+            misplaced(&names(misplaced_init), &[&api]),
+            vec![(
+                1,
+                Misplacement::SetupAfterProxy {
+                    proxy: "consul-dataplane-api".into()
+                }
+            )]
+        );
     }
 
     #[test]

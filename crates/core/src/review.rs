@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::convert;
-use crate::mesh::{self, Injection, NativeEdit, Switch};
+use crate::mesh::{self, Dependents, Injection, NativeEdit, Switch};
 use crate::nodes::{self, Cluster, HeldBack, NoCluster};
 use crate::order::{self, Misplacement};
 use crate::path;
@@ -104,7 +104,7 @@ pub fn review_with(
             proxies: plan
                 .handled
                 .iter()
-                .map(|h| (h.profile.proxy, matches!(h.state, State::Native)))
+                .map(|h| (h.profile.proxy.as_ref(), matches!(h.state, State::Native)))
                 .collect(),
         };
         if let Some(held) = nodes::hold_back(&pending, &pod, settings, cluster) {
@@ -122,10 +122,19 @@ pub fn review_with(
     match settings.mode {
         Mode::Validate => {
             if !outcome.findings.is_empty() {
-                let proxies: Vec<&str> = edits.handled.iter().map(|h| h.profile.proxy).collect();
+                let proxies: Vec<&str> = edits
+                    .handled
+                    .iter()
+                    .map(|h| h.profile.proxy.as_ref())
+                    .collect();
+                let others_depend = edits
+                    .handled
+                    .iter()
+                    .any(|h| h.profile.dependents == Dependents::Others);
                 let mut rejection = validate::rejection(
                     kind.spec_path(),
                     &proxies,
+                    others_depend,
                     &outcome.findings,
                     &outcome.expected_init_order,
                 );
@@ -230,7 +239,7 @@ struct Handled<'s> {
 
 enum State {
     /// A regular container at this index of `containers`, to become a native sidecar.
-    Classic { at: usize, edit: NativeEdit },
+    Classic { at: usize, edit: Box<NativeEdit> },
     /// Already a native sidecar at this index of `initContainers`.
     Native,
 }
@@ -259,18 +268,22 @@ impl<'s, 'v> Plan<'s, 'v> {
             carries_mesh_proxy: mesh::carries_a_proxy(pod),
             opted_out: false,
         };
-        for profile in profile::profiles(settings) {
+        for profile in profile::profiles(settings, pod) {
             let opted_out = profile.mesh.and_then(|mesh| {
                 let annotation = mesh.switch()?.opt_out(pod)?;
-                plan.warnings.push(format!(
+                let warning = format!(
                     "{annotation}: \"false\" leaves {proxy} as {title} renders it in classic mode; remove the annotation to run the proxy as a native sidecar",
                     proxy = mesh.proxy(),
                     title = mesh.title()
-                ));
+                );
+                // Said once for a mesh with several proxies in the pod.
+                if !plan.warnings.contains(&warning) {
+                    plan.warnings.push(warning);
+                }
                 Some(annotation)
             });
-            let in_containers = positions(containers, profile.proxy);
-            let in_init = positions(init, profile.proxy);
+            let in_containers = positions(containers, &profile.proxy);
+            let in_init = positions(init, &profile.proxy);
             if in_containers.is_empty() && in_init.is_empty() {
                 continue;
             }
@@ -296,6 +309,13 @@ impl<'s, 'v> Plan<'s, 'v> {
                 }
                 (&[at], []) => {
                     let proxy = &containers[at];
+                    let kept = profile.mesh.and_then(|mesh| {
+                        mesh.keeps_classic(pod, at, proxy, &settings.mesh_settings)
+                    });
+                    if let Some(warning) = kept {
+                        plan.warnings.push(warning);
+                        continue;
+                    }
                     check_proxy(path, "containers", at, proxy, &profile)?;
                     if let Some(policy) = restart_policy(proxy).filter(|p| *p != "Always") {
                         return Err(format!(
@@ -308,7 +328,10 @@ impl<'s, 'v> Plan<'s, 'v> {
                         Some(mesh) => mesh.native_edit(pod, proxy, &settings.mesh_settings)?,
                         None => NativeEdit::default(),
                     };
-                    State::Classic { at, edit }
+                    State::Classic {
+                        at,
+                        edit: Box::new(edit),
+                    }
                 }
                 ([], &[at]) => {
                     let proxy = &init[at];
@@ -361,7 +384,7 @@ impl<'s, 'v> Plan<'s, 'v> {
                     "{path}.containers holds only sidecars ({names}), and a pod needs a regular container besides its native sidecars; add the application container, or keep one of them a regular container",
                     names = many
                         .iter()
-                        .map(|(_, p)| p.proxy)
+                        .map(|(_, p)| p.proxy.as_ref())
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -381,7 +404,7 @@ impl<'s, 'v> Plan<'s, 'v> {
     fn findings(&self) -> Vec<Finding> {
         let classic = self.handled.iter().filter_map(|h| match h.state {
             State::Classic { at, .. } => Some(Finding {
-                container: h.profile.proxy.to_owned(),
+                container: h.profile.proxy.to_string(),
                 list: "containers",
                 position: at,
                 problem: Problem::NotNative,
@@ -404,7 +427,7 @@ impl<'s, 'v> Plan<'s, 'v> {
         }
         let mut names = self.init_names.clone();
         names.extend(self.handled.iter().filter_map(|h| match h.state {
-            State::Classic { .. } => Some(Some(h.profile.proxy)),
+            State::Classic { .. } => Some(Some(h.profile.proxy.as_ref())),
             State::Native => None,
         }));
         let profiles: Vec<&Profile> = self.handled.iter().map(|h| &h.profile).collect();

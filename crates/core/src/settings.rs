@@ -39,7 +39,7 @@ pub struct Settings {
     /// Ask the mesh's injector for native mode on Pods that have no proxy yet.
     pub request_native_injection: bool,
     pub extra_sidecars: Vec<SidecarRule>,
-    /// The meshes whose proxies the policy handles, by id (`istio`, `linkerd`, `kuma`). The first
+    /// The meshes whose proxies the policy handles, by id (`istio`, `linkerd`, `kuma`, `consul`). The first
     /// is the one asked for native injection when a pod does not say which mesh injects it.
     pub meshes: Vec<String>,
     pub on_resource_increase: OnResourceIncrease,
@@ -47,7 +47,7 @@ pub struct Settings {
     pub check_nodes: bool,
     /// The lowest kubelet version that runs native sidecars, when `check_nodes` is on.
     pub min_kubelet_version: KubeletVersion,
-    /// The meshes' own sections (`kuma: {...}`): what their control planes render that a pod
+    /// The meshes' own sections (`kuma: {...}`, `consul: {...}`): what their control planes render that a pod
     /// does not show.
     pub mesh_settings: MeshSettings,
 }
@@ -281,12 +281,12 @@ fn parse_rule(index: usize, item: &Value) -> Result<SidecarRule, String> {
         }
     };
     if let Some(mesh) = mesh::owner_of(&name) {
-        let what = if mesh.proxy() == name {
+        let what = if mesh.is_proxy(&name) {
             "proxy, which the policy already handles"
         } else {
             "own init containers, which the policy places itself"
         };
-        let article = if mesh.proxy() == name { "" } else { "one of " };
+        let article = if mesh.is_proxy(&name) { "" } else { "one of " };
         return Err(format!(
             "extraSidecars[{index}].name \"{name}\" is {article}{}'s {what}; remove this entry",
             mesh.title()
@@ -305,7 +305,7 @@ fn parse_rule(index: usize, item: &Value) -> Result<SidecarRule, String> {
                     ));
                 };
                 let setup_name = container_name(setup_name, &field)?;
-                if let Some(mesh) = MESHES.iter().find(|m| m.proxy() == setup_name) {
+                if let Some(mesh) = MESHES.iter().find(|m| m.is_proxy(&setup_name)) {
                     return Err(format!(
                         "{field} \"{setup_name}\" is {}'s proxy, which starts before every declared sidecar already; remove it from setupContainers",
                         mesh.title()
@@ -412,7 +412,10 @@ mod tests {
         assert_eq!(Settings::from_json(&input), Ok(Settings::default()));
         assert_eq!(Settings::default().mode, Mode::Mutate);
         assert!(Settings::default().request_native_injection);
-        assert_eq!(Settings::default().meshes, ["istio", "linkerd", "kuma"]);
+        assert_eq!(
+            Settings::default().meshes,
+            ["istio", "linkerd", "kuma", "consul"]
+        );
         assert!(!Settings::default().check_nodes);
         assert_eq!(Settings::default().min_kubelet_version.to_string(), "1.33");
     }
@@ -456,6 +459,29 @@ mod tests {
         }
     }
 
+    /// Consul's section: the injector's probe flags, each defaulting to consul-k8s's, and the
+    /// image check's override.
+    #[test]
+    fn consul_settings() {
+        let settings = Settings::from_json(&json!({
+            "meshes": ["consul"],
+            "consul": {"startupProbe": {"periodSeconds": 0, "failureThreshold": 30}, "dataplaneSupportsNative": true}
+        }))
+        .unwrap();
+        assert_eq!(
+            settings.to_json()["consul"],
+            json!({"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 5, "periodSeconds": 0, "failureThreshold": 30}, "dataplaneSupportsNative": true})
+        );
+        assert_eq!(Settings::from_json(&settings.to_json()), Ok(settings));
+        for empty in [
+            json!({"consul": null}),
+            json!({"consul": {}}),
+            json!({"consul": {"startupProbe": null, "dataplaneSupportsNative": null}}),
+        ] {
+            assert_eq!(Settings::from_json(&empty), Ok(Settings::default()));
+        }
+    }
+
     #[test]
     fn full_settings() {
         let settings = Settings::from_json(&json!({
@@ -488,8 +514,8 @@ mod tests {
 
     #[rstest]
     #[case::not_object(json!("mutate"), "settings must be an object such as {\"mode\": \"mutate\"}, found the string \"mutate\"")]
-    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)")]
-    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)")]
+    #[case::unknown(json!({"nativeSidecar": true}), "unknown setting \"nativeSidecar\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion, kuma and consul (camelCase)")]
+    #[case::snake_case(json!({"request_native_injection": true}), "unknown setting \"request_native_injection\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion, kuma and consul (camelCase)")]
     #[case::bad_mode(json!({"mode": "audit"}), "mode must be \"mutate\" or \"validate\", found the string \"audit\"")]
     #[case::mode_type(json!({"mode": 1}), "mode must be \"mutate\" or \"validate\", found the number 1")]
     #[case::bool_type(json!({"requestNativeInjection": "yes"}), "requestNativeInjection must be true or false, found the string \"yes\"")]
@@ -509,10 +535,10 @@ mod tests {
     #[case::linkerd(json!({"extraSidecars": [{"name": "linkerd-proxy"}]}), "extraSidecars[0].name \"linkerd-proxy\" is Linkerd's proxy, which the policy already handles; remove this entry")]
     #[case::linkerd_validator(json!({"extraSidecars": [{"name": "linkerd-network-validator"}]}), "extraSidecars[0].name \"linkerd-network-validator\" is one of Linkerd's own init containers, which the policy places itself; remove this entry")]
     #[case::setup_linkerd_proxy(json!({"extraSidecars": [{"name": "a", "setupContainers": ["linkerd-proxy"]}]}), "extraSidecars[0].setupContainers[0] \"linkerd-proxy\" is Linkerd's proxy, which starts before every declared sidecar already; remove it from setupContainers")]
-    #[case::meshes_type(json!({"meshes": "istio"}), "meshes must be a list of the meshes whose proxies the policy handles, such as [\"istio\"], found the string \"istio\"; the meshes are \"istio\", \"linkerd\" and \"kuma\"")]
-    #[case::unknown_mesh(json!({"meshes": ["istio", "consul"]}), "meshes[1] must be one of \"istio\", \"linkerd\" and \"kuma\", found the string \"consul\"")]
-    #[case::mesh_case(json!({"meshes": ["Linkerd"]}), "meshes[0] must be one of \"istio\", \"linkerd\" and \"kuma\", found the string \"Linkerd\"")]
-    #[case::mesh_entry_type(json!({"meshes": [{"name": "istio"}]}), "meshes[0] must be one of \"istio\", \"linkerd\" and \"kuma\", found an object")]
+    #[case::meshes_type(json!({"meshes": "istio"}), "meshes must be a list of the meshes whose proxies the policy handles, such as [\"istio\"], found the string \"istio\"; the meshes are \"istio\", \"linkerd\", \"kuma\" and \"consul\"")]
+    #[case::unknown_mesh(json!({"meshes": ["istio", "cilium"]}), "meshes[1] must be one of \"istio\", \"linkerd\", \"kuma\" and \"consul\", found the string \"cilium\"")]
+    #[case::mesh_case(json!({"meshes": ["Linkerd"]}), "meshes[0] must be one of \"istio\", \"linkerd\", \"kuma\" and \"consul\", found the string \"Linkerd\"")]
+    #[case::mesh_entry_type(json!({"meshes": [{"name": "istio"}]}), "meshes[0] must be one of \"istio\", \"linkerd\", \"kuma\" and \"consul\", found an object")]
     #[case::mesh_twice(json!({"meshes": ["linkerd", "linkerd"]}), "meshes[1] \"linkerd\" is listed twice; list each mesh once")]
     #[case::on_resource_increase(json!({"onResourceIncrease": "error"}), "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the string \"error\"")]
     #[case::on_resource_increase_type(json!({"onResourceIncrease": false}), "onResourceIncrease must be \"warn\", \"reject\" or \"ignore\", found the boolean false")]
@@ -526,6 +552,9 @@ mod tests {
     #[case::entry_key(json!({"extraSidecars": [{"name": "a", "setup": ["b"]}]}), "unknown key \"setup\" in extraSidecars[0]: an entry has \"name\" and \"setupContainers\"")]
     #[case::kuma_proxy(json!({"extraSidecars": [{"name": "kuma-sidecar"}]}), "extraSidecars[0].name \"kuma-sidecar\" is Kuma's proxy, which the policy already handles; remove this entry")]
     #[case::kuma_validation(json!({"extraSidecars": [{"name": "kuma-validation"}]}), "extraSidecars[0].name \"kuma-validation\" is one of Kuma's own init containers, which the policy places itself; remove this entry")]
+    #[case::consul_proxy(json!({"extraSidecars": [{"name": "consul-dataplane-web"}]}), "extraSidecars[0].name \"consul-dataplane-web\" is Consul's proxy, which the policy already handles; remove this entry")]
+    #[case::consul_init(json!({"extraSidecars": [{"name": "consul-connect-inject-init"}]}), "extraSidecars[0].name \"consul-connect-inject-init\" is one of Consul's own init containers, which the policy places itself; remove this entry")]
+    #[case::consul_type(json!({"consul": [1, 1, 10, 5]}), "consul must be an object such as {\"startupProbe\": {\"failureThreshold\": 10}, \"dataplaneSupportsNative\": false}, found a list")]
     #[case::kuma_type(json!({"kuma": "1,3,5,12"}), "kuma must be an object such as {\"startupProbe\": {\"failureThreshold\": 12}}, found the string \"1,3,5,12\"")]
     #[case::kuma_key(json!({"kuma": {"startupProbes": {}}}), "unknown key \"startupProbes\" in kuma: the section has \"startupProbe\", the timings of the startup probe Kuma's control plane gives kuma-sidecar")]
     #[case::kuma_probe_type(json!({"kuma": {"startupProbe": [1, 3, 5, 12]}}), "kuma.startupProbe must be an object such as {\"failureThreshold\": 12}, found a list")]

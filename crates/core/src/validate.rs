@@ -20,19 +20,23 @@ pub enum Problem {
 }
 
 impl Finding {
-    /// The problem as tools name it: `notNative`, `beforeProxy` or `setupAfterProxy`.
+    /// The problem as tools name it: `notNative`, `beforeProxy`, `setupAfterProxy` or
+    /// `notAfterSetup`.
     pub fn code(&self) -> &'static str {
         match &self.problem {
             Problem::NotNative => "notNative",
             Problem::Misplaced(Misplacement::BeforeProxy { .. }) => "beforeProxy",
             Problem::Misplaced(Misplacement::SetupAfterProxy { .. }) => "setupAfterProxy",
+            Problem::Misplaced(Misplacement::NotAfterSetup { .. }) => "notAfterSetup",
         }
     }
 
     /// The proxy the finding is about.
     pub fn proxy(&self) -> &str {
         match &self.problem {
-            Problem::NotNative => &self.container,
+            Problem::NotNative | Problem::Misplaced(Misplacement::NotAfterSetup { .. }) => {
+                &self.container
+            }
             Problem::Misplaced(
                 Misplacement::BeforeProxy { proxy } | Misplacement::SetupAfterProxy { proxy },
             ) => proxy,
@@ -50,6 +54,9 @@ impl Finding {
             Problem::Misplaced(Misplacement::SetupAfterProxy { proxy }) => {
                 format!("must run before {proxy}, which it sets up")
             }
+            Problem::Misplaced(Misplacement::NotAfterSetup { setup }) => {
+                format!("must start right after {setup}, which sets it up")
+            }
         };
         format!(
             "{} ({}[{}]) {what}",
@@ -58,10 +65,13 @@ impl Finding {
     }
 }
 
-/// The validate-mode rejection for one pod spec.
+/// The validate-mode rejection for one pod spec; `others_depend` when the other init containers
+/// must start after the proxies (every mesh but Consul, whose dataplanes go right after their
+/// setup containers).
 pub(crate) fn rejection(
     spec_path: &str,
     proxies: &[&str],
+    others_depend: bool,
     findings: &[Finding],
     expected: &[String],
 ) -> String {
@@ -75,13 +85,18 @@ pub(crate) fn rejection(
             "must run as native sidecars that start after their setup containers",
         ),
     };
+    let others = if others_depend {
+        " and before every other init container"
+    } else {
+        ", right after them"
+    };
     let wrong = findings
         .iter()
         .map(Finding::describe)
         .collect::<Vec<_>>()
         .join("; ");
     format!(
-        "{spec_path}: {subject} {rule} and before every other init container. Wrong place: {wrong}. Expected initContainers order: {}",
+        "{spec_path}: {subject} {rule}{others}. Wrong place: {wrong}. Expected initContainers order: {}",
         join(expected, ", ")
     )
 }
@@ -118,7 +133,7 @@ mod tests {
         ];
         let expected = ["istio-init", "istio-proxy", "check-traffic"].map(String::from);
         assert_eq!(
-            rejection("spec", &["istio-proxy"], &findings, &expected),
+            rejection("spec", &["istio-proxy"], true, &findings, &expected),
             "spec: istio-proxy must run as a native sidecar that starts after its setup containers and before every other init container. Wrong place: check-traffic (initContainers[0]) runs before istio-proxy has started, outside the mesh; istio-proxy (containers[1]) runs in containers, not as a native sidecar in initContainers. Expected initContainers order: istio-init, istio-proxy, check-traffic"
         );
     }

@@ -2,7 +2,9 @@
 //! native output must come back untouched.
 
 use native_sidecar_core::{Settings, review_manifest};
-use native_sidecar_testdata::{Pair, all_pairs, istio_pairs, kuma_pairs, linkerd_pairs, root};
+use native_sidecar_testdata::{
+    Pair, all_pairs, cases, consul_pairs, istio_pairs, kuma_pairs, linkerd_pairs, root,
+};
 use rstest::rstest;
 use serde_json::Value;
 
@@ -33,9 +35,32 @@ fn check_pair(pair: &Pair) {
 #[case::istio(istio_pairs(), &["daemonset", "hello", "job", "pod", "replicaset"])]
 #[case::linkerd(linkerd_pairs(), &["emojivoto-deployment", "emojivoto-pod"])]
 #[case::kuma(kuma_pairs(), &["pod-01", "pod-02"])]
+#[case::consul(consul_pairs(), &["multiport", "single"])]
 fn goldens_cover_the_shared_fixtures(#[case] pairs: Vec<Pair>, #[case] expected: &[&str]) {
     let names: Vec<String> = pairs.into_iter().map(|p| p.name).collect();
     assert_eq!(names, expected);
+}
+
+/// The cases rendered from consul-k8s's webhook rules (`test_data/cases/consul-*.yaml`): every one
+/// converts exactly, and they cover what the issue lists.
+#[test]
+fn consul_cases_convert_exactly() {
+    let consul: Vec<Pair> = cases()
+        .into_iter()
+        .filter(|p| p.name.starts_with("consul-"))
+        .collect();
+    let converted = consul
+        .iter()
+        .filter(|pair| convert(&pair.before, &pair.settings).0 == pair.after)
+        .count();
+    println!(
+        "Consul cases converted exactly: {converted} of {}",
+        consul.len()
+    );
+    assert_eq!(consul.len(), 26);
+    for pair in &consul {
+        check_pair(pair);
+    }
 }
 
 /// Kuma's startup probe timings come from the settings: with kuma-cp's defaults instead of the
@@ -63,7 +88,7 @@ fn kuma_goldens_need_their_control_planes_timings() {
     }
 }
 
-/// `test_data/{istio,linkerd,kuma}` are copies of the shared fixtures, so that the repository
+/// `test_data/{istio,linkerd,kuma,consul}` are copies of the shared fixtures, so that the repository
 /// tests alone; when the shared folder is beside it, the copies must not have drifted.
 #[test]
 fn golden_copies_match_the_shared_fixtures() {
@@ -72,7 +97,7 @@ fn golden_copies_match_the_shared_fixtures() {
         eprintln!("{} not found: copies not compared", shared.display());
         return;
     }
-    for mesh in ["istio", "linkerd", "kuma"] {
+    for mesh in ["istio", "linkerd", "kuma", "consul"] {
         for entry in std::fs::read_dir(shared.join(mesh)).expect("a fixtures folder") {
             let path = entry.expect("a directory entry").path();
             let name = path.file_name().expect("a file name");
@@ -91,7 +116,7 @@ fn golden_copies_match_the_shared_fixtures() {
 #[test]
 fn every_pair_converts_exactly_and_stays_put() {
     let pairs = all_pairs();
-    assert!(pairs.len() >= 44, "only {} pairs found", pairs.len());
+    assert!(pairs.len() >= 72, "only {} pairs found", pairs.len());
     for pair in &pairs {
         check_pair(pair);
     }

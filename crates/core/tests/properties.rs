@@ -165,6 +165,14 @@ fn generated_samples_reach_every_rule() {
         let classic = in_containers(&sample.object, support::ISTIO_PROXY);
         let classic_linkerd = in_containers(&sample.object, support::LINKERD_PROXY);
         let classic_kuma = in_containers(&sample.object, support::KUMA_PROXY);
+        let classic_consul = in_containers(&sample.object, support::CONSUL_PROXY);
+        if outcome
+            .warnings
+            .iter()
+            .any(|w| w.contains("\"consul-dataplane\" stays classic"))
+        {
+            count("consul dataplane kept classic");
+        }
         if outcome
             .rejection
             .as_deref()
@@ -182,6 +190,10 @@ fn generated_samples_reach_every_rule() {
             let converted_linkerd =
                 classic_linkerd && !in_containers(&output, support::LINKERD_PROXY);
             let converted_kuma = classic_kuma && !in_containers(&output, support::KUMA_PROXY);
+            let converted_consul = classic_consul && !in_containers(&output, support::CONSUL_PROXY);
+            if converted_consul {
+                count("consul dataplane converted");
+            }
             if converted_kuma {
                 count("kuma proxy converted");
                 let init =
@@ -211,7 +223,7 @@ fn generated_samples_reach_every_rule() {
             }
             if converted {
                 count("istio proxy converted");
-            } else if converted_linkerd || converted_kuma {
+            } else if converted_linkerd || converted_kuma || converted_consul {
             } else if outcome.findings.iter().all(|f| f.list == "initContainers")
                 && !outcome.findings.is_empty()
             {
@@ -251,13 +263,15 @@ fn generated_samples_reach_every_rule() {
     floor("rejected", 50);
     floor("changed", 200);
     floor("untouched", 100);
-    floor("istio proxy converted", 100);
-    // A third mesh shares the samples: each mesh's own outcomes are rarer than with two.
-    floor("linkerd proxy converted", 20);
-    floor("linkerd await became a startup probe", 10);
+    // Four meshes share the samples: each mesh's own outcomes are rarer than with two.
+    floor("istio proxy converted", 80);
+    floor("linkerd proxy converted", 12);
+    floor("linkerd await became a startup probe", 6);
     floor("kuma proxy converted", 40);
     floor("kuma routed a user sidecar's probe", 25);
     floor("kuma refused a probe on its own port", 2);
+    floor("consul dataplane converted", 30);
+    floor("consul dataplane kept classic", 10);
     floor("reordered only", 30);
     floor("declared sidecar placed", 50);
     floor("opt-out warning", 30);

@@ -1,5 +1,5 @@
 //! The sample AdmissionRequests in `test_data/requests/` (used by `tests/e2e.bats` and `make run`)
-//! are built here from the YAML in `test_data/{istio,linkerd,kuma,cases}`, so that they cannot
+//! are built here from the YAML in `test_data/{istio,linkerd,kuma,consul,cases}`, so that they cannot
 //! drift from the fixtures. `expected/NAME.json` holds the object the policy must produce, with
 //! the settings of `expected/settings.json` when it names the request, else the defaults.
 //!
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use native_sidecar_testdata::{
-    admission_request, cases, documents, istio_pairs, kuma_pairs, linkerd_pairs, root,
+    admission_request, cases, consul_pairs, documents, istio_pairs, kuma_pairs, linkerd_pairs, root,
 };
 use serde_json::{Value, json};
 
@@ -25,6 +25,7 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
         ("istio", istio_pairs()),
         ("linkerd", linkerd_pairs()),
         ("kuma", kuma_pairs()),
+        ("consul", consul_pairs()),
     ] {
         for pair in pairs {
             add(
@@ -408,6 +409,39 @@ fn samples() -> BTreeMap<String, (Value, Option<Value>)> {
     ];
     for (name, object) in kuma_rejections {
         add(name, admission_request(&object, "CREATE"), None);
+    }
+
+    // Consul (`test_data/consul/inputs`): pods whose dataplane stays classic (an image too old for
+    // the native startup probe, one whose tag names no version, an opt-out), pods left alone (a
+    // mesh gateway, the Helm telemetry collector, native output read back from the API server), a
+    // Pod that asks Consul to inject it, and what the policy refuses.
+    let consul = |name: &str| single(&root().join("consul/inputs").join(format!("{name}.yaml")));
+    for name in [
+        "old-dataplane-1.6.8",
+        "digest",
+        "opt-out-false",
+        "mesh-gateway",
+        "telemetry-collector",
+        "native-defaulted",
+    ] {
+        add(
+            &format!("pod-consul-{name}"),
+            admission_request(&consul(&format!("consul-{name}")), "CREATE"),
+            None,
+        );
+    }
+    let asks_consul = documents(&root().join("consul/inputs/consul-request-native.yaml"));
+    add(
+        "pod-uninjected-consul",
+        admission_request(&asks_consul[0], "CREATE"),
+        None,
+    );
+    for name in ["dataplane-only", "two-dataplanes", "restart-policy-rules"] {
+        add(
+            &format!("reject-consul-{name}"),
+            admission_request(&consul(&format!("consul-{name}")), "CREATE"),
+            None,
+        );
     }
 
     // An init container that asks for more than the app and the proxy together (issue 13): as a

@@ -21,9 +21,9 @@ export interface Settings {
   requestNativeInjection?: boolean;
   /** More sidecars to run as native sidecars, after the meshes' proxies, in this order. */
   extraSidecars?: { name: string; setupContainers?: string[] }[];
-  /** The meshes whose proxies are handled (default all, `["istio", "linkerd", "kuma"]`); the first
-   *  is asked for native injection when a Pod does not name its mesh (Kuma has no per-pod switch). */
-  meshes?: ("istio" | "linkerd" | "kuma")[];
+  /** The meshes whose proxies are handled (default all, `["istio", "linkerd", "kuma", "consul"]`); the
+   *  first is asked for native injection when a Pod does not name its mesh (Kuma has no per-pod switch). */
+  meshes?: ("istio" | "linkerd" | "kuma" | "consul")[];
   /** What a conversion that raises the pod's effective requests or limits does: `warn` (default) converts
    *  and says so, `reject` refuses the pod with that message, `ignore` converts without computing anything. */
   onResourceIncrease?: "warn" | "reject" | "ignore";
@@ -41,6 +41,19 @@ export interface Settings {
       periodSeconds?: number;
       failureThreshold?: number;
     };
+  };
+  /** Consul's injector settings that a pod does not show: the startup probe timings consul-k8s gives a
+   *  native `consul-dataplane` where the pod has no probe annotation (its `-default-sidecar-*` flags;
+   *  defaults 1, 5, 1 and 10; a 0 leaves the field out), and `dataplaneSupportsNative: true` to convert
+   *  dataplanes whose image tag does not show a release with `-check-proxy-health` (default false). */
+  consul?: {
+    startupProbe?: {
+      initialDelaySeconds?: number;
+      timeoutSeconds?: number;
+      periodSeconds?: number;
+      failureThreshold?: number;
+    };
+    dataplaneSupportsNative?: boolean;
   };
 }
 

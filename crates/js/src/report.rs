@@ -469,7 +469,7 @@ mod tests {
         assert!(error.contains("audit"), "{error}");
         assert_eq!(
             check(&classic_pod(), &json!({"colour": 1})).unwrap_err(),
-            "invalid policy settings: unknown setting \"colour\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion and kuma (camelCase)"
+            "invalid policy settings: unknown setting \"colour\": the settings are mode, requestNativeInjection, extraSidecars, meshes, onResourceIncrease, checkNodes, minKubeletVersion, kuma and consul (camelCase)"
         );
     }
 
@@ -501,7 +501,7 @@ mod tests {
     fn normalized_settings_fill_in_the_defaults() {
         assert_eq!(
             normalized_settings(&json!({"mode": "validate"})).unwrap(),
-            json!({"mode": "validate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd", "kuma"], "onResourceIncrease": "warn", "checkNodes": false, "minKubeletVersion": "1.33", "kuma": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 12}}})
+            json!({"mode": "validate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd", "kuma", "consul"], "onResourceIncrease": "warn", "checkNodes": false, "minKubeletVersion": "1.33", "kuma": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 12}}, "consul": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 5, "periodSeconds": 1, "failureThreshold": 10}, "dataplaneSupportsNative": false}})
         );
         assert_eq!(
             kinds()[3],

@@ -8,7 +8,7 @@ fn the_wasm_tests_embed_every_fixture() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let embedded = std::fs::read_to_string(root.join("tests/wasm.rs")).unwrap();
     let mut checked = 0;
-    for dir in ["istio", "linkerd", "kuma", "cases"] {
+    for dir in ["istio", "linkerd", "kuma", "consul", "cases"] {
         let entries = std::fs::read_dir(root.join("../../test_data").join(dir)).unwrap();
         for entry in entries {
             let name = entry.unwrap().file_name().into_string().unwrap();
@@ -23,5 +23,5 @@ fn the_wasm_tests_embed_every_fixture() {
             checked += 1;
         }
     }
-    assert!(checked >= 54, "only {checked} fixtures found");
+    assert!(checked >= 84, "only {checked} fixtures found");
 }

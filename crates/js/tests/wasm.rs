@@ -69,9 +69,21 @@ const KUMA_PAIRS: [(Fixture, Fixture); 2] = [
 ];
 const KUMA_SETTINGS: Fixture = fixture!("kuma/settings.yaml");
 
+/// consul-k8s's webhook output for the same pods, classic then native.
+const CONSUL_PAIRS: [(Fixture, Fixture); 2] = [
+    (
+        fixture!("consul/multiport.classic.yaml"),
+        fixture!("consul/multiport.native.yaml"),
+    ),
+    (
+        fixture!("consul/single.classic.yaml"),
+        fixture!("consul/single.native.yaml"),
+    ),
+];
+
 /// Two documents each: input, then the mesh's native rendering of it; a `# settings: {...}` line
 /// in the header gives the settings that convert it.
-const CASES: [Fixture; 35] = [
+const CASES: [Fixture; 61] = [
     fixture!("cases/check-traffic.yaml"),
     fixture!("cases/cni.yaml"),
     fixture!("cases/cronjob-kube-inject.yaml"),
@@ -107,6 +119,32 @@ const CASES: [Fixture; 35] = [
     fixture!("cases/kuma-user-sidecar-probe-proxy.yaml"),
     fixture!("cases/kuma-user-sidecar-virtual-probes.yaml"),
     fixture!("cases/kuma-wait-for-dataplane-ready.yaml"),
+    fixture!("cases/consul-api-defaulted.yaml"),
+    fixture!("cases/consul-cni.yaml"),
+    fixture!("cases/consul-cronjob.yaml"),
+    fixture!("cases/consul-deployment.yaml"),
+    fixture!("cases/consul-image-1.6.9-registry-port.yaml"),
+    fixture!("cases/consul-image-1.7.5-ent-ubi.yaml"),
+    fixture!("cases/consul-image-ent.yaml"),
+    fixture!("cases/consul-image-v1.8.2.yaml"),
+    fixture!("cases/consul-job.yaml"),
+    fixture!("cases/consul-later-init.yaml"),
+    fixture!("cases/consul-lifecycle-off.yaml"),
+    fixture!("cases/consul-lifecycle-on.yaml"),
+    fixture!("cases/consul-misplaced-multiport.yaml"),
+    fixture!("cases/consul-misplaced.yaml"),
+    fixture!("cases/consul-multiport-2.yaml"),
+    fixture!("cases/consul-multiport-3.yaml"),
+    fixture!("cases/consul-multiport-partial.yaml"),
+    fixture!("cases/consul-probe-annotation-unparsable.yaml"),
+    fixture!("cases/consul-probe-annotation-zero.yaml"),
+    fixture!("cases/consul-probe-annotations.yaml"),
+    fixture!("cases/consul-proxy-health-check.yaml"),
+    fixture!("cases/consul-startup-failure-seconds.yaml"),
+    fixture!("cases/consul-statefulset.yaml"),
+    fixture!("cases/consul-tproxy-off.yaml"),
+    fixture!("cases/consul-tproxy.yaml"),
+    fixture!("cases/consul-user-init.yaml"),
 ];
 
 const ARTICLE_JOB_POD: &str = include_str!("fixtures/article-job-pod.yaml");
@@ -143,6 +181,7 @@ fn pairs() -> Vec<Pair> {
     let mut pairs: Vec<Pair> = ISTIO_PAIRS
         .iter()
         .chain(&LINKERD_PAIRS)
+        .chain(&CONSUL_PAIRS)
         .map(|p| pair(p, &Value::Null))
         .collect();
     let kuma = single(KUMA_SETTINGS);
@@ -215,7 +254,7 @@ fn init_names(manifest: &Value, spec: &str) -> Vec<String> {
 #[wasm_bindgen_test]
 fn every_fixture_is_embedded_and_parses() {
     let pairs = pairs();
-    assert_eq!(pairs.len(), 44);
+    assert_eq!(pairs.len(), 72);
     for Pair(name, before, after, _) in &pairs {
         assert_ne!(before, after, "{name}: input and expected output are equal");
     }
@@ -453,7 +492,7 @@ fn a_manifest_can_be_json_text_and_settings_can_be_left_out() {
         .expect("defaults");
     assert_eq!(
         settings,
-        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd", "kuma"], "onResourceIncrease": "warn", "checkNodes": false, "minKubeletVersion": "1.33", "kuma": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 12}}})
+        json!({"mode": "mutate", "requestNativeInjection": true, "extraSidecars": [], "meshes": ["istio", "linkerd", "kuma", "consul"], "onResourceIncrease": "warn", "checkNodes": false, "minKubeletVersion": "1.33", "kuma": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 12}}, "consul": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 5, "periodSeconds": 1, "failureThreshold": 10}, "dataplaneSupportsNative": false}})
     );
 }
 

@@ -76,6 +76,7 @@ fn fields_follow_kwctl() {
             "istio",
             "linkerd",
             "kuma",
+            "consul",
             "service mesh",
             "sidecar",
             "native sidecar",

@@ -109,7 +109,7 @@ fn schema_errors(document: &Value) -> Vec<String> {
 #[test]
 fn every_document_is_valid_against_the_kubewarden_crds() {
     let documents = documents();
-    assert_eq!(documents.len(), 5);
+    assert_eq!(documents.len(), 6);
     for document in &documents {
         let name = document["metadata"]["name"].as_str().unwrap_or_default();
         assert!(!name.is_empty(), "every document needs metadata.name");
@@ -232,6 +232,12 @@ fn selects(selector: &Value, labels: &BTreeMap<&str, &str>) -> bool {
         match expression["operator"].as_str().unwrap() {
             "Exists" => labels.contains_key(key),
             "DoesNotExist" => !labels.contains_key(key),
+            // An absent label is not in the list.
+            "NotIn" => !expression["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|v| labels.get(key).is_some_and(|l| v.as_str() == Some(*l))),
             other => panic!("operator {other} not modelled"),
         }
     });
@@ -331,12 +337,62 @@ fn convert_policy_is_namespaced_and_mutates_after_injection() {
     let settings = Settings::from_json(&policy["spec"]["settings"]).unwrap();
     assert_eq!(settings.mode, Mode::Mutate);
     assert!(!settings.request_native_injection);
-    assert_eq!(settings.meshes, ["istio", "linkerd", "kuma"]);
-    // Kuma's timings are shown, with kuma-cp's defaults, for users to copy theirs over.
-    assert_eq!(
-        policy["spec"]["settings"]["kuma"],
-        Settings::default().to_json()["kuma"]
+    assert_eq!(settings.meshes, ["istio", "linkerd", "kuma", "consul"]);
+    // Kuma's and Consul's timings are shown, with their defaults, for users to copy theirs over.
+    for mesh in ["kuma", "consul"] {
+        assert_eq!(
+            policy["spec"]["settings"][mesh],
+            Settings::default().to_json()[mesh]
+        );
+    }
+}
+
+/// Consul's request policy asks Consul (not Istio) for native injection of Pods that ask
+/// consul-k8s to inject them, and of no other Pod.
+#[test]
+fn consul_injection_policy_asks_consul_for_pods_that_ask_to_be_injected() {
+    use native_sidecar_core::{Kind, Node, Operation, review_with};
+    let policy = by_name("native-sidecar-request-injection-consul");
+    assert_eq!(policy["kind"], "ClusterAdmissionPolicy");
+    assert_eq!(policy["spec"]["mutating"], true);
+    let selector = &policy["spec"]["namespaceSelector"];
+    assert!(selects(
+        selector,
+        &[("kubernetes.io/metadata.name", "shop")].into()
+    ));
+    assert!(!selects(
+        selector,
+        &[("kubernetes.io/metadata.name", "kube-system")].into()
+    ));
+    let settings = Settings::from_json(&policy["spec"]["settings"]).unwrap();
+    let pod = |annotations: Value| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "annotations": annotations},
+               "spec": {"containers": [{"name": "web", "image": "hashicorp/http-echo:1.0"}]}})
+    };
+    let mut nodes = vec![Node::new("node-1", "v1.34.1")];
+    let mut asks = pod(json!({"consul.hashicorp.com/connect-inject": "true"}));
+    let outcome = review_with(
+        Kind::Pod,
+        Operation::Create,
+        &mut asks,
+        &settings,
+        &mut nodes,
     );
+    assert!(outcome.changed);
+    assert_eq!(
+        asks["metadata"]["annotations"],
+        json!({"consul.hashicorp.com/connect-inject": "true",
+               "consul.hashicorp.com/enable-consul-dataplane-as-sidecar": "true"})
+    );
+    let mut silent = pod(json!({}));
+    let outcome = review_with(
+        Kind::Pod,
+        Operation::Create,
+        &mut silent,
+        &settings,
+        &mut nodes,
+    );
+    assert!(!outcome.changed);
 }
 
 /// Kuma has no per-pod switch: no policy asks for native injection with Kuma among its meshes.

@@ -53,6 +53,7 @@ pub fn version(binary: &Path) -> Result<String> {
 pub const REQUEST_INJECTION_ID: &str = "clusterwide-native-sidecar-request-injection";
 pub const REQUEST_INJECTION_LINKERD_ID: &str =
     "clusterwide-native-sidecar-request-injection-linkerd";
+pub const REQUEST_INJECTION_CONSUL_ID: &str = "clusterwide-native-sidecar-request-injection-consul";
 pub const CONVERT_ID: &str = "namespaced-my-app-native-sidecar-convert";
 pub const AUDIT_ID: &str = "clusterwide-native-sidecar-audit";
 
@@ -651,9 +652,17 @@ mod tests {
                     false
                 ),
                 (
+                    REQUEST_INJECTION_CONSUL_ID.to_owned(),
+                    json!({"mode": "mutate", "requestNativeInjection": true, "meshes": ["consul"], "checkNodes": true}),
+                    true,
+                    false
+                ),
+                (
                     CONVERT_ID.to_owned(),
-                    json!({"mode": "mutate", "requestNativeInjection": false, "meshes": ["istio", "linkerd", "kuma"], "extraSidecars": [],
-                           "kuma": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 12}}, "checkNodes": false}),
+                    json!({"mode": "mutate", "requestNativeInjection": false, "meshes": ["istio", "linkerd", "kuma", "consul"], "extraSidecars": [],
+                           "kuma": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 3, "periodSeconds": 5, "failureThreshold": 12}},
+                           "consul": {"startupProbe": {"initialDelaySeconds": 1, "timeoutSeconds": 5, "periodSeconds": 1, "failureThreshold": 10}, "dataplaneSupportsNative": false},
+                           "checkNodes": false}),
                     true,
                     false
                 ),

@@ -1,5 +1,6 @@
-//! The repository's test data, loaded for tests of every crate: Istio's, Linkerd's and Kuma's
-//! golden pairs (`test_data/istio`, `test_data/linkerd`, `test_data/kuma`), the conversion cases
+//! The repository's test data, loaded for tests of every crate: Istio's, Linkerd's, Kuma's and
+//! Consul's golden pairs (`test_data/istio`, `test_data/linkerd`, `test_data/kuma`,
+//! `test_data/consul`), the conversion cases
 //! (`test_data/cases`) and sample admission requests.
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,11 @@ pub fn kuma_pairs() -> Vec<Pair> {
     golden_pairs("kuma")
 }
 
+/// consul-k8s's webhook output, classic and native, for the same pods.
+pub fn consul_pairs() -> Vec<Pair> {
+    golden_pairs("consul")
+}
+
 /// The pairs of `dir`, with the settings of `dir/settings.yaml` when there is one.
 fn golden_pairs(dir: &str) -> Vec<Pair> {
     let settings_file = root().join(dir).join("settings.yaml");
@@ -123,6 +129,7 @@ pub fn all_pairs() -> Vec<Pair> {
     let mut pairs = istio_pairs();
     pairs.extend(linkerd_pairs());
     pairs.extend(kuma_pairs());
+    pairs.extend(consul_pairs());
     pairs.extend(cases());
     pairs
 }

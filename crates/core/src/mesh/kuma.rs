@@ -9,8 +9,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{FieldEdit, Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, ready_http_get};
-use crate::describe::describe;
+use super::{
+    FieldEdit, Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, PROBE_TIMINGS, Timings,
+    ready_http_get, section,
+};
 use crate::pod::{PodView, name, restart_policy};
 
 const PROXY: &str = "kuma-sidecar";
@@ -32,15 +34,9 @@ const HEADER_PREFIX: &str = "X-Kuma-Probes-";
 /// The lifecycle `InjectKuma` gives a native `kuma-sidecar`: the drain signal to kuma-dp.
 const DRAIN: &str = r#"{"preStop":{"exec":{"command":["killall","-USR2","kuma-dp"]}}}"#;
 
-/// The timings of `runtime.kubernetes.injector.sidecarContainer.startupProbe`, in this order.
-const TIMINGS: [&str; 4] = [
-    "initialDelaySeconds",
-    "timeoutSeconds",
-    "periodSeconds",
-    "failureThreshold",
-];
-/// kuma-cp's defaults for [`TIMINGS`].
-const DEFAULT_TIMINGS: [u32; 4] = [1, 3, 5, 12];
+/// kuma-cp's defaults for `runtime.kubernetes.injector.sidecarContainer.startupProbe`, in the
+/// order of [`PROBE_TIMINGS`].
+const DEFAULT_TIMINGS: Timings = Timings([1, 3, 5, 12]);
 
 pub(crate) struct Kuma;
 
@@ -96,9 +92,9 @@ impl Mesh for Kuma {
             lifecycle: LifecycleEdit::Set(
                 serde_json::from_slice(DRAIN.as_bytes()).unwrap_or_default(),
             ),
-            startup_probe: Some(startup_probe(pod, proxy, &settings.kuma.startup_probe)),
+            startup_probe: Some(startup_probe(pod, proxy, &settings.kuma.startup_probe.0)),
             init_fields: sidecar_probes(pod)?,
-            warnings: Vec::new(),
+            ..NativeEdit::default()
         })
     }
 }
@@ -106,8 +102,8 @@ impl Mesh for Kuma {
 /// The `kuma` settings section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KumaSettings {
-    /// The startup probe timings of kuma-cp's configuration, in the order of [`TIMINGS`].
-    startup_probe: [u32; 4],
+    /// The startup probe timings of kuma-cp's configuration.
+    startup_probe: Timings,
 }
 
 impl Default for KumaSettings {
@@ -133,51 +129,18 @@ impl KumaSettings {
                     "unknown key \"{key}\" in kuma: the section has \"startupProbe\", the timings of the startup probe Kuma's control plane gives kuma-sidecar"
                 ));
             }
-            let timings = section(value, "kuma.startupProbe", "{\"failureThreshold\": 12}")?;
-            for (key, value) in timings {
-                let Some(at) = TIMINGS.iter().position(|t| *t == key.as_str()) else {
-                    return Err(format!(
-                        "unknown key \"{key}\" in kuma.startupProbe: the timings are initialDelaySeconds, timeoutSeconds, periodSeconds and failureThreshold, as in kuma-cp's runtime.kubernetes.injector.sidecarContainer.startupProbe"
-                    ));
-                };
-                settings.startup_probe[at] = value
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .filter(|n| i32::try_from(*n).is_ok())
-                    .ok_or_else(|| {
-                        format!(
-                            "kuma.startupProbe.{key} must be a whole number from 0 to 2147483647 (0 leaves the field out, as Kuma does), found {}",
-                            describe(value)
-                        )
-                    })?;
-            }
+            settings.startup_probe = settings.startup_probe.parse(
+                value,
+                "kuma.startupProbe",
+                "kuma-cp's runtime.kubernetes.injector.sidecarContainer.startupProbe",
+                "Kuma",
+            )?;
         }
         Ok(settings)
     }
 
     pub fn to_json(&self) -> Value {
-        let timings: Map<String, Value> = TIMINGS
-            .iter()
-            .zip(self.startup_probe)
-            .map(|(key, value)| ((*key).to_owned(), Value::from(value)))
-            .collect();
-        json!({"startupProbe": timings})
-    }
-}
-
-/// The entries of a settings object at `path`; none for null.
-fn section<'v>(
-    value: &'v Value,
-    path: &str,
-    example: &str,
-) -> Result<impl Iterator<Item = (&'v String, &'v Value)>, String> {
-    match value {
-        Value::Null => Ok(None.into_iter().flatten()),
-        Value::Object(map) => Ok(Some(map.iter()).into_iter().flatten()),
-        other => Err(format!(
-            "{path} must be an object such as {example}, found {}",
-            describe(other)
-        )),
+        json!({"startupProbe": self.startup_probe.to_json()})
     }
 }
 
@@ -206,7 +169,7 @@ fn startup_probe(pod: &PodView, proxy: &Value, timings: &[u32; 4]) -> Value {
     });
     let mut probe = Map::new();
     probe.insert("httpGet".into(), ready_http_get(port));
-    for (at, key) in TIMINGS.iter().enumerate() {
+    for (at, key) in PROBE_TIMINGS.iter().enumerate() {
         if at == 3 {
             probe.insert("successThreshold".into(), Value::from(1));
         }
@@ -646,7 +609,7 @@ mod tests {
         // Parts left out keep kuma-cp's defaults.
         let partial =
             KumaSettings::parse(&json!({"startupProbe": {"failureThreshold": 30}})).unwrap();
-        assert_eq!(partial.startup_probe, [1, 3, 5, 30]);
+        assert_eq!(partial.startup_probe, Timings([1, 3, 5, 30]));
         assert_eq!(
             KumaSettings::parse(&json!({"startupProbe": null})),
             Ok(KumaSettings::default())

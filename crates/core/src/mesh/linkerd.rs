@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, Switch, ready_http_get};
+use super::{
+    Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, Switch, parse_bool, ready_http_get,
+};
 use crate::pod::PodView;
 
 const PROXY: &str = "linkerd-proxy";
@@ -146,16 +148,6 @@ impl Switch for Linkerd {
         for key in NATIVE_SIDECAR {
             annotations.insert(key.to_owned(), Value::from("true"));
         }
-    }
-}
-
-/// Go's `strconv.ParseBool`, which Linkerd's injector applies to the native switch; other values
-/// are ignored by it.
-fn parse_bool(value: &str) -> Option<bool> {
-    match value {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
     }
 }
 

@@ -15,24 +15,31 @@
 //! - A per-pod switch between classic and native mode is a [`Switch`]: Istio and Linkerd have one,
 //!   Kuma has none (its control plane alone decides), so the review neither asks Kuma for native
 //!   injection nor names an annotation that would keep its proxy classic.
-//! - What the trait does not say yet (proxies found by pattern, which init containers must follow
-//!   the proxy, keeping a pod classic for a reason of its own) joins the trait when a mesh needs
-//!   it, with a default that keeps the other meshes as they are.
+//! - Which init containers must start after the proxy is the mesh's call ([`Dependents`]): Istio,
+//!   Linkerd and Kuma start theirs before every other init container; Consul keeps the user's init
+//!   containers before its own and puts each dataplane right after its setup container.
+//! - A mesh that runs several proxies per pod, named per pod (Consul's multi-port pods), lists them
+//!   with [`Mesh::instances`]; the others have one proxy of a fixed name.
+//! - A mesh can keep a classic proxy classic for a reason of its own ([`Mesh::keeps_classic`]: an
+//!   image too old for the native form), which the review says in a warning.
 
+mod consul;
 mod istio;
 mod kuma;
 mod linkerd;
 
 use serde_json::{Map, Value};
 
+use crate::describe::describe;
 use crate::pod::{PodView, name};
 use crate::workload::Kind;
+use consul::Consul;
 use istio::Istio;
 use kuma::Kuma;
 use linkerd::Linkerd;
 
 /// Every mesh the policy knows, in the order their proxies start when a pod carries several.
-pub(crate) const MESHES: &[&dyn Mesh] = &[&Istio, &Linkerd, &Kuma];
+pub(crate) const MESHES: &[&dyn Mesh] = &[&Istio, &Linkerd, &Kuma, &Consul];
 
 /// What a pod says about being injected by a mesh, as far as the pod itself shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +57,11 @@ pub(crate) enum Injection {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct NativeEdit {
     pub lifecycle: LifecycleEdit,
-    /// Set as `startupProbe` unless the proxy has one.
+    /// Set as `startupProbe` unless the proxy has one, or in place of it with
+    /// `replaces_startup_probe`.
     pub startup_probe: Option<Value>,
+    /// The mesh renders its own startup probe whatever the classic proxy had (Consul).
+    pub replaces_startup_probe: bool,
     /// Fields of other init containers that the mesh renders differently in native mode (Kuma
     /// routes the probes of a user's native sidecar through its probe proxy).
     pub init_fields: Vec<FieldEdit>,
@@ -76,6 +86,26 @@ pub(crate) enum LifecycleEdit {
     Set(Value),
 }
 
+/// Which init containers must start after a mesh's proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dependents {
+    /// Every init container but the mesh's own: the proxy and its setup containers come first
+    /// (Istio, Linkerd, Kuma, and the sidecars users declare).
+    Others,
+    /// None: the proxy starts right after its own setup container, and the init containers
+    /// around the pair keep their places (Consul, whose native layout leaves the user's init
+    /// containers before its own, outside the mesh as in classic mode).
+    Nothing,
+}
+
+/// One of a mesh's proxies in a pod when the mesh names them per pod (Consul's multi-port pods:
+/// one dataplane per service), with the setup container that prepares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Instance {
+    pub proxy: String,
+    pub setup: String,
+}
+
 /// One mesh's knowledge. The hooks with a default do nothing, as for a sidecar the user declares.
 pub(crate) trait Mesh: Sync {
     /// The name in the `meshes` setting.
@@ -89,12 +119,36 @@ pub(crate) trait Mesh: Sync {
     fn trailing(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Which init containers must start after the proxy.
+    fn dependents(&self) -> Dependents {
+        Dependents::Others
+    }
+    /// The proxies of this mesh in `pod` with their setup containers, when the mesh names them per
+    /// pod; `None` for the one proxy named [`Mesh::proxy`] with the setup containers of
+    /// [`Mesh::setup`]. An empty list: the pod has nothing of this mesh to handle.
+    fn instances(&self, _pod: &PodView) -> Option<Vec<Instance>> {
+        None
+    }
+    /// Whether a container of this name is one of the mesh's proxies.
+    fn is_proxy(&self, name: &str) -> bool {
+        name == self.proxy()
+    }
+    /// Whether an init container of this name is one of the mesh's setup containers.
+    fn is_setup(&self, name: &str) -> bool {
+        self.setup().contains(&name)
+    }
 
     /// Containers that run the mesh's proxy as the pod's own workload, never as a sidecar (Kuma's
     /// builtin gateway): such a pod is the mesh's, has nothing to convert, and gets no other
     /// mesh's annotation.
     fn gateways(&self) -> &'static [&'static str] {
         &[]
+    }
+    /// Whether the pod says it is one of the mesh's gateways when its containers' names do not
+    /// (Consul names a gateway's container after the gateway): such a pod gets no other mesh's
+    /// annotation either.
+    fn is_gateway(&self, _pod: &PodView) -> bool {
+        false
     }
 
     /// The pod's switch between native and classic mode; `None` when the mesh has none per pod.
@@ -119,6 +173,18 @@ pub(crate) trait Mesh: Sync {
     ) -> Result<NativeEdit, String> {
         Ok(NativeEdit::default())
     }
+    /// Why the classic `proxy` at `containers[at]` stays classic although the pod did not opt
+    /// out (its image cannot run the mesh's native form, say): the review leaves it as it is and
+    /// says this as a warning.
+    fn keeps_classic(
+        &self,
+        _pod: &PodView,
+        _at: usize,
+        _proxy: &Value,
+        _settings: &MeshSettings,
+    ) -> Option<String> {
+        None
+    }
     /// Keeps the mesh's own annotations in step after its proxy became a native sidecar.
     fn after_conversion(&self, _object: &mut Value, _kind: Kind) {}
 }
@@ -140,16 +206,20 @@ pub(crate) trait Switch {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MeshSettings {
     kuma: kuma::KumaSettings,
+    consul: consul::ConsulSettings,
 }
 
 impl MeshSettings {
     /// The keys of the sections in the settings, as messages list them.
-    pub(crate) const KEYS: &[&str] = &["kuma"];
+    pub(crate) const KEYS: &[&str] = &["kuma", "consul"];
 
     /// Reads the section `key` of the settings; `None` when no mesh has a section of that name.
     pub(crate) fn parse(&mut self, key: &str, value: &Value) -> Option<Result<(), String>> {
         match key {
             "kuma" => Some(kuma::KumaSettings::parse(value).map(|kuma| self.kuma = kuma)),
+            "consul" => {
+                Some(consul::ConsulSettings::parse(value).map(|consul| self.consul = consul))
+            }
             _ => None,
         }
     }
@@ -157,6 +227,87 @@ impl MeshSettings {
     /// Adds every section to `settings`, in the shape [`MeshSettings::parse`] reads.
     pub(crate) fn write(&self, settings: &mut Map<String, Value>) {
         settings.insert("kuma".to_owned(), self.kuma.to_json());
+        settings.insert("consul".to_owned(), self.consul.to_json());
+    }
+}
+
+/// The timings of a startup probe a control plane renders, in the order Go's `corev1.Probe`
+/// writes them.
+pub(super) const PROBE_TIMINGS: [&str; 4] = [
+    "initialDelaySeconds",
+    "timeoutSeconds",
+    "periodSeconds",
+    "failureThreshold",
+];
+
+/// A settings section's `startupProbe`: the [`PROBE_TIMINGS`] its mesh's control plane gives the
+/// proxy, which the pod does not show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Timings(pub [u32; 4]);
+
+impl Timings {
+    /// `{initialDelaySeconds, timeoutSeconds, periodSeconds, failureThreshold}` at `path`, each
+    /// part optional over `self`; null keeps them. `source` names where the mesh sets them, `title`
+    /// the mesh.
+    pub fn parse(
+        mut self,
+        value: &Value,
+        path: &str,
+        source: &str,
+        title: &str,
+    ) -> Result<Timings, String> {
+        for (key, value) in section(value, path, "{\"failureThreshold\": 12}")? {
+            let Some(at) = PROBE_TIMINGS.iter().position(|t| *t == key.as_str()) else {
+                return Err(format!(
+                    "unknown key \"{key}\" in {path}: the timings are initialDelaySeconds, timeoutSeconds, periodSeconds and failureThreshold, as in {source}"
+                ));
+            };
+            self.0[at] = value
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| i32::try_from(*n).is_ok())
+                .ok_or_else(|| {
+                    format!(
+                        "{path}.{key} must be a whole number from 0 to 2147483647 (0 leaves the field out, as {title} does), found {}",
+                        describe(value)
+                    )
+                })?;
+        }
+        Ok(self)
+    }
+
+    pub fn to_json(self) -> Value {
+        let timings: Map<String, Value> = PROBE_TIMINGS
+            .iter()
+            .zip(self.0)
+            .map(|(key, value)| ((*key).to_owned(), Value::from(value)))
+            .collect();
+        Value::Object(timings)
+    }
+}
+
+/// The entries of a settings object at `path`; none for null.
+pub(super) fn section<'v>(
+    value: &'v Value,
+    path: &str,
+    example: &str,
+) -> Result<impl Iterator<Item = (&'v String, &'v Value)>, String> {
+    match value {
+        Value::Null => Ok(None.into_iter().flatten()),
+        Value::Object(map) => Ok(Some(map.iter()).into_iter().flatten()),
+        other => Err(format!(
+            "{path} must be an object such as {example}, found {}",
+            describe(other)
+        )),
+    }
+}
+
+/// Go's `strconv.ParseBool`, which Linkerd and Consul read their annotations with.
+pub(super) fn parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
     }
 }
 
@@ -202,9 +353,10 @@ pub(crate) fn ready_http_get(port: Value) -> Value {
 
 /// The mesh whose proxy, setup or trailing container is called `name`.
 pub(crate) fn owner_of(name: &str) -> Option<&'static dyn Mesh> {
-    MESHES.iter().copied().find(|mesh| {
-        mesh.proxy() == name || mesh.setup().contains(&name) || mesh.trailing().contains(&name)
-    })
+    MESHES
+        .iter()
+        .copied()
+        .find(|mesh| mesh.is_proxy(name) || mesh.is_setup(name) || mesh.trailing().contains(&name))
 }
 
 pub(crate) fn by_id(id: &str) -> Option<&'static dyn Mesh> {
@@ -213,13 +365,14 @@ pub(crate) fn by_id(id: &str) -> Option<&'static dyn Mesh> {
 
 /// Whether a pod holds any mesh's proxy or gateway, in either list, handled or not.
 pub(crate) fn carries_a_proxy(pod: &PodView) -> bool {
-    pod.containers.iter().chain(pod.init).any(|c| {
-        name(c).is_some_and(|n| {
-            MESHES
-                .iter()
-                .any(|mesh| mesh.proxy() == n || mesh.gateways().contains(&n))
+    MESHES.iter().any(|mesh| mesh.is_gateway(pod))
+        || pod.containers.iter().chain(pod.init).any(|c| {
+            name(c).is_some_and(|n| {
+                MESHES
+                    .iter()
+                    .any(|mesh| mesh.is_proxy(n) || mesh.gateways().contains(&n))
+            })
         })
-    })
 }
 
 #[cfg(test)]
@@ -243,5 +396,15 @@ mod tests {
             }
         }
         assert!(owner_of("app").is_none());
+        // Consul names its proxies and setup containers per service.
+        assert_eq!(
+            owner_of("consul-dataplane-web").map(|m| m.id()),
+            Some("consul")
+        );
+        assert_eq!(
+            owner_of("consul-connect-inject-init-web").map(|m| m.id()),
+            Some("consul")
+        );
+        assert!(owner_of("consul-connect-init").is_none());
     }
 }

@@ -29,14 +29,30 @@ const KUMA_GATEWAY: &str = "kuma-gateway";
 const KUMA_PROBE_PROXY_PORT: &str = "kuma.io/application-probe-proxy-port";
 const KUMA_VIRTUAL_PROBES: &str = "kuma.io/virtual-probes";
 const KUMA_VIRTUAL_PROBES_PORT: &str = "kuma.io/virtual-probes-port";
+pub const CONSUL_PROXY: &str = "consul-dataplane";
+pub const CONSUL_INIT: &str = "consul-connect-inject-init";
+/// Consul's native switch, which its webhook reads with Go's ParseBool.
+const CONSUL_NATIVE: &str = "consul.hashicorp.com/enable-consul-dataplane-as-sidecar";
+const CONSUL_STATUS: &str = "consul.hashicorp.com/connect-inject-status";
+const CONSUL_INJECT: &str = "consul.hashicorp.com/connect-inject";
+const CONSUL_GATEWAY_KIND: &str = "consul.hashicorp.com/gateway-kind";
+const CONSUL_PERIOD: &str = "consul.hashicorp.com/sidecar-probe-period-seconds";
+/// Dataplane images, new enough for the native startup probe or not.
+const CONSUL_IMAGES: [(&str, bool); 4] = [
+    ("hashicorp/consul-dataplane:1.9.0", true),
+    ("hashicorp/consul-dataplane-enterprise:v1.8.2-ent", true),
+    ("hashicorp/consul-dataplane:1.6.8", false),
+    ("hashicorp/consul-dataplane:latest", false),
+];
 /// The annotations the rules name; the lossless property sets them aside.
-pub const RULE_ANNOTATIONS: [&str; 6] = [
+pub const RULE_ANNOTATIONS: [&str; 7] = [
     "sidecar.istio.io/status",
     "proxy.istio.io/overrides",
     "sidecar.istio.io/nativeSidecar",
     LINKERD_NATIVE[0],
     LINKERD_NATIVE[1],
     LINKERD_NATIVE[2],
+    CONSUL_NATIVE,
 ];
 const VAULT: &str = "vault-agent";
 const VAULT_INIT: &str = "vault-agent-init";
@@ -122,6 +138,48 @@ fn kuma_place(shape: Shape) -> BoxedStrategy<Place> {
         1 => place(shape),
     ]
     .boxed()
+}
+
+/// Consul's dataplane: absent about as often as present, rarely where the API server would
+/// refuse it.
+fn consul_place(shape: Shape) -> BoxedStrategy<Place> {
+    prop_oneof![
+        3 => Just(Place::Absent),
+        3 => Just(Place::Classic),
+        2 => Just(Place::Native),
+        1 => place(shape),
+    ]
+    .boxed()
+}
+
+/// Consul's dataplane as its webhook renders it: a TCP readiness probe, no hooks, an image that
+/// can run the native startup probe or not, now and then a classic startup probe of the user's
+/// (which Consul's replaces).
+fn consul_proxy(shape: Shape) -> BoxedStrategy<Value> {
+    (
+        prop_oneof![6 => Just(0usize), 2 => Just(1usize), 1 => Just(2usize), 1 => Just(3usize)],
+        prop::bool::weighted(0.2),
+        proxy_fields(shape),
+    )
+        .prop_map(|(image, startup, mut fields)| {
+            fields.insert("image".into(), Value::from(CONSUL_IMAGES[image].0));
+            fields.insert(
+                "args".into(),
+                json!(["-addresses", "consul-server.consul.svc", "-grpc-port=8502"]),
+            );
+            fields.insert(
+                "readinessProbe".into(),
+                json!({"tcpSocket": {"port": 20000}, "initialDelaySeconds": 1}),
+            );
+            if startup {
+                fields.insert(
+                    "startupProbe".into(),
+                    json!({"tcpSocket": {"port": 20000}, "failureThreshold": 30}),
+                );
+            }
+            container(CONSUL_PROXY, fields)
+        })
+        .boxed()
 }
 
 /// A small JSON value of any type, for fields and annotations no rule names.
@@ -426,7 +484,9 @@ fn settings() -> impl Strategy<Value = Settings> {
         },
     ];
     let meshes = prop_oneof![
-        12 => Just(vec!["istio", "linkerd", "kuma"]),
+        12 => Just(vec!["istio", "linkerd", "kuma", "consul"]),
+        1 => Just(vec!["consul", "istio"]),
+        1 => Just(vec!["consul"]),
         1 => Just(vec!["linkerd", "istio"]),
         1 => Just(vec!["kuma", "istio"]),
         1 => Just(vec!["istio"]),
@@ -527,6 +587,25 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
     ];
     let kuma_virtual_port = prop_oneof![Just("9000".to_owned()), Just("0".to_owned())];
     let kuma_admin = prop_oneof![Just("9911".to_owned()), Just("0".to_owned())];
+    let consul_status = prop_oneof![4 => Just("injected".to_owned()), 1 => Just("".to_owned())];
+    let consul_inject = prop_oneof![
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        Just("yes".to_owned())
+    ];
+    let consul_native = prop_oneof![
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        Just("0".to_owned()),
+        Just("".to_owned()),
+        Just("yes".to_owned())
+    ];
+    let consul_period = prop_oneof![
+        Just("2".to_owned()),
+        Just("0".to_owned()),
+        Just("x".to_owned()),
+        Just("4294967297".to_owned())
+    ];
     let user = prop::collection::vec(("example\\.com/[a-z]{1,6}", "[ -~]{0,12}"), 0..3);
     let chance = 0.25;
     (
@@ -553,6 +632,13 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
             prop::option::weighted(0.5, kuma_virtual_port),
             prop::option::weighted(0.1, kuma_admin),
         ),
+        (
+            prop::option::weighted(0.8, consul_status),
+            prop::option::weighted(0.1, consul_inject),
+            prop::option::weighted(0.15, consul_native),
+            prop::option::weighted(0.1, consul_period),
+            prop::option::weighted(0.03, Just("mesh-gateway".to_owned())),
+        ),
         unknown_fields(shape),
     )
         .prop_map(
@@ -561,6 +647,7 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
                 (port, templates, excluded, user),
                 (linkerd_native, linkerd_inject, admin_port),
                 (kuma_probe_proxy, kuma_virtual, kuma_virtual_port, kuma_admin),
+                (consul_status, consul_inject, consul_native, consul_period, consul_gateway),
                 junk,
             )| {
                 let mut map = Map::new();
@@ -583,7 +670,15 @@ fn annotations(shape: Shape) -> BoxedStrategy<Map<String, Value>> {
                     (KUMA_VIRTUAL_PROBES_PORT, kuma_virtual_port),
                     ("kuma.io/envoy-admin-port", kuma_admin),
                 ];
-                for (key, value) in istio.into_iter().chain(linkerd).chain(kuma) {
+                let consul = [
+                    (CONSUL_STATUS, consul_status),
+                    (CONSUL_INJECT, consul_inject),
+                    (CONSUL_NATIVE, consul_native),
+                    (CONSUL_PERIOD, consul_period),
+                    (CONSUL_GATEWAY_KIND, consul_gateway),
+                ];
+                let rules = istio.into_iter().chain(linkerd).chain(kuma).chain(consul);
+                for (key, value) in rules {
                     if let Some(value) = value {
                         map.insert(key.into(), Value::from(value));
                     }
@@ -701,6 +796,11 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
         ),
         (any::<bool>(), fields, sidecar_fields),
         (
+            consul_place(shape),
+            consul_proxy(shape),
+            prop::bool::weighted(0.85),
+        ),
+        (
             any::<u64>(),
             prop::bool::weighted(0.1),
             prop::collection::vec(junk_entry(), 0..=if shape.valid { 0 } else { 2 }),
@@ -713,6 +813,7 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
                 (linkerd, linkerd_proxy, linkerd_setup),
                 (kuma, kuma_proxy, kuma_setup, kuma_gateway),
                 (vault_init, mut fields, mut sidecar_fields),
+                (consul, consul_proxy, consul_init),
                 (seed, duplicate, junk),
             )| {
                 let mut containers = Vec::new();
@@ -738,12 +839,16 @@ fn pod_lists(shape: Shape) -> BoxedStrategy<(Vec<Value>, Vec<Value>)> {
                 if vault_init {
                     init.push(container(VAULT_INIT, next(false)));
                 }
+                if consul_init && consul != Place::Absent {
+                    init.push(container(CONSUL_INIT, next(false)));
+                }
                 for name in user_sidecars {
                     init.push(with_restart(container(name, next(true)), "Always"));
                 }
                 put(istio, proxy, &mut containers, &mut init);
                 put(linkerd, linkerd_proxy, &mut containers, &mut init);
                 put(kuma, kuma_proxy, &mut containers, &mut init);
+                put(consul, consul_proxy, &mut containers, &mut init);
                 put(
                     vault,
                     container(VAULT, next(true)),
@@ -1005,6 +1110,52 @@ pub fn handled(kind: Kind, object: &Value, settings: &Settings) -> Vec<(String, 
             KUMA_SETUP.iter().map(|s| s.to_string()).collect(),
         ));
     }
+    // Consul: a pod its webhook injected (not a gateway, nor the telemetry collector's
+    // connect-inject "false"), with its init container; a classic dataplane stays classic when
+    // the pod opts out, the switch is no ParseBool value, a probe annotation overflows int32, or
+    // the image is too old or unreadable.
+    let parse_bool = |value: &str| match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    };
+    let consul_pod = annotation(kind, object, CONSUL_STATUS) == Some("injected")
+        && annotation(kind, object, CONSUL_GATEWAY_KIND).is_none()
+        && annotation(kind, object, CONSUL_INJECT).and_then(parse_bool) != Some(false);
+    let consul_native = annotation(kind, object, CONSUL_NATIVE);
+    let consul_opted_out = consul_native.and_then(parse_bool) == Some(false);
+    let dataplanes: Vec<&&Value> = all
+        .iter()
+        .filter(|c| name(c) == Some(CONSUL_PROXY))
+        .collect();
+    let classic_dataplane = list(kind, object, "containers")
+        .iter()
+        .filter(|c| name(c) == Some(CONSUL_PROXY))
+        .count()
+        == dataplanes.len();
+    let kept_classic = dataplanes.len() == 1
+        && classic_dataplane
+        && (consul_native.is_some_and(|v| !v.is_empty() && parse_bool(v).is_none())
+            || annotation(kind, object, CONSUL_PERIOD) == Some("4294967297")
+            || !CONSUL_IMAGES
+                .iter()
+                .any(|(image, new)| *new && dataplanes[0].get("image") == Some(&json!(image))));
+    let consul_init = list(kind, object, "initContainers")
+        .iter()
+        .any(|c| name(c) == Some(CONSUL_INIT));
+    if enabled("consul")
+        && consul_pod
+        && consul_init
+        && !dataplanes.is_empty()
+        && !consul_opted_out
+        && !kept_classic
+    {
+        meshes.push((
+            "consul",
+            CONSUL_PROXY.to_owned(),
+            vec![CONSUL_INIT.to_owned()],
+        ));
+    }
     // The proxies start in the order of the meshes setting.
     for id in &settings.meshes {
         if let Some(at) = meshes.iter().position(|(mesh, _, _)| mesh == id) {
@@ -1025,6 +1176,7 @@ fn proxy_names(settings: &Settings) -> Vec<String> {
         ISTIO_PROXY.to_owned(),
         LINKERD_PROXY.to_owned(),
         KUMA_PROXY.to_owned(),
+        CONSUL_PROXY.to_owned(),
     ];
     names.extend(settings.extra_sidecars.iter().map(|r| r.name.clone()));
     names
@@ -1210,7 +1362,8 @@ pub fn lossless(kind: Kind, input: &Value, output: &Value, settings: &Settings) 
                 if [ISTIO_PROXY, LINKERD_PROXY, KUMA_PROXY].contains(&proxy.as_str()) {
                     fields.shift_remove("lifecycle");
                 }
-                if proxy == LINKERD_PROXY || proxy == KUMA_PROXY {
+                // Consul replaces any startup probe with its own.
+                if [LINKERD_PROXY, KUMA_PROXY, CONSUL_PROXY].contains(&proxy.as_str()) {
                     fields.shift_remove("startupProbe");
                 }
                 // A declared sidecar is a user's native sidecar to Kuma (check_kuma_probes).
@@ -1262,7 +1415,7 @@ fn check_kuma_probes(kind: Kind, input: &Value, output: &Value) -> Check {
     let was = list(kind, input, "initContainers")
         .iter()
         .chain(list(kind, input, "containers"));
-    let meshes = [ISTIO_PROXY, LINKERD_PROXY, KUMA_PROXY];
+    let meshes = [ISTIO_PROXY, LINKERD_PROXY, KUMA_PROXY, CONSUL_PROXY];
     for container in list(kind, output, "initContainers") {
         if name(container).is_some_and(|n| meshes.contains(&n)) {
             continue;
@@ -1301,6 +1454,15 @@ pub fn proxies_in_place(kind: Kind, object: &Value, settings: &Settings) -> Chec
         };
         if list(kind, object, "initContainers")[at].get("restartPolicy") != Some(&json!("Always")) {
             return fail("a handled proxy does not restart Always", proxy);
+        }
+        // Consul's dataplane depends on nothing but its init container, right before it.
+        if proxy == CONSUL_PROXY {
+            if at == 0 || init[at - 1] != Some(CONSUL_INIT) {
+                return fail("the dataplane does not follow its init container", &init);
+            }
+            earlier.push(proxy.clone());
+            earlier.extend(setup);
+            continue;
         }
         for (position, other) in init.iter().enumerate() {
             let Some(other) = *other else { continue };
