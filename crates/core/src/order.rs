@@ -23,72 +23,53 @@ pub(crate) fn misplaced(
     names: &[Option<&str>],
     profiles: &[&Profile],
 ) -> Vec<(usize, Misplacement)> {
+    let holds = |at: usize, profile: &Profile| names[at].is_some_and(|n| profile.setup.contains(n));
+    // Per profile: its proxy's position and, for a proxy on which nothing depends, its last setup
+    // container when the proxy does not directly follow it and no setup container comes after
+    // the proxy (then the proxy itself is out of place).
+    let proxies: Vec<Option<(usize, Option<usize>)>> = profiles
+        .iter()
+        .map(|profile| {
+            let proxy_at = position(names, &profile.proxy)?;
+            let apart = (profile.dependents == Dependents::Nothing)
+                .then(|| (0..names.len()).rev().find(|&at| holds(at, profile)))
+                .flatten()
+                .filter(|&last| last < proxy_at && last + 1 != proxy_at);
+            Some((proxy_at, apart))
+        })
+        .collect();
+    // Position by position, the first profile that finds it out of place says why: the order the
+    // findings are reported in, without sorting them (a sort costs the module 4 KB).
     let mut found = Vec::new();
-    for (rank, profile) in profiles.iter().enumerate() {
-        let Some(proxy_at) = position(names, &profile.proxy) else {
+    for (at, name) in names.iter().enumerate() {
+        let Some(name) = *name else {
             continue;
         };
-        let earlier = &profiles[..rank];
-        if profile.dependents == Dependents::Nothing {
-            found.extend(apart_from_setup(names, profile, proxy_at));
-            continue;
-        }
-        for (at, name) in names.iter().enumerate() {
-            let Some(name) = *name else {
+        for (rank, profile) in profiles.iter().enumerate() {
+            let Some((proxy_at, apart)) = proxies[rank] else {
                 continue;
             };
-            if profile.setup.contains(name) {
-                if at > proxy_at {
-                    found.push((
-                        at,
-                        Misplacement::SetupAfterProxy {
-                            proxy: profile.proxy.to_string(),
-                        },
-                    ));
-                }
-            } else if at < proxy_at && !earlier.iter().any(|p| p.is_member(name)) {
-                found.push((
-                    at,
-                    Misplacement::BeforeProxy {
-                        proxy: profile.proxy.to_string(),
-                    },
-                ));
+            let proxy = || profile.proxy.to_string();
+            let why = if profile.setup.contains(name) {
+                (at > proxy_at).then(|| Misplacement::SetupAfterProxy { proxy: proxy() })
+            } else if profile.dependents == Dependents::Nothing {
+                apart
+                    .filter(|_| at == proxy_at)
+                    .map(|last| Misplacement::NotAfterSetup {
+                        setup: names[last].unwrap_or_default().to_owned(),
+                    })
+            } else if at < proxy_at && !profiles[..rank].iter().any(|p| p.is_member(name)) {
+                Some(Misplacement::BeforeProxy { proxy: proxy() })
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                found.push((at, why));
+                break;
             }
         }
     }
-    found.sort_by_key(|(at, _)| *at);
-    found.dedup_by_key(|(at, _)| *at);
     found
-}
-
-/// A proxy on which nothing depends is in place when it directly follows its last setup
-/// container: a setup container after it is out of place, and so is the proxy when something else
-/// comes between them.
-fn apart_from_setup(
-    names: &[Option<&str>],
-    profile: &Profile,
-    proxy_at: usize,
-) -> Vec<(usize, Misplacement)> {
-    let setup_at: Vec<usize> = (0..names.len())
-        .filter(|&at| names[at].is_some_and(|n| profile.setup.contains(n)))
-        .collect();
-    let after: Vec<(usize, Misplacement)> = setup_at
-        .iter()
-        .filter(|&&at| at > proxy_at)
-        .map(|&at| {
-            let proxy = profile.proxy.to_string();
-            (at, Misplacement::SetupAfterProxy { proxy })
-        })
-        .collect();
-    match setup_at.last() {
-        Some(&last) if after.is_empty() && last + 1 != proxy_at => vec![(
-            proxy_at,
-            Misplacement::NotAfterSetup {
-                setup: names[last].unwrap_or_default().to_owned(),
-            },
-        )],
-        _ => after,
-    }
 }
 
 /// The canonical layout as a permutation of `names`: for each profile on whose proxy the other
