@@ -205,7 +205,7 @@ BENCH_SERVED = $(if $(POLICY_SERVER),--policy-server $(POLICY_SERVER) --served p
 	--get-floor $(BASELINES_DIR)/annotated-get.wasm)
 BENCH_SERVED_DEPS = $(if $(POLICY_SERVER),annotated-policy.wasm annotated-baselines bench-tools)
 
-.PHONY: bench bench-nodes bench-smoke bench-host bench-tools baselines annotated-baselines sizes check-size
+.PHONY: bench bench-nodes bench-served bench-smoke bench-host bench-tools baselines annotated-baselines sizes check-size
 
 baselines:
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -249,7 +249,14 @@ bench-smoke: policy.wasm baselines bench-host $(BENCH_SERVED_DEPS)
 # valgrind is installed): prints the BENCHMARKS.md sections without writing the file.
 bench-nodes: annotated-policy.wasm annotated-baselines bench-host bench-tools
 	@[ -n "$(POLICY_SERVER)" ] || { echo "make bench-nodes needs POLICY_SERVER=path/to/policy-server"; exit 1; }
-	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --nodes-only --instructions
+	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --nodes-only --instructions $(BENCH_ARGS)
+
+# The policy and the floors served by policy-server alone (about two minutes): prints the
+# BENCHMARKS.md section "Served by policy-server" without writing the file. BENCH_ARGS passes more
+# options to the harness, such as `--load-rounds 9` or, for bench-nodes, `--node-counts 1000`.
+bench-served: annotated-policy.wasm annotated-baselines bench-host bench-tools
+	@[ -n "$(POLICY_SERVER)" ] || { echo "make bench-served needs POLICY_SERVER=path/to/policy-server"; exit 1; }
+	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --served-only $(BENCH_ARGS)
 
 # Fails when the shipped module grows past the budget in policy.wasm.budget.
 check-size: policy.wasm

@@ -34,7 +34,7 @@ use inputs::Case;
 const USAGE: &str = "usage: policy-bench --policy FILE --accept FILE --echo FILE [--move FILE] \
 [--policy-cargo FILE] [--extra LABEL=FILE]... [--sizes FILE] [--out FILE] [--command TEXT] [--quick] [--instructions] \
 [--policy-server FILE --served LABEL=FILE... [--wrk FILE] [--load-seconds N] [--load-rounds N] \
-[--list-floor FILE --move-floor FILE [--get-floor FILE] [--node-counts N,N,...] [--nodes-only]]]";
+[--served-only] [--list-floor FILE --move-floor FILE [--get-floor FILE] [--node-counts N,N,...] [--nodes-only]]]";
 
 /// The goals of issue 20 (issue 6 asked for 1.3x echo and 350 KB).
 const ECHO_RATIO_GOAL: f64 = 1.2;
@@ -74,6 +74,8 @@ struct Options {
     node_counts: Vec<usize>,
     /// Only checkNodes served by policy-server (`make bench-nodes`).
     nodes_only: bool,
+    /// Only the modules served by policy-server (`make bench-served`).
+    served_only: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -86,6 +88,7 @@ fn parse_args() -> Result<Options, String> {
     let (mut moved, mut policy_server, mut served) = (None, None, Vec::new());
     let (mut wrk, mut load_seconds, mut load_rounds) = (PathBuf::from("wrk"), None, None);
     let (mut list_floor, mut move_floor, mut nodes_only) = (None, None, false);
+    let mut served_only = false;
     let mut get_floor = None;
     let mut node_counts = served_nodes::NODE_COUNTS.to_vec();
     while let Some(arg) = args.next() {
@@ -111,6 +114,7 @@ fn parse_args() -> Result<Options, String> {
                     .collect::<Result<_, _>>()?
             }
             "--nodes-only" => nodes_only = true,
+            "--served-only" => served_only = true,
             "--echo" => echo = Some(PathBuf::from(value()?)),
             "--sizes" => sizes = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
@@ -150,6 +154,7 @@ fn parse_args() -> Result<Options, String> {
         get_floor,
         node_counts,
         nodes_only,
+        served_only,
     })
 }
 
@@ -936,6 +941,19 @@ fn run_nodes_only(options: &Options) -> Result<(), String> {
     }
 }
 
+/// The section served by policy-server alone, printed (and written to `--out`).
+fn run_served_only(options: &Options) -> Result<(), String> {
+    let report = serve(options, &inputs::cases()?);
+    let mut section = String::new();
+    served::write_section(&mut section, &report);
+    print!("{section}");
+    if let Some(out) = &options.out {
+        std::fs::write(out, &section)
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    }
+    report.map(drop)
+}
+
 /// The annotated modules served by policy-server under load, or why they were not.
 fn serve(options: &Options, cases: &[Case]) -> Result<served::Report, String> {
     let load = load_options(options)?;
@@ -1027,6 +1045,8 @@ fn main() -> ExitCode {
             run_count_node_child(&options)
         } else if options.nodes_only {
             run_nodes_only(&options)
+        } else if options.served_only {
+            run_served_only(&options)
         } else {
             run(&options)
         }

@@ -303,6 +303,9 @@ pub(crate) fn section<'r, T>(
     report.as_ref().ok()
 }
 
+/// Issue 20: the policy served at least this share of the move floor's throughput.
+const MOVE_FLOOR_GOAL: f64 = 0.95;
+
 /// The BENCHMARKS.md section; `report` is `Err` with the reason when the run was skipped.
 pub fn write_section(w: &mut String, report: &Result<Report, String>) {
     let Some(report) = section(w, "Served by policy-server (HTTP)", report) else {
@@ -346,6 +349,19 @@ pub fn write_section(w: &mut String, report: &Result<Report, String>) {
         );
     }
     let _ = writeln!(w);
+    if let Some(moved) = report.served.iter().find(|s| s.label.starts_with("move")) {
+        let ratio = policy_rate / moved.requests_per_second;
+        let _ = writeln!(
+            w,
+            "The policy's throughput is **{ratio:.2}x** the move floor's (issue 20's goal: at least \
+             {MOVE_FLOOR_GOAL}x): {}.\n",
+            if ratio >= MOVE_FLOOR_GOAL {
+                "reached"
+            } else {
+                "**not reached**"
+            }
+        );
+    }
     let _ = writeln!(
         w,
         "Modules: {}.\n",
