@@ -238,7 +238,7 @@ bench-host:
 # installed, also instructions per request (callgrind), which do not move with the machine's load.
 bench: policy.wasm baselines sizes bench-host $(BENCH_SERVED_DEPS)
 	$(BENCH_BIN) $(BENCH_MODULES) $(BENCH_SERVED) --sizes target/module-sizes.tsv --out BENCHMARKS.md --instructions \
-		--extra 'policy, opt-level "z"=target/size-variants/release-z-shrunk.wasm'
+		--extra 'policy, opt-level "z"=target/size-variants/release-z-shrunk.wasm' $(BENCH_ARGS)
 
 # A few seconds: checks that the harness runs, figures not worth quoting.
 bench-smoke: policy.wasm baselines bench-host $(BENCH_SERVED_DEPS)
