@@ -571,3 +571,36 @@ fn awkward_node_answers_are_read_as_serde_reads_them() {
         }
     }
 }
+
+/// Numbers the policy does not mean to touch come back as the request wrote them, not as a float
+/// parsed and written again (which would give `1` or `1000.0`, and for some `0.1`-like numbers
+/// another float): the module keeps each number as its text (serde_json's `arbitrary_precision`,
+/// Cargo.toml). Only an exponent is written in serde_json's one form, `e+3` for `E3` or `e3`.
+#[test]
+fn numbers_in_unknown_fields_come_back_as_written() {
+    let kept = "1.0,0.1,-0,-0.0,1.50,12345678901234567890,123456789012345678901234567890,\
+                0.30000000000000004,950757.7065291745,1.5e-7,5e-324,1e+2";
+    let written = format!("[{kept},1E3,1e3]");
+    let expected = format!("[{kept},1e+3,1e+3]");
+    let mut object = pod(json!([{"name": "app", "image": "app"}, proxy()]));
+    object["spec"]["containers"][0]["x-numbers"] = json!("@numbers@");
+    let payload = serde_json::to_string(&json!({"request": create(&object), "settings": {}}))
+        .expect("the payload serializes")
+        .replace("\"@numbers@\"", &written);
+    let instance = host().instantiate().expect("a fresh instance");
+    let raw = instance
+        .call("validate", payload.as_bytes())
+        .unwrap_or_else(|e| panic!("the guest failed instead of answering: {e}"));
+    let answer = String::from_utf8(raw).expect("the answer is UTF-8");
+    let response: ValidationResponse =
+        serde_json::from_str(&answer).expect("the answer is a ValidationResponse");
+    assert!(response.accepted, "{answer}");
+    let mutated = response
+        .mutated_object
+        .expect("the proxy became a native sidecar");
+    assert_eq!(mutated["spec"]["initContainers"][0]["name"], "istio-proxy");
+    assert!(
+        answer.contains(&format!("\"x-numbers\":{expected}")),
+        "{answer}"
+    );
+}
