@@ -284,7 +284,13 @@ pub fn measure(
             options.seconds,
             options.rounds,
             if options.rounds == 1 { "" } else { "s" }
-        ),
+        ) + &native_sidecar_policy_server::pinned_cpus()
+            .map(|cpus| {
+                format!(
+                    " (policy-server confined to CPU {cpus}, wrk and the harness on the others)"
+                )
+            })
+            .unwrap_or_default(),
         served,
     })
 }

@@ -330,7 +330,9 @@ pub fn measure(
             options.seconds,
             options.rounds,
             if options.rounds == 1 { "" } else { "s" }
-        ),
+        ) + &native_sidecar_policy_server::pinned_cpus()
+            .map(|cpus| format!(" (policy-server confined to CPU {cpus}, wrk, the stub API and the harness on the others)"))
+            .unwrap_or_default(),
         first_ms,
         rows,
         load_before,

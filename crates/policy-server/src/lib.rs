@@ -215,7 +215,7 @@ impl Process {
         if let Some(api) = cluster {
             api.write_kubeconfig(&kubeconfig)?;
         }
-        let child = Command::new(binary)
+        let child = launcher(binary)
             .args(["--addr", "127.0.0.1", "--port", &port.to_string()])
             .args(["--readiness-probe-port", &readiness_port.to_string()])
             .arg("--policies")
@@ -583,6 +583,28 @@ fn strip_ansi(text: &str) -> String {
         }
     }
     out
+}
+
+/// The CPUs policy-server is confined to (`taskset -c` syntax), from `POLICY_SERVER_CPUS`, when set.
+pub fn pinned_cpus() -> Option<String> {
+    std::env::var("POLICY_SERVER_CPUS")
+        .ok()
+        .filter(|cpus| !cpus.trim().is_empty())
+}
+
+/// The command that starts policy-server: under `taskset` with [`pinned_cpus`]. On a two-core
+/// machine the benchmarks give policy-server one core and wrk, the stub API and the harness the
+/// other, so that requests per second measure policy-server's work rather than how the scheduler
+/// shared the cores with the load generator.
+fn launcher(binary: &Path) -> Command {
+    match pinned_cpus() {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", &cpus]).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    }
 }
 
 #[cfg(test)]
