@@ -525,10 +525,15 @@ fn run(options: &Options) -> Result<(), String> {
     let _ = writeln!(w, "## Machine\n");
     let _ = writeln!(w, "| | |\n|---|---|");
     let _ = writeln!(w, "| CPU | {} |", cpu_model());
+    // The machine's cores, and those the harness may use (fewer when `make bench` pins it).
+    let all = command_line("nproc", &["--all"]);
+    let usable = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let pinned = native_sidecar_policy_server::pinned_cpus()
+        .map(|cpus| format!("; policy-server on CPU {cpus}"))
+        .unwrap_or_default();
     let _ = writeln!(
         w,
-        "| cores | {} |",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "| cores | {all} (the harness, wrk and the stub API on {usable}{pinned}) |"
     );
     let _ = writeln!(w, "| rustc | {} |", command_line("rustc", &["--version"]));
     let _ = writeln!(
