@@ -3,23 +3,18 @@
 //! received and left unread, then the move floor's structural change. What reading one node this
 //! way costs any policy in policy-server; the rest is the policy's own.
 
+#[path = "../../guest.rs"]
+mod guest_entry;
+
+// Only `validate_request`: this baseline reads the request itself.
+#[allow(dead_code)]
 #[path = "../../move/src/moved.rs"]
 mod moved;
 
-use kubewarden_policy_sdk::{
-    protocol_version_guest, request::ValidationRequest, settings::SettingsValidationResponse,
-    wapc_guest as guest,
-};
+use kubewarden_policy_sdk::{request::ValidationRequest, wapc_guest as guest};
 use serde_json::{Value, json};
 
 use guest::prelude::*;
-
-#[unsafe(no_mangle)]
-pub extern "C" fn wapc_init() {
-    register_function("validate", validate);
-    register_function("validate_settings", validate_settings);
-    register_function("protocol_version", protocol_version_guest);
-}
 
 fn validate(payload: &[u8]) -> CallResult {
     let request: ValidationRequest<Value> = serde_json::from_slice(payload)?;
@@ -51,11 +46,4 @@ fn pinned_node(pod: &Value) -> Option<&str> {
         )?
         .as_str()
     })
-}
-
-fn validate_settings(_payload: &[u8]) -> CallResult {
-    Ok(serde_json::to_vec(&SettingsValidationResponse {
-        valid: true,
-        message: None,
-    })?)
 }

@@ -4,24 +4,18 @@
 //! What any policy that reads the nodes this way pays in policy-server; the rest is the policy's
 //! own.
 
+#[path = "../../guest.rs"]
+mod guest_entry;
+
 #[path = "../../move/src/moved.rs"]
 mod moved;
 
-use kubewarden_policy_sdk::{
-    protocol_version_guest, settings::SettingsValidationResponse, wapc_guest as guest,
-};
+use kubewarden_policy_sdk::wapc_guest as guest;
 
 use guest::prelude::*;
 
 /// The policy's request, byte for byte (`NODE_LIST_REQUEST` in the policy's `src/lib.rs`).
 const NODE_LIST_REQUEST: &[u8] = br#"{"api_version":"v1","kind":"Node","label_selector":null,"field_selector":null,"field_masks":["metadata.name","status.nodeInfo.kubeletVersion"]}"#;
-
-#[unsafe(no_mangle)]
-pub extern "C" fn wapc_init() {
-    register_function("validate", validate);
-    register_function("validate_settings", validate_settings);
-    register_function("protocol_version", protocol_version_guest);
-}
 
 fn validate(payload: &[u8]) -> CallResult {
     // Received into the module's memory like the policy's, then dropped unread.
@@ -33,11 +27,4 @@ fn validate(payload: &[u8]) -> CallResult {
     )?;
     drop(std::hint::black_box(answer));
     moved::validate(payload)
-}
-
-fn validate_settings(_payload: &[u8]) -> CallResult {
-    Ok(serde_json::to_vec(&SettingsValidationResponse {
-        valid: true,
-        message: None,
-    })?)
 }
