@@ -243,6 +243,15 @@ impl Tally {
 }
 
 /// Sends the mix from `connections` clients until `deadline`; one tally per item.
+/// [`drive`] for `seconds`, every item's tally merged into one.
+fn drive_merged(server: &Server, items: &[Item], connections: usize, seconds: u64) -> Tally {
+    let mut merged = Tally::default();
+    for tally in drive(server, items, connections, Duration::from_secs(seconds)) {
+        merged.merge(tally);
+    }
+    merged
+}
+
 fn drive(server: &Server, items: &[Item], connections: usize, duration: Duration) -> Vec<Tally> {
     let deadline = Instant::now() + duration;
     let tallies = std::thread::scope(|scope| {
@@ -352,15 +361,7 @@ fn soak(options: &Options) -> Result<bool> {
         options.seconds
     );
 
-    let mut warm_up = Tally::default();
-    for tally in drive(
-        &server,
-        &items,
-        options.connections,
-        Duration::from_secs(options.warm_up),
-    ) {
-        warm_up.merge(tally);
-    }
+    let warm_up = drive_merged(&server, &items, options.connections, options.warm_up);
     let warm = settled_resident_kib(&server)?;
     let warm_up_wrong = warm_up.server_errors + warm_up.unexpected + warm_up.failed_exchanges;
     println!(
@@ -404,19 +405,12 @@ fn soak(options: &Options) -> Result<bool> {
     // settles at a level, where a leak keeps growing. When the soak ends above the limit, a second
     // period of the same load tells them apart: it must not add the limit again. Settled readings
     // move by a few MiB between periods even without a leak (42.2, then 45.0 MiB in one run).
-    let mut again = Tally::default();
-    let second = if (end as f64 - warm as f64) / warm as f64 > MEMORY_GROWTH_LIMIT {
-        for tally in drive(
-            &server,
-            &items,
-            options.connections,
-            Duration::from_secs(options.seconds),
-        ) {
-            again.merge(tally);
-        }
-        Some(settled_resident_kib(&server)?)
+    let growth = (end as f64 - warm as f64) / warm as f64;
+    let (again, second) = if growth > MEMORY_GROWTH_LIMIT {
+        let again = drive_merged(&server, &items, options.connections, options.seconds);
+        (again, Some(settled_resident_kib(&server)?))
     } else {
-        None
+        (Tally::default(), None)
     };
     let peak = samples.iter().copied().max().unwrap_or(end).max(end);
     let log = server.stop().context("cannot stop policy-server")?;
@@ -445,7 +439,6 @@ fn soak(options: &Options) -> Result<bool> {
         total.merge(tally);
     }
     let requests = total.latencies_ms.len();
-    let growth = (end as f64 - warm as f64) / warm as f64;
     println!(
         "\nrequests: {requests} in {elapsed:.1} s ({:.0}/s); 5xx and 500 rejections: {}; \
          unexpected answers: {}; failed exchanges: {}",
