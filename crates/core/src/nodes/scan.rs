@@ -6,7 +6,9 @@
 //! does not build byte by byte, checking it as it goes: about 18,000 wasm instructions per node.
 //! Here a skipped object or array is crossed 64 bytes at a time, by finding its closing bracket
 //! among the brackets outside strings (simdjson's quote and escape masks), with wasm SIMD when the
-//! module is built with it (`.cargo/config.toml`).
+//! module is built with it (`.cargo/config.toml`). The keys are followed by one loop over the whole
+//! answer that knows where it is (the list, a node, its metadata, status or nodeInfo), not by a
+//! call per object: most of the answer passes through that loop, its position in a local.
 //!
 //! What is skipped is not checked: the answers come from policy-server's serde_json. What is read
 //! is read as serde reads it (escapes decoded, control characters and bad UTF-8 refused, `null` for
@@ -27,203 +29,163 @@ pub(super) fn each_node<'a>(
     answer: &'a [u8],
     each: &mut dyn FnMut(Text<'a>, Text<'a>),
 ) -> Option<()> {
-    let mut reader = Reader {
-        bytes: answer,
-        at: 0,
-    };
-    let mut list = reader.object()?;
-    let mut items = false;
-    while reader.field(&mut list, &[b"items"])?.is_some() {
-        once(&mut items)?;
-        if reader.null()? {
-            continue;
-        }
-        let mut elements = reader.array()?;
-        while reader.element(&mut elements)? {
-            let (name, version) = reader.node()?;
-            each(name, version);
-        }
-    }
-    reader.end()
+    walk(answer, Level::List, each)
 }
 
 /// The name and kubelet version of a single Node answer (`get_resource`).
 pub(super) fn one_node(answer: &[u8]) -> Option<(Text<'_>, Text<'_>)> {
-    let mut reader = Reader {
-        bytes: answer,
-        at: 0,
-    };
-    let node = reader.node()?;
-    reader.end()?;
-    Some(node)
+    let mut node = None;
+    walk(answer, Level::Node, &mut |name, version| {
+        node = Some((name, version));
+    })?;
+    node
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// The object (or array) the reader is in. Each is serde's `Option` field of the one above it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    /// The NodeList: `items`.
+    List,
+    /// The `items` array: nodes.
+    Items,
+    /// A node: `metadata` and `status`.
+    Node,
+    /// `metadata`: `name`.
+    Metadata,
+    /// `status`: `nodeInfo`.
+    Status,
+    /// `status.nodeInfo`: `kubeletVersion`.
+    Info,
 }
 
-/// Where a reader is in an object or array: before its first member, or after one.
-struct Members {
-    first: bool,
+impl Level {
+    fn parent(self) -> Level {
+        match self {
+            Level::List | Level::Items => Level::List,
+            Level::Node => Level::Items,
+            Level::Metadata | Level::Status => Level::Node,
+            Level::Info => Level::Status,
+        }
+    }
 }
 
-impl<'a> Reader<'a> {
-    /// The next byte that is not whitespace, left unread.
-    #[inline(always)]
-    fn peek(&mut self) -> Option<u8> {
-        self.at = space(self.bytes, self.at);
-        self.bytes.get(self.at).copied()
-    }
+/// The fields read once per list or per node (serde refuses duplicate fields, `null` ones too).
+const ITEMS: u8 = 1;
+const METADATA: u8 = 2;
+const STATUS: u8 = 4;
+const NODE_INFO: u8 = 8;
 
-    /// Reads `byte` if it comes next.
-    #[inline(always)]
-    fn eat(&mut self, byte: u8) -> bool {
-        let next = self.peek() == Some(byte);
-        if next {
-            self.at += 1;
-        }
-        next
+/// Reads the object that starts the answer as `top` (a NodeList or a Node), calling `each` at the
+/// end of every node, then nothing but whitespace.
+fn walk<'a>(bytes: &'a [u8], top: Level, each: &mut dyn FnMut(Text<'a>, Text<'a>)) -> Option<()> {
+    let (byte, start) = next(bytes, 0)?;
+    if byte != b'{' {
+        return None;
     }
-
-    /// Nothing but whitespace left.
-    fn end(&mut self) -> Option<()> {
-        self.peek().is_none().then_some(())
-    }
-
-    /// `true` after a `null`, `false` (nothing read) before anything else.
-    fn null(&mut self) -> Option<bool> {
-        if self.peek()? != b'n' {
-            return Some(false);
-        }
-        let word = self.bytes.get(self.at..)?.first_chunk::<4>()?;
-        self.at += 4;
-        (word == b"null").then_some(true)
-    }
-
-    /// The start of an object, for [`Reader::field`].
-    fn object(&mut self) -> Option<Members> {
-        self.eat(b'{').then_some(Members { first: true })
-    }
-
-    /// The start of an object, or `null`.
-    fn optional_object(&mut self) -> Option<Option<Members>> {
-        if self.null()? {
-            return Some(None);
-        }
-        self.object().map(Some)
-    }
-
-    /// The next field of an object named in `keys`: its index there, the reader at its value,
-    /// which the caller must read. Other fields are skipped; `None` inside at the object's end.
-    fn field(&mut self, object: &mut Members, keys: &[&[u8]]) -> Option<Option<usize>> {
-        // The position in a local, not in `self`: this loop crosses most of the answer.
-        let bytes = self.bytes;
-        let mut at = space(bytes, self.at);
-        loop {
-            match *bytes.get(at)? {
-                b'}' => {
-                    self.at = at + 1;
-                    return Some(None);
-                }
-                b',' if !object.first => at = space(bytes, at + 1),
-                _ if object.first => object.first = false,
-                _ => return None,
-            }
-            if *bytes.get(at)? != b'"' {
+    // The position in a local: this loop crosses the whole answer.
+    let mut at = start + 1;
+    let mut level = top;
+    // No member read yet in the object or array the reader is in.
+    let mut first = true;
+    let mut seen = 0u8;
+    let (mut name, mut version): (Option<Text<'a>>, Option<Text<'a>>) = (None, None);
+    loop {
+        let (mut byte, mut here) = next(bytes, at)?;
+        if byte == b'}' || byte == b']' {
+            if (byte == b']') != (level == Level::Items) {
                 return None;
             }
-            let end = string_end::<false>(bytes, at + 1)?;
-            if end.escaped() {
+            at = here + 1;
+            if level == Level::Node {
+                each(
+                    name.take().unwrap_or_default(),
+                    version.take().unwrap_or_default(),
+                );
+                seen &= ITEMS;
+            }
+            if level == top {
+                return (space(bytes, at) == bytes.len()).then_some(());
+            }
+            level = level.parent();
+            first = false;
+            continue;
+        }
+        if !first {
+            if byte != b',' {
                 return None;
             }
-            let key = &bytes[at + 1..end.after() - 1];
-            at = space(bytes, end.after());
-            if *bytes.get(at)? != b':' {
+            (byte, here) = next(bytes, here + 1)?;
+        }
+        first = false;
+        if level == Level::Items {
+            if byte != b'{' {
                 return None;
             }
-            at = space(bytes, at + 1);
-            if let Some(wanted) = keys.iter().position(|wanted| same(wanted, key)) {
-                self.at = at;
-                return Some(Some(wanted));
-            }
-            at = space(bytes, skip(bytes, at)?);
+            at = here + 1;
+            level = Level::Node;
+            first = true;
+            continue;
         }
-    }
-
-    /// The start of an array, for [`Reader::element`].
-    fn array(&mut self) -> Option<Members> {
-        self.eat(b'[').then_some(Members { first: true })
-    }
-
-    /// Whether another element follows, the reader at it; the caller must read it.
-    fn element(&mut self, array: &mut Members) -> Option<bool> {
-        if std::mem::replace(&mut array.first, false) {
-            return Some(!self.eat(b']'));
-        }
-        if self.eat(b',') {
-            return Some(true);
-        }
-        self.eat(b']').then_some(false)
-    }
-
-    /// A string or `null` (empty), as serde reads it into an `Option<String>`.
-    fn text(&mut self) -> Option<Text<'a>> {
-        if self.null()? {
-            return Some(Cow::Borrowed(b""));
-        }
-        let start = self.at;
-        if !self.eat(b'"') {
+        if byte != b'"' {
             return None;
         }
-        let end = string_end::<true>(self.bytes, self.at)?;
-        self.at = end.after();
-        let quoted = &self.bytes[start..end.after()];
+        let end = string_end::<false>(bytes, here + 1)?;
         if end.escaped() {
-            return serde_json::from_slice::<String>(quoted)
-                .ok()
-                .map(|text| Cow::Owned(text.into_bytes()));
-        }
-        let raw = &quoted[1..quoted.len() - 1];
-        if end.unusual() && (raw.iter().any(|&byte| byte < 0x20) || str::from_utf8(raw).is_err()) {
             return None;
         }
-        Some(Cow::Borrowed(raw))
-    }
-
-    /// A Node object: `metadata.name` and `status.nodeInfo.kubeletVersion`, each level optional
-    /// (serde's `Option` fields, which refuse duplicates).
-    fn node(&mut self) -> Option<(Text<'a>, Text<'a>)> {
-        let (mut name, mut version) = (None, None);
-        let (mut metadata, mut status, mut node_info) = (false, false, false);
-        let mut node = self.object()?;
-        while let Some(field) = self.field(&mut node, &[b"metadata", b"status"])? {
-            if field == 0 {
-                once(&mut metadata)?;
-                let Some(mut metadata) = self.optional_object()? else {
-                    continue;
-                };
-                while self.field(&mut metadata, &[b"name"])?.is_some() {
-                    set(&mut name, self.text()?)?;
-                }
-            } else {
-                once(&mut status)?;
-                let Some(mut status) = self.optional_object()? else {
-                    continue;
-                };
-                while self.field(&mut status, &[b"nodeInfo"])?.is_some() {
-                    once(&mut node_info)?;
-                    let Some(mut info) = self.optional_object()? else {
-                        continue;
-                    };
-                    while self.field(&mut info, &[b"kubeletVersion"])?.is_some() {
-                        set(&mut version, self.text()?)?;
-                    }
-                }
-            }
+        let key = &bytes[here + 1..end.after() - 1];
+        let (colon, after) = next(bytes, end.after())?;
+        if colon != b':' {
+            return None;
         }
-        Some((name.unwrap_or_default(), version.unwrap_or_default()))
+        let (value, here) = next(bytes, after + 1)?;
+        // The field this level reads, if `key` names it: by length first, then its bytes.
+        let (field, inner) = match (level, key.len()) {
+            (Level::List, 5) if key == b"items" => (ITEMS, Level::Items),
+            (Level::Node, 8) if key == b"metadata" => (METADATA, Level::Metadata),
+            (Level::Node, 6) if key == b"status" => (STATUS, Level::Status),
+            (Level::Status, 8) if key == b"nodeInfo" => (NODE_INFO, Level::Info),
+            (Level::Metadata, 4) if key == b"name" => {
+                let (text, after) = text(bytes, here)?;
+                set(&mut name, text)?;
+                at = after;
+                continue;
+            }
+            (Level::Info, 14) if key == b"kubeletVersion" => {
+                let (text, after) = text(bytes, here)?;
+                set(&mut version, text)?;
+                at = after;
+                continue;
+            }
+            _ => {
+                at = skip(bytes, here, value)?;
+                continue;
+            }
+        };
+        if seen & field != 0 {
+            return None;
+        }
+        seen |= field;
+        let open = if inner == Level::Items { b'[' } else { b'{' };
+        if value == open {
+            at = here + 1;
+            level = inner;
+            first = true;
+        } else {
+            at = null(bytes, here)?;
+        }
     }
+}
+
+/// The byte at `at`, or past the whitespace there, and where it is.
+#[inline(always)]
+fn next(bytes: &[u8], at: usize) -> Option<(u8, usize)> {
+    let byte = *bytes.get(at)?;
+    if byte > b' ' {
+        return Some((byte, at));
+    }
+    let at = space(bytes, at);
+    Some((*bytes.get(at)?, at))
 }
 
 /// Past the whitespace at `at`.
@@ -238,10 +200,36 @@ fn space(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// Past the value at `at`, unread and unchecked.
+/// Past the `null` at `at`; `None` for anything else.
 #[inline(always)]
-fn skip(bytes: &[u8], at: usize) -> Option<usize> {
-    match bytes.get(at)? {
+fn null(bytes: &[u8], at: usize) -> Option<usize> {
+    (bytes.get(at..)?.first_chunk::<4>()? == b"null").then_some(at + 4)
+}
+
+/// The string or `null` (empty) at `at`, as serde reads it into an `Option<String>`, and where it
+/// ends.
+#[inline(always)]
+fn text(bytes: &[u8], at: usize) -> Option<(Text<'_>, usize)> {
+    if *bytes.get(at)? != b'"' {
+        return null(bytes, at).map(|after| (Cow::Borrowed(&b""[..]), after));
+    }
+    let end = string_end::<true>(bytes, at + 1)?;
+    let quoted = &bytes[at..end.after()];
+    if end.escaped() {
+        let text = serde_json::from_slice::<String>(quoted).ok()?;
+        return Some((Cow::Owned(text.into_bytes()), end.after()));
+    }
+    let raw = &quoted[1..quoted.len() - 1];
+    if end.unusual() && (raw.iter().any(|&byte| byte < 0x20) || str::from_utf8(raw).is_err()) {
+        return None;
+    }
+    Some((Cow::Borrowed(raw), end.after()))
+}
+
+/// Past the value at `at`, whose first byte is `first`, unread and unchecked.
+#[inline(always)]
+fn skip(bytes: &[u8], at: usize, first: u8) -> Option<usize> {
+    match first {
         b'"' => Some(string_end::<false>(bytes, at + 1)?.after()),
         b'{' | b'[' => nested_end(bytes, at + 1).map(NonZeroUsize::get),
         _ => {
@@ -255,34 +243,9 @@ fn skip(bytes: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// Equal keys, compared a word at a time (no call to `memcmp`).
-#[inline(always)]
-fn same(wanted: &[u8], key: &[u8]) -> bool {
-    if wanted.len() != key.len() {
-        return false;
-    }
-    match (wanted.first_chunk::<8>(), key.first_chunk::<8>()) {
-        (Some(wanted_start), Some(key_start)) => {
-            wanted_start == key_start && wanted.last_chunk::<8>() == key.last_chunk::<8>()
-        }
-        _ => match (wanted.first_chunk::<4>(), key.first_chunk::<4>()) {
-            (Some(wanted_start), Some(key_start)) => {
-                wanted_start == key_start && wanted.last_chunk::<4>() == key.last_chunk::<4>()
-            }
-            _ => wanted == key,
-        },
-    }
-}
-
-/// Marks a field read; `None` the second time (serde refuses duplicate fields).
-fn once(seen: &mut bool) -> Option<()> {
-    (!std::mem::replace(seen, true)).then_some(())
-}
-
 fn set<'a>(field: &mut Option<Text<'a>>, value: Text<'a>) -> Option<()> {
     field.replace(value).is_none().then_some(())
 }
-
 /// Where a string ends: the index after its closing quote, and whether it holds an escape, or
 /// (for a string that is read) a control character or a byte past ASCII outside escapes. One
 /// word, so that it comes back from a call in a register.
@@ -315,43 +278,22 @@ impl StringEnd {
 }
 
 /// Where the string whose content starts at `at` ends, with [`StringEnd::UNUSUAL`] when `TEXT` (a
-/// string that is read).
+/// string that is read). Sixteen bytes a step in line, an escape stepped over where it is: most
+/// strings end in the first step or two, and nearly none holds an escape.
 #[inline(always)]
-fn string_end<const TEXT: bool>(bytes: &[u8], at: usize) -> Option<StringEnd> {
-    // Most strings end within sixteen bytes.
-    if let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<16>) {
-        let classes = chunk::string::<TEXT>(chunk);
-        if classes.stops != 0 {
-            let stop = classes.stops.trailing_zeros();
-            if chunk[stop as usize] == b'"' {
-                let unusual = if classes.unusual & ((1 << stop) - 1) != 0 {
-                    StringEnd::UNUSUAL
-                } else {
-                    0
-                };
-                return StringEnd::new(at + stop as usize, unusual);
-            }
-        }
-    }
-    long_string_end(bytes, at)
-}
-
-/// [`string_end`] past the first sixteen bytes, or with an escape among them; it finds
-/// [`StringEnd::UNUSUAL`] for any string (only a read one looks).
-#[inline(never)]
-fn long_string_end(bytes: &[u8], mut at: usize) -> Option<StringEnd> {
+fn string_end<const TEXT: bool>(bytes: &[u8], mut at: usize) -> Option<StringEnd> {
     let mut flags = 0;
     while let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<16>) {
-        let classes = chunk::string::<true>(chunk);
+        let classes = chunk::string::<TEXT>(chunk);
         if classes.stops == 0 {
-            if classes.unusual != 0 {
+            if TEXT && classes.unusual != 0 {
                 flags |= StringEnd::UNUSUAL;
             }
             at += 16;
             continue;
         }
         let stop = classes.stops.trailing_zeros();
-        if classes.unusual & ((1 << stop) - 1) != 0 {
+        if TEXT && classes.unusual & ((1 << stop) - 1) != 0 {
             flags |= StringEnd::UNUSUAL;
         }
         at += stop as usize;
@@ -361,7 +303,14 @@ fn long_string_end(bytes: &[u8], mut at: usize) -> Option<StringEnd> {
         flags |= StringEnd::ESCAPED;
         at += 2;
     }
-    // The last bytes of the answer.
+    string_tail(bytes, at, flags)
+}
+
+/// [`string_end`] in the last bytes of the answer; it finds [`StringEnd::UNUSUAL`] for any string
+/// (only a read one looks).
+#[cold]
+#[inline(never)]
+fn string_tail(bytes: &[u8], mut at: usize, mut flags: u64) -> Option<StringEnd> {
     while let Some(&byte) = bytes.get(at) {
         match byte {
             b'"' => return StringEnd::new(at, flags),
@@ -419,6 +368,12 @@ impl Nesting {
     #[inline(always)]
     fn block(&mut self, block: &[u8; 64]) -> Option<usize> {
         let masks = chunk::structure(block);
+        if masks.open | masks.close | masks.backslash == 0 && self.escape == 0 {
+            // Most blocks of labels and annotations: the depth stays, each quote flips whether
+            // the next block starts inside a string.
+            self.in_string ^= u64::from(masks.quote.count_ones() & 1).wrapping_neg();
+            return None;
+        }
         let escaped = escaped(masks.backslash, &mut self.escape);
         let inside = prefix_xor(masks.quote & !escaped) ^ self.in_string;
         self.in_string = (inside >> 63).wrapping_neg();
@@ -498,7 +453,8 @@ struct StringClasses {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod chunk {
     use core::arch::wasm32::{
-        i8x16_eq, u8x16_bitmask, u8x16_lt, u8x16_splat, v128, v128_any_true, v128_load, v128_or,
+        i8x16_eq, i8x16_sub, u8x16_bitmask, u8x16_le, u8x16_lt, u8x16_splat, v128, v128_any_true,
+        v128_load, v128_or,
     };
 
     use super::{StringClasses, Structure};
@@ -553,6 +509,26 @@ mod chunk {
                 | u64::from(u8x16_bitmask(m3)) << 48
         };
         let equal = |bytes: v128, byte: u8| i8x16_eq(bytes, u8x16_splat(byte));
+        let quote = bits(
+            equal(b0, b'"'),
+            equal(b1, b'"'),
+            equal(b2, b'"'),
+            equal(b3, b'"'),
+        );
+        // Most blocks hold no bracket and no backslash: one test for the block. With bit 5 set,
+        // `[\]` and `{|}` are the three bytes from `{`.
+        let odd = |folded: v128| u8x16_le(i8x16_sub(folded, u8x16_splat(b'{')), u8x16_splat(2));
+        if !v128_any_true(v128_or(
+            v128_or(odd(f0), odd(f1)),
+            v128_or(odd(f2), odd(f3)),
+        )) {
+            return Structure {
+                quote,
+                backslash: 0,
+                open: 0,
+                close: 0,
+            };
+        }
         let (e0, e1, e2, e3) = (
             equal(b0, b'\\'),
             equal(b1, b'\\'),
@@ -560,12 +536,7 @@ mod chunk {
             equal(b3, b'\\'),
         );
         Structure {
-            quote: bits(
-                equal(b0, b'"'),
-                equal(b1, b'"'),
-                equal(b2, b'"'),
-                equal(b3, b'"'),
-            ),
+            quote,
             // Backslashes are rare: one test for the block.
             backslash: if v128_any_true(v128_or(v128_or(e0, e1), v128_or(e2, e3))) {
                 bits(e0, e1, e2, e3)
