@@ -129,38 +129,32 @@ fn walk<'a>(bytes: &'a [u8], top: Level, each: &mut dyn FnMut(Text<'a>, Text<'a>
         if byte != b'"' {
             return None;
         }
-        let end = string_end::<false>(bytes, here + 1)?;
-        if end.escaped() {
-            return None;
-        }
-        let key = &bytes[here + 1..end.after() - 1];
-        let (colon, after) = next(bytes, end.after())?;
+        let (field, after) = key(bytes, here + 1, level)?;
+        let (colon, after) = next(bytes, after)?;
         if colon != b':' {
             return None;
         }
         let (value, here) = next(bytes, after + 1)?;
-        // The field this level reads, if `key` names it: by length first, then its bytes.
-        let (field, inner) = match (level, key.len()) {
-            (Level::List, 5) if key == b"items" => (ITEMS, Level::Items),
-            (Level::Node, 8) if key == b"metadata" => (METADATA, Level::Metadata),
-            (Level::Node, 6) if key == b"status" => (STATUS, Level::Status),
-            (Level::Status, 8) if key == b"nodeInfo" => (NODE_INFO, Level::Info),
-            (Level::Metadata, 4) if key == b"name" => {
-                let (text, after) = text(bytes, here)?;
-                set(&mut name, text)?;
-                at = after;
-                continue;
-            }
-            (Level::Info, 14) if key == b"kubeletVersion" => {
-                let (text, after) = text(bytes, here)?;
-                set(&mut version, text)?;
-                at = after;
-                continue;
-            }
-            _ => {
+        let (field, inner) = match field {
+            None => {
                 at = skip(bytes, here, value)?;
                 continue;
             }
+            Some(Field::Name | Field::KubeletVersion) => {
+                let (text, after) = text(bytes, here)?;
+                let read = if field == Some(Field::Name) {
+                    &mut name
+                } else {
+                    &mut version
+                };
+                set(read, text)?;
+                at = after;
+                continue;
+            }
+            Some(Field::Items) => (ITEMS, Level::Items),
+            Some(Field::Metadata) => (METADATA, Level::Metadata),
+            Some(Field::Status) => (STATUS, Level::Status),
+            Some(Field::NodeInfo) => (NODE_INFO, Level::Info),
         };
         if seen & field != 0 {
             return None;
@@ -175,6 +169,55 @@ fn walk<'a>(bytes: &'a [u8], top: Level, each: &mut dyn FnMut(Text<'a>, Text<'a>
             at = null(bytes, here)?;
         }
     }
+}
+
+/// A field the reader reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Items,
+    Metadata,
+    Status,
+    NodeInfo,
+    Name,
+    KubeletVersion,
+}
+
+/// The field `key` names in an object at `level`, by length first, then its bytes.
+#[inline(always)]
+fn field(level: Level, key: &[u8]) -> Option<Field> {
+    match (level, key.len()) {
+        (Level::List, 5) if key == b"items" => Some(Field::Items),
+        (Level::Node, 8) if key == b"metadata" => Some(Field::Metadata),
+        (Level::Node, 6) if key == b"status" => Some(Field::Status),
+        (Level::Metadata, 4) if key == b"name" => Some(Field::Name),
+        (Level::Status, 8) if key == b"nodeInfo" => Some(Field::NodeInfo),
+        (Level::Info, 14) if key == b"kubeletVersion" => Some(Field::KubeletVersion),
+        _ => None,
+    }
+}
+
+/// The key whose content starts at `at`: the field it names at `level` (`None` inside for one
+/// that is skipped), and the index after its closing quote. `None` for an escaped key.
+#[inline(always)]
+fn key(bytes: &[u8], at: usize, level: Level) -> Option<(Option<Field>, usize)> {
+    // Every field read has a name shorter than sixteen bytes: a key that ends within the first
+    // sixteen is compared in that chunk, whose size is known (no bounds checks), and a longer
+    // one names no field read.
+    if let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<16>) {
+        let stops = chunk::string::<false>(chunk).stops;
+        if stops == 0 {
+            let end = string_end::<false>(bytes, at + 16)?;
+            return (!end.escaped()).then_some((None, end.after()));
+        }
+        let length = stops.trailing_zeros() as usize;
+        let key = chunk.get(..length)?;
+        return (chunk[length] == b'"').then_some((field(level, key), at + length + 1));
+    }
+    let end = string_end::<false>(bytes, at)?;
+    if end.escaped() {
+        return None;
+    }
+    Some((field(level, &bytes[at..end.after() - 1]), end.after()))
 }
 
 /// The byte at `at`, or past the whitespace there, and where it is.
@@ -339,13 +382,37 @@ fn nested_end(bytes: &[u8], mut at: usize) -> Option<NonZeroUsize> {
         in_string: 0,
         escape: 0,
     };
-    while let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) {
+    loop {
+        if nesting.escape == 0 {
+            // Most blocks of labels and annotations hold no bracket and no backslash: the depth
+            // stays, and each quote flips whether the next block starts inside a string. A
+            // tight loop over them gathers their quotes' parity.
+            let mut quotes = 0;
+            while let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) {
+                let Some(block_quotes) = chunk::quiet(block) else {
+                    break;
+                };
+                quotes ^= block_quotes;
+                at += 64;
+            }
+            nesting.in_string ^= u64::from(quotes.count_ones() & 1).wrapping_neg();
+        }
+        let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) else {
+            break;
+        };
         if let Some(end) = nesting.block(block) {
             return NonZeroUsize::new(at + end + 1);
         }
         at += 64;
     }
-    // The last bytes of the answer, padded with spaces.
+    nested_tail(bytes, at, nesting)
+}
+
+/// [`nested_end`] in the last bytes of the answer, padded with spaces: out of line, so that the
+/// padded copy takes no stack in the common case.
+#[cold]
+#[inline(never)]
+fn nested_tail(bytes: &[u8], at: usize, mut nesting: Nesting) -> Option<NonZeroUsize> {
     let tail = bytes.get(at..).unwrap_or_default();
     let mut padded = [b' '; 64];
     padded[..tail.len()].copy_from_slice(tail);
@@ -368,12 +435,6 @@ impl Nesting {
     #[inline(always)]
     fn block(&mut self, block: &[u8; 64]) -> Option<usize> {
         let masks = chunk::structure(block);
-        if masks.open | masks.close | masks.backslash == 0 && self.escape == 0 {
-            // Most blocks of labels and annotations: the depth stays, each quote flips whether
-            // the next block starts inside a string.
-            self.in_string ^= u64::from(masks.quote.count_ones() & 1).wrapping_neg();
-            return None;
-        }
         let escaped = escaped(masks.backslash, &mut self.escape);
         let inside = prefix_xor(masks.quote & !escaped) ^ self.in_string;
         self.in_string = (inside >> 63).wrapping_neg();
@@ -453,8 +514,8 @@ struct StringClasses {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod chunk {
     use core::arch::wasm32::{
-        i8x16_eq, i8x16_sub, u8x16_bitmask, u8x16_le, u8x16_lt, u8x16_splat, v128, v128_any_true,
-        v128_load, v128_or,
+        i8x16_eq, i8x16_sub, u8x16_bitmask, u8x16_lt, u8x16_min, u8x16_splat, u8x16_sub_sat, v128,
+        v128_any_true, v128_load, v128_or, v128_xor,
     };
 
     use super::{StringClasses, Structure};
@@ -484,6 +545,36 @@ mod chunk {
         }
     }
 
+    /// See the plain [`quiet`](super::chunk::quiet).
+    #[inline(always)]
+    pub(super) fn quiet(block: &[u8; 64]) -> Option<u64> {
+        let chunks = block.as_chunks::<16>().0;
+        let (b0, b1, b2, b3) = (
+            load(&chunks[0]),
+            load(&chunks[1]),
+            load(&chunks[2]),
+            load(&chunks[3]),
+        );
+        // With bit 5 set, `[\]` and `{|}` are the three bytes from `{`: below 3 once `{` is
+        // taken away, and the block holds one when the least of its bytes so taken is.
+        let from_brace =
+            |bytes: v128| i8x16_sub(v128_or(bytes, u8x16_splat(0x20)), u8x16_splat(b'{'));
+        let least = u8x16_min(
+            u8x16_min(from_brace(b0), from_brace(b1)),
+            u8x16_min(from_brace(b2), from_brace(b3)),
+        );
+        if v128_any_true(u8x16_sub_sat(u8x16_splat(3), least)) {
+            return None;
+        }
+        // The four vectors' quotes folded into one by xor: the same parity, one bitmask.
+        let quote = |bytes: v128| i8x16_eq(bytes, u8x16_splat(b'"'));
+        let quotes = v128_xor(
+            v128_xor(quote(b0), quote(b1)),
+            v128_xor(quote(b2), quote(b3)),
+        );
+        Some(u64::from(u8x16_bitmask(quotes)))
+    }
+
     #[inline(always)]
     pub(super) fn structure(block: &[u8; 64]) -> Structure {
         // Written out: an array of vectors would live in the module's memory.
@@ -509,26 +600,6 @@ mod chunk {
                 | u64::from(u8x16_bitmask(m3)) << 48
         };
         let equal = |bytes: v128, byte: u8| i8x16_eq(bytes, u8x16_splat(byte));
-        let quote = bits(
-            equal(b0, b'"'),
-            equal(b1, b'"'),
-            equal(b2, b'"'),
-            equal(b3, b'"'),
-        );
-        // Most blocks hold no bracket and no backslash: one test for the block. With bit 5 set,
-        // `[\]` and `{|}` are the three bytes from `{`.
-        let odd = |folded: v128| u8x16_le(i8x16_sub(folded, u8x16_splat(b'{')), u8x16_splat(2));
-        if !v128_any_true(v128_or(
-            v128_or(odd(f0), odd(f1)),
-            v128_or(odd(f2), odd(f3)),
-        )) {
-            return Structure {
-                quote,
-                backslash: 0,
-                open: 0,
-                close: 0,
-            };
-        }
         let (e0, e1, e2, e3) = (
             equal(b0, b'\\'),
             equal(b1, b'\\'),
@@ -536,7 +607,12 @@ mod chunk {
             equal(b3, b'\\'),
         );
         Structure {
-            quote,
+            quote: bits(
+                equal(b0, b'"'),
+                equal(b1, b'"'),
+                equal(b2, b'"'),
+                equal(b3, b'"'),
+            ),
             // Backslashes are rare: one test for the block.
             backslash: if v128_any_true(v128_or(v128_or(e0, e1), v128_or(e2, e3))) {
                 bits(e0, e1, e2, e3)
@@ -575,6 +651,21 @@ mod chunk {
             classes.unusual |= u32::from(!(0x20..0x80).contains(&byte)) << i;
         }
         classes
+    }
+
+    /// A block without a bracket or a backslash: a mask with as many bits as the block has
+    /// quotes, or as many modulo 2 (all a skip needs of such a block). `None` for another block.
+    #[inline(always)]
+    pub(super) fn quiet(block: &[u8; 64]) -> Option<u64> {
+        let mut quotes = 0;
+        for (i, &byte) in block.iter().enumerate() {
+            match byte {
+                b'"' => quotes |= 1 << i,
+                b'[' | b'\\' | b']' | b'{' | b'|' | b'}' => return None,
+                _ => {}
+            }
+        }
+        Some(quotes)
     }
 
     #[inline(always)]
