@@ -41,8 +41,11 @@ pub(super) fn one_node(answer: &[u8]) -> Option<(Text<'_>, Text<'_>)> {
     node
 }
 
-/// The object (or array) the reader is in. Each is serde's `Option` field of the one above it.
+/// The object (or array) the reader is in. Each is serde's `Option` field of the one above it,
+/// read once (serde refuses duplicate fields, `null` ones too): bit `1 << level` of the fields
+/// seen.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum Level {
     /// The NodeList: `items`.
     List,
@@ -68,12 +71,6 @@ impl Level {
         }
     }
 }
-
-/// The fields read once per list or per node (serde refuses duplicate fields, `null` ones too).
-const ITEMS: u8 = 1;
-const METADATA: u8 = 2;
-const STATUS: u8 = 4;
-const NODE_INFO: u8 = 8;
 
 /// Reads the object that starts the answer as `top` (a NodeList or a Node), calling `each` at the
 /// end of every node, then nothing but whitespace.
@@ -101,7 +98,7 @@ fn walk<'a>(bytes: &'a [u8], top: Level, each: &mut dyn FnMut(Text<'a>, Text<'a>
                     name.take().unwrap_or_default(),
                     version.take().unwrap_or_default(),
                 );
-                seen &= ITEMS;
+                seen &= 1 << Level::Items as u8;
             }
             if level == top {
                 return (space(bytes, at) == bytes.len()).then_some(());
@@ -135,27 +132,20 @@ fn walk<'a>(bytes: &'a [u8], top: Level, each: &mut dyn FnMut(Text<'a>, Text<'a>
             return None;
         }
         let (value, here) = next(bytes, after + 1)?;
-        let (field, inner) = match field {
+        let inner = match field {
             None => {
                 at = skip(bytes, here, value)?;
                 continue;
             }
-            Some(Field::Name | Field::KubeletVersion) => {
+            Some(Field::Text(index)) => {
                 let (text, after) = text(bytes, here)?;
-                let read = if field == Some(Field::Name) {
-                    &mut name
-                } else {
-                    &mut version
-                };
-                set(read, text)?;
+                set(if index == 0 { &mut name } else { &mut version }, text)?;
                 at = after;
                 continue;
             }
-            Some(Field::Items) => (ITEMS, Level::Items),
-            Some(Field::Metadata) => (METADATA, Level::Metadata),
-            Some(Field::Status) => (STATUS, Level::Status),
-            Some(Field::NodeInfo) => (NODE_INFO, Level::Info),
+            Some(Field::Open(inner)) => inner,
         };
+        let field = 1 << inner as u8;
         if seen & field != 0 {
             return None;
         }
@@ -174,24 +164,22 @@ fn walk<'a>(bytes: &'a [u8], top: Level, each: &mut dyn FnMut(Text<'a>, Text<'a>
 /// A field the reader reads.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Field {
-    Items,
-    Metadata,
-    Status,
-    NodeInfo,
-    Name,
-    KubeletVersion,
+    /// An object (an array for `items`) or `null`, whose fields are this level's.
+    Open(Level),
+    /// A string or `null`: the node's name (0) or kubelet version (1).
+    Text(u8),
 }
 
 /// The field `key` names in an object at `level`, by length first, then its bytes.
 #[inline(always)]
 fn field(level: Level, key: &[u8]) -> Option<Field> {
     match (level, key.len()) {
-        (Level::List, 5) if key == b"items" => Some(Field::Items),
-        (Level::Node, 8) if key == b"metadata" => Some(Field::Metadata),
-        (Level::Node, 6) if key == b"status" => Some(Field::Status),
-        (Level::Metadata, 4) if key == b"name" => Some(Field::Name),
-        (Level::Status, 8) if key == b"nodeInfo" => Some(Field::NodeInfo),
-        (Level::Info, 14) if key == b"kubeletVersion" => Some(Field::KubeletVersion),
+        (Level::List, 5) if key == b"items" => Some(Field::Open(Level::Items)),
+        (Level::Node, 8) if key == b"metadata" => Some(Field::Open(Level::Metadata)),
+        (Level::Node, 6) if key == b"status" => Some(Field::Open(Level::Status)),
+        (Level::Metadata, 4) if key == b"name" => Some(Field::Text(0)),
+        (Level::Status, 8) if key == b"nodeInfo" => Some(Field::Open(Level::Info)),
+        (Level::Info, 14) if key == b"kubeletVersion" => Some(Field::Text(1)),
         _ => None,
     }
 }
