@@ -27,7 +27,9 @@ impl KubeletVersion {
         KubeletVersion::from_kubelet_bytes(text.as_bytes())
     }
 
-    /// [`KubeletVersion::from_kubelet`] on the version's bytes, as the node reader finds them.
+    /// [`KubeletVersion::from_kubelet`] on the version's bytes, as the node reader finds them: in
+    /// line there, where a call would return the version through memory.
+    #[inline(always)]
     pub(crate) fn from_kubelet_bytes(text: &[u8]) -> Option<KubeletVersion> {
         let text = text.strip_prefix(b"v").unwrap_or(text);
         let (major, rest) = leading_number(text)?;
