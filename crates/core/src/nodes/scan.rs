@@ -21,22 +21,19 @@ use std::borrow::Cow;
 use std::num::{NonZeroU64, NonZeroUsize};
 
 /// A string as read: its bytes, valid UTF-8, escapes decoded.
-pub(super) type Text<'a> = Cow<'a, [u8]>;
+type Text<'a> = Cow<'a, [u8]>;
 
-/// Calls `each(name, kubelet_version)` for every node of a NodeList answer, in order; a node
-/// without a name or version gives an empty one.
-pub(super) fn each_node<'a>(
-    answer: &'a [u8],
-    each: &mut dyn FnMut(Text<'a>, Text<'a>),
-) -> Option<()> {
+/// Calls `each(name, kubelet_version)` (valid UTF-8) for every node of a NodeList answer, in
+/// order; a node without a name or version gives an empty one.
+pub(super) fn each_node(answer: &[u8], each: &mut dyn FnMut(&[u8], &[u8])) -> Option<()> {
     walk(answer, Level::List, each)
 }
 
 /// The name and kubelet version of a single Node answer (`get_resource`).
-pub(super) fn one_node(answer: &[u8]) -> Option<(Text<'_>, Text<'_>)> {
+pub(super) fn one_node(answer: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut node = None;
     walk(answer, Level::Node, &mut |name, version| {
-        node = Some((name, version));
+        node = Some((name.to_vec(), version.to_vec()));
     })?;
     node
 }
@@ -62,19 +59,23 @@ enum Level {
 }
 
 impl Level {
+    /// A table, not a branch per level.
     fn parent(self) -> Level {
-        match self {
-            Level::List | Level::Items => Level::List,
-            Level::Node => Level::Items,
-            Level::Metadata | Level::Status => Level::Node,
-            Level::Info => Level::Status,
-        }
+        const PARENT: [Level; 6] = [
+            Level::List,
+            Level::List,
+            Level::Items,
+            Level::Node,
+            Level::Node,
+            Level::Status,
+        ];
+        PARENT[self as usize]
     }
 }
 
 /// Reads the object that starts the answer as `top` (a NodeList or a Node), calling `each` at the
 /// end of every node, then nothing but whitespace.
-fn walk<'a>(bytes: &'a [u8], top: Level, each: &mut dyn FnMut(Text<'a>, Text<'a>)) -> Option<()> {
+fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<()> {
     let (byte, start) = next(bytes, 0)?;
     if byte != b'{' {
         return None;
@@ -84,8 +85,13 @@ fn walk<'a>(bytes: &'a [u8], top: Level, each: &mut dyn FnMut(Text<'a>, Text<'a>
     let mut level = top;
     // No member read yet in the object or array the reader is in.
     let mut first = true;
-    let mut seen = 0u8;
-    let (mut name, mut version): (Option<Text<'a>>, Option<Text<'a>>) = (None, None);
+    // The fields seen (bit `1 << level`); bit 0, which no field has, for an answer that is one
+    // node (`top` in the bits the loop keeps anyway).
+    let single = u8::from(top == Level::Node);
+    let mut seen = single;
+    // The node's name and kubelet version where they were found: a word each, which the loop
+    // keeps in registers with its position and level.
+    let (mut name, mut version) = (Span::UNREAD, Span::UNREAD);
     loop {
         let (mut byte, mut here) = next(bytes, at)?;
         if byte == b'}' || byte == b']' {
@@ -94,13 +100,14 @@ fn walk<'a>(bytes: &'a [u8], top: Level, each: &mut dyn FnMut(Text<'a>, Text<'a>
             }
             at = here + 1;
             if level == Level::Node {
-                each(
-                    name.take().unwrap_or_default(),
-                    version.take().unwrap_or_default(),
-                );
-                seen &= 1 << Level::Items as u8;
+                emit(bytes, name, version, each)?;
+                (name, version) = (Span::UNREAD, Span::UNREAD);
+                seen &= 1 << Level::Items as u8 | 1;
+                if seen & 1 != 0 {
+                    return (space(bytes, at) == bytes.len()).then_some(());
+                }
             }
-            if level == top {
+            if level == Level::List {
                 return (space(bytes, at) == bytes.len()).then_some(());
             }
             level = level.parent();
@@ -138,9 +145,11 @@ fn walk<'a>(bytes: &'a [u8], top: Level, each: &mut dyn FnMut(Text<'a>, Text<'a>
                 continue;
             }
             Some(Field::Text(index)) => {
-                let (text, after) = text(bytes, here)?;
-                set(if index == 0 { &mut name } else { &mut version }, text)?;
-                at = after;
+                let read = if index == 0 { &mut name } else { &mut version };
+                if read.read() {
+                    return None;
+                }
+                (*read, at) = text(bytes, here)?;
                 continue;
             }
             Some(Field::Open(inner)) => inner,
@@ -238,23 +247,92 @@ fn null(bytes: &[u8], at: usize) -> Option<usize> {
 }
 
 /// The string or `null` (empty) at `at`, as serde reads it into an `Option<String>`, and where it
-/// ends.
+/// ends. A string without escapes is checked here; one with escapes, when [`emit_decoded`]
+/// decodes it.
 #[inline(always)]
-fn text(bytes: &[u8], at: usize) -> Option<(Text<'_>, usize)> {
+fn text(bytes: &[u8], at: usize) -> Option<(Span, usize)> {
     if *bytes.get(at)? != b'"' {
-        return null(bytes, at).map(|after| (Cow::Borrowed(&b""[..]), after));
+        return null(bytes, at).map(|after| (Span::NULL, after));
     }
     let end = string_end::<true>(bytes, at + 1)?;
-    let quoted = &bytes[at..end.after()];
-    if end.escaped() {
-        let text = serde_json::from_slice::<String>(quoted).ok()?;
-        return Some((Cow::Owned(text.into_bytes()), end.after()));
-    }
-    let raw = &quoted[1..quoted.len() - 1];
-    if end.unusual() && (raw.iter().any(|&byte| byte < 0x20) || str::from_utf8(raw).is_err()) {
+    let raw = bytes.get(at + 1..end.after() - 1)?;
+    if !end.escaped()
+        && end.unusual()
+        && (raw.iter().any(|&byte| byte < 0x20) || str::from_utf8(raw).is_err())
+    {
         return None;
     }
-    Some((Cow::Borrowed(raw), end.after()))
+    Some((Span::new(at + 1, raw.len(), end.escaped())?, end.after()))
+}
+
+/// Where a string read is in the answer, in one word: its content's start and length, whether
+/// it was read (a `null` too), and whether it holds an escape.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Span(u64);
+
+impl Span {
+    /// A field not read (yet): serde's `None`, empty.
+    const UNREAD: Span = Span(0);
+    /// `null`: empty.
+    const NULL: Span = Span(Span::READ);
+    const READ: u64 = 1 << 62;
+    const ESCAPED: u64 = 1 << 63;
+    const LENGTH: u64 = (1 << 30) - 1;
+
+    /// `None` past what a word holds (answers of 1 GiB and more, which serde reads).
+    #[inline(always)]
+    fn new(start: usize, length: usize, escaped: bool) -> Option<Span> {
+        let start = u64::from(u32::try_from(start).ok()?);
+        let length = u64::try_from(length).ok().filter(|&l| l <= Span::LENGTH)?;
+        let escaped = if escaped { Span::ESCAPED } else { 0 };
+        Some(Span(start | length << 32 | Span::READ | escaped))
+    }
+
+    fn read(self) -> bool {
+        self.0 & Span::READ != 0
+    }
+
+    fn escaped(self) -> bool {
+        self.0 & Span::ESCAPED != 0
+    }
+
+    /// The string's bytes as they are in the answer (quoted with `quotes`).
+    #[inline(always)]
+    fn raw(self, bytes: &[u8], quotes: bool) -> Option<&[u8]> {
+        let start = ((self.0 & u64::from(u32::MAX)) as usize).checked_sub(usize::from(quotes))?;
+        let length = (self.0 >> 32 & Span::LENGTH) as usize + 2 * usize::from(quotes);
+        bytes.get(start..start + length)
+    }
+}
+
+/// Calls `each` with a node's name and kubelet version.
+#[inline(always)]
+fn emit(bytes: &[u8], name: Span, version: Span, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<()> {
+    if name.escaped() || version.escaped() {
+        return emit_decoded(bytes, name, version, each);
+    }
+    each(name.raw(bytes, false)?, version.raw(bytes, false)?);
+    Some(())
+}
+
+/// [`emit`] for texts with escapes, decoded as serde reads them (`None` for one it refuses).
+#[cold]
+#[inline(never)]
+fn emit_decoded(
+    bytes: &[u8],
+    name: Span,
+    version: Span,
+    each: &mut dyn FnMut(&[u8], &[u8]),
+) -> Option<()> {
+    let text = |span: Span| -> Option<Text<'_>> {
+        if !span.escaped() {
+            return span.raw(bytes, false).map(Cow::Borrowed);
+        }
+        let text = serde_json::from_slice::<String>(span.raw(bytes, true)?).ok()?;
+        Some(Cow::Owned(text.into_bytes()))
+    };
+    each(&text(name)?, &text(version)?);
+    Some(())
 }
 
 /// Past the value at `at`, whose first byte is `first`, unread and unchecked.
@@ -274,9 +352,6 @@ fn skip(bytes: &[u8], at: usize, first: u8) -> Option<usize> {
     }
 }
 
-fn set<'a>(field: &mut Option<Text<'a>>, value: Text<'a>) -> Option<()> {
-    field.replace(value).is_none().then_some(())
-}
 /// Where a string ends: the index after its closing quote, and whether it holds an escape, or
 /// (for a string that is read) a control character or a byte past ASCII outside escapes. One
 /// word, so that it comes back from a call in a register.
