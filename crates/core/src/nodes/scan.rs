@@ -133,12 +133,7 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
         if byte != b'"' {
             return None;
         }
-        let (field, after) = key(bytes, here + 1, level)?;
-        let (colon, after) = next(bytes, after)?;
-        if colon != b':' {
-            return None;
-        }
-        let (value, here) = next(bytes, after + 1)?;
+        let (field, value, here) = member(bytes, here + 1, level)?;
         let inner = match field {
             None => {
                 at = skip(bytes, here, value)?;
@@ -193,28 +188,51 @@ fn field(level: Level, key: &[u8]) -> Option<Field> {
     }
 }
 
-/// The key whose content starts at `at`: the field it names at `level` (`None` inside for one
-/// that is skipped), and the index after its closing quote. `None` for an escaped key.
+/// The member whose key's content starts at `at`: the field its key names at `level` (`None`
+/// inside for one that is skipped), and its value's first byte and index. `None` for an escaped
+/// key, or anything but a colon after it.
 #[inline(always)]
-fn key(bytes: &[u8], at: usize, level: Level) -> Option<(Option<Field>, usize)> {
-    // Every field read has a name shorter than sixteen bytes: a key that ends within the first
-    // sixteen is compared in that chunk, whose size is known (no bounds checks), and a longer
-    // one names no field read.
-    if let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<16>) {
+fn member(bytes: &[u8], at: usize, level: Level) -> Option<(Option<Field>, u8, usize)> {
+    let (field, after) = 'key: {
+        // Every field read has a name shorter than sixteen bytes: a key that ends within the
+        // first sixteen is compared in that chunk, whose size is known (no bounds checks), and
+        // a longer one names no field read.
+        let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<16>) else {
+            let end = string_end::<false>(bytes, at)?;
+            if end.escaped() {
+                return None;
+            }
+            break 'key (field(level, &bytes[at..end.after() - 1]), end.after());
+        };
         let stops = chunk::string::<false>(chunk).stops;
         if stops == 0 {
             let end = string_end::<false>(bytes, at + 16)?;
-            return (!end.escaped()).then_some((None, end.after()));
+            if end.escaped() {
+                return None;
+            }
+            break 'key (None, end.after());
         }
         let length = stops.trailing_zeros() as usize;
         let key = chunk.get(..length)?;
-        return (chunk[length] == b'"').then_some((field(level, key), at + length + 1));
-    }
-    let end = string_end::<false>(bytes, at)?;
-    if end.escaped() {
+        if chunk[length] != b'"' {
+            return None;
+        }
+        let field = field(level, key);
+        // Compact JSON (policy-server's): the colon and the value's first byte follow in the
+        // same chunk.
+        if let (Some(b':'), Some(&value)) = (chunk.get(length + 1), chunk.get(length + 2))
+            && value > b' '
+        {
+            return Some((field, value, at + length + 2));
+        }
+        (field, at + length + 1)
+    };
+    let (colon, after) = next(bytes, after)?;
+    if colon != b':' {
         return None;
     }
-    Some((field(level, &bytes[at..end.after() - 1]), end.after()))
+    let (value, here) = next(bytes, after + 1)?;
+    Some((field, value, here))
 }
 
 /// The byte at `at`, or past the whitespace there, and where it is.
