@@ -521,7 +521,8 @@ fn a_hundred_thousand_nodes() {
 #[test]
 fn awkward_node_answers_are_read_as_serde_reads_them() {
     // The module's reader skips what it does not read 64 bytes at a time with wasm SIMD: it must
-    // decide as the core does natively on the nodes serde reads, for the list and for one node.
+    // decide as the core does natively on the nodes serde reads, for the list (compact, as
+    // policy-server sends it, and pretty) and for one node.
     let settings_json = json!({"checkNodes": true});
     let settings = Settings::from_json(&settings_json).expect("valid settings");
     for seed in 0..150 {
@@ -532,7 +533,10 @@ fn awkward_node_answers_are_read_as_serde_reads_them() {
             .iter()
             .map(|node| node.name.clone())
             .find(|name| !name.is_empty());
-        let mut cases = vec![(None, payload(serde_json::to_string_pretty(&list).unwrap()))];
+        let mut cases = vec![
+            (None, payload(serde_json::to_string(&list).unwrap())),
+            (None, payload(serde_json::to_string_pretty(&list).unwrap())),
+        ];
         if let Some(name) = pinned {
             // get_resource for the pod's node, answered from the same items.
             cases.push((Some(name), Cluster::Nodes(Arc::new(Nodes::new(items)))));
