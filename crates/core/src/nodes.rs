@@ -101,7 +101,7 @@ impl Cluster for Vec<Node> {
 pub fn parse_node_list(answer: &[u8]) -> Result<Vec<Node>, String> {
     let mut nodes = Vec::new();
     match scan::each_node(answer, &mut |name, version| {
-        nodes.push(Node::from_bytes(&name, &version));
+        nodes.push(Node::from_bytes(name, version));
     }) {
         Some(()) => Ok(nodes),
         None => serde_node_list(answer),
@@ -116,7 +116,7 @@ pub fn answer_support(
     minimum: KubeletVersion,
 ) -> Result<Support, String> {
     let mut tally = Tally::new(node_name, minimum);
-    match scan::each_node(answer, &mut |name, version| tally.add(&name, &version)) {
+    match scan::each_node(answer, &mut |name, version| tally.add(name, version)) {
         Some(()) => Ok(tally.support()),
         None => serde_node_list(answer).map(|nodes| support(&nodes, node_name, minimum)),
     }
