@@ -626,16 +626,23 @@ mod chunk {
         }
     }
 
-    /// See the plain [`quiet`](super::chunk::quiet).
+    /// A block's four vectors, written out: an array of vectors would live in the module's
+    /// memory.
     #[inline(always)]
-    pub(super) fn quiet(block: &[u8; 64]) -> Option<u64> {
+    fn load_block(block: &[u8; 64]) -> (v128, v128, v128, v128) {
         let chunks = block.as_chunks::<16>().0;
-        let (b0, b1, b2, b3) = (
+        (
             load(&chunks[0]),
             load(&chunks[1]),
             load(&chunks[2]),
             load(&chunks[3]),
-        );
+        )
+    }
+
+    /// See the plain [`quiet`](super::chunk::quiet).
+    #[inline(always)]
+    pub(super) fn quiet(block: &[u8; 64]) -> Option<u64> {
+        let (b0, b1, b2, b3) = load_block(block);
         // With bit 5 set, `[\]` and `{|}` are the three bytes from `{`: below 3 once `{` is
         // taken away, and the block holds one when the least of its bytes so taken is.
         let from_brace =
@@ -658,14 +665,7 @@ mod chunk {
 
     #[inline(always)]
     pub(super) fn structure(block: &[u8; 64]) -> Structure {
-        // Written out: an array of vectors would live in the module's memory.
-        let chunks = block.as_chunks::<16>().0;
-        let (b0, b1, b2, b3) = (
-            load(&chunks[0]),
-            load(&chunks[1]),
-            load(&chunks[2]),
-            load(&chunks[3]),
-        );
+        let (b0, b1, b2, b3) = load_block(block);
         // `[` and `{` differ only in bit 5, as do `]` and `}`.
         let case = u8x16_splat(0x20);
         let (f0, f1, f2, f3) = (
