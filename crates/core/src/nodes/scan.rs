@@ -469,13 +469,15 @@ fn nested_end(bytes: &[u8], mut at: usize) -> Option<NonZeroUsize> {
             // stays, and each quote flips whether the next block starts inside a string. A
             // tight loop over them gathers their quotes' parity.
             let mut quotes = 0;
-            while let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) {
+            let mut rest = bytes.get(at..).unwrap_or_default();
+            while let Some((block, after)) = rest.split_first_chunk::<64>() {
                 let Some(block_quotes) = chunk::quiet(block) else {
                     break;
                 };
                 quotes ^= block_quotes;
-                at += 64;
+                rest = after;
             }
+            at = bytes.len() - rest.len();
             nesting.in_string ^= u64::from(quotes.count_ones() & 1).wrapping_neg();
         }
         let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) else {
