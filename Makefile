@@ -18,10 +18,10 @@ all: policy.wasm
 WASM_PROFILE := $(foreach package,serde_json indexmap hashbrown,--config=profile.release.package.$(package).opt-level=1)
 export WASM_PROFILE
 
-# The cargo output through wasm-opt -Oz when binaryen is installed (a sixth smaller), else as is.
-policy.wasm: $(SOURCES) scripts/wasm-shrink.sh
-	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
-	$(CARGO) build --release --locked --target $(WASM_TARGET) -p native-sidecar-policy $(WASM_PROFILE)
+# Built with std from source for size (scripts/wasm-build.sh), then through wasm-opt -Oz when
+# binaryen is installed (a sixth smaller), else as is.
+policy.wasm: $(SOURCES) scripts/wasm-build.sh scripts/wasm-shrink.sh
+	CARGO=$(CARGO) scripts/wasm-build.sh --release -p native-sidecar-policy
 	scripts/wasm-shrink.sh $(WASM_OUT) policy.wasm
 
 # Kubewarden's own binaries, for the tests that run the module in them (README: Kubewarden's
@@ -214,9 +214,8 @@ BENCH_SERVED_DEPS = $(if $(POLICY_SERVER),annotated-policy.wasm annotated-baseli
 .PHONY: bench bench-nodes bench-served bench-smoke bench-host bench-tools baselines annotated-baselines sizes check-size
 
 baselines:
-	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
-	CARGO_TARGET_DIR=$(BASELINES_DIR) $(CARGO) build --release --locked --target $(WASM_TARGET) \
-		--manifest-path benches/baselines/Cargo.toml $(WASM_PROFILE)
+	CARGO=$(CARGO) CARGO_TARGET_DIR=$(BASELINES_DIR) scripts/wasm-build.sh --release \
+		--manifest-path benches/baselines/Cargo.toml
 	for baseline in accept echo move list get; do \
 	  scripts/wasm-shrink.sh $(BASELINES_DIR)/$(WASM_TARGET)/release/baseline_$$baseline.wasm $(BASELINES_DIR)/$$baseline.wasm; \
 	done

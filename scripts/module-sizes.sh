@@ -14,9 +14,6 @@ build() { # build LABEL PROFILE-DIR [ENV...]: prints the built module's path
   echo "$variants/$target/$dir/native_sidecar_policy.wasm"
 }
 row() { printf '%s\t%s\n' "$1" "$2" >>"$out.tmp"; }
-# The shipped module's per-package opt-levels (Makefile: WASM_PROFILE), for the builds that say
-# "release profile".
-read -ra wasm_profile <<<"${WASM_PROFILE:-}"
 : >"$out.tmp"
 
 dev=$(build debug cargo build --quiet --locked --target $target -p native-sidecar-policy)
@@ -30,17 +27,22 @@ plain=$(build release CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODE
 cp "$plain" $variants/release-defaults.wasm
 row "release, cargo defaults (opt-level 3, no LTO, 16 codegen units, unwind)" "$(size $variants/release-defaults.wasm)"
 
-row "release profile (LTO, opt-level \"s\", 1 codegen unit, strip, abort): cargo output" \
+# The builds that say "release profile" are built as the shipped one (scripts/wasm-build.sh: the
+# per-package opt-levels of the Makefile's WASM_PROFILE, std from source for size).
+prebuilt=$(build release WASM_BUILD_STD=0 scripts/wasm-build.sh --quiet --release -p native-sidecar-policy)
+cp "$prebuilt" $variants/release-prebuilt-std.wasm
+row "release profile (LTO, opt-level \"s\", 1 codegen unit, strip, abort) with the toolchain's prebuilt std: cargo output" \
+  "$(size $variants/release-prebuilt-std.wasm)"
+row "release profile with std built for size, panics that trap: cargo output" \
   "$(size target/$target/release/native_sidecar_policy.wasm)"
 
-z=$(build release CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
-  cargo build --quiet --locked --release --target $target -p native-sidecar-policy "${wasm_profile[@]}")
+z=$(build release CARGO_PROFILE_RELEASE_OPT_LEVEL=z scripts/wasm-build.sh --quiet --release -p native-sidecar-policy)
 cp "$z" $variants/release-z.wasm
 row "release profile with opt-level \"z\"" "$(size $variants/release-z.wasm)"
 # Shrunk like the shipped module; make bench also measures its speed.
 scripts/wasm-shrink.sh $variants/release-z.wasm $variants/release-z-shrunk.wasm 2>/dev/null
 row "release profile with opt-level \"z\", then wasm-opt -Oz when installed" "$(size $variants/release-z-shrunk.wasm)"
-row "shipped policy.wasm (release profile, then wasm-opt -Oz when installed)" "$(size policy.wasm)"
+row "shipped policy.wasm (release profile, std built for size, then wasm-opt -Oz when installed)" "$(size policy.wasm)"
 for baseline in accept echo move; do
   row "$baseline baseline, release profile" "$(size target/baselines/$target/release/baseline_$baseline.wasm)"
 done

@@ -568,8 +568,9 @@ fn run(options: &Options) -> Result<(), String> {
          - **move**: the same, after moving `istio-proxy` from `containers` into `initContainers` \
          with `restartPolicy: Always`, with no checks: the structural change of a conversion, \
          and nothing else.\n\
-         The baselines use the policy's serde_json features and release profile, and go through \
-         the same `wasm-opt` step as the shipped module when it runs.\n"
+         The baselines are built as the shipped module is (scripts/wasm-build.sh: its serde_json \
+         features, release profile and std built for size), and go through the same `wasm-opt` step \
+         when it runs.\n"
     );
 
     for mode in [Mode::Fresh, Mode::Warm] {
