@@ -1,6 +1,7 @@
 //! Writes the fuzzers' seed corpus: policy payloads `{"request": AdmissionRequest, "settings": ...}`
 //! built from test_data (each fixture before and after conversion, under several operations and
-//! settings; Consul's behaviour inputs) and from the property tests' generator, one JSON file each.
+//! settings; Consul's behaviour inputs) and from the property tests' generator, one JSON file each;
+//! and node answers as policy-server sends them (compact), for the node reader's target.
 //!
 //! `cargo run -p native-sidecar-core --example fuzz_seeds -- fuzz/seeds`
 
@@ -9,7 +10,9 @@ mod support;
 
 use std::path::PathBuf;
 
-use native_sidecar_testdata::{admission_request, all_pairs, documents, root};
+use native_sidecar_testdata::{
+    admission_request, all_pairs, awkward_node_list, documents, eks_node, root,
+};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
@@ -86,6 +89,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             json!({"request": request, "settings": sample.settings.to_json()}),
         )?;
     }
+    for seed in 0..GENERATED as u64 {
+        write(format!("nodes-awkward-{seed}"), awkward_node_list(seed))?;
+    }
+    let eks: Vec<Value> = (0..8).map(eks_node).collect();
+    write("node-eks".to_owned(), eks[0].clone())?;
+    write(
+        "nodes-eks".to_owned(),
+        json!({"apiVersion": "v1", "kind": "NodeList", "items": eks}),
+    )?;
     eprintln!("wrote {written} seeds to {}", dir.display());
     Ok(())
 }
