@@ -284,15 +284,17 @@ pub fn measure(
             options.seconds,
             options.rounds,
             if options.rounds == 1 { "" } else { "s" }
-        ) + &native_sidecar_policy_server::pinned_cpus()
-            .map(|cpus| {
-                format!(
-                    " (policy-server confined to CPU {cpus}, wrk and the harness on the others)"
-                )
-            })
-            .unwrap_or_default(),
+        ) + &pinning("wrk and the harness"),
         served,
     })
+}
+
+/// Where the load ran, for a section's load line: policy-server's CPUs when `make bench` pins it,
+/// `others` (what shares the remaining CPUs) on the rest; empty when nothing is pinned.
+pub(crate) fn pinning(others: &str) -> String {
+    native_sidecar_policy_server::pinned_cpus()
+        .map(|cpus| format!(" (policy-server confined to CPU {cpus}, {others} on the others)"))
+        .unwrap_or_default()
 }
 
 /// Writes a BENCHMARKS.md section's heading, and the reason in its place when the run was

@@ -24,7 +24,7 @@ use native_sidecar_policy_server::{KubeApi, Policy, Server, admission_review, ve
 use native_sidecar_testdata::{eks_node, eks_node_name};
 use serde_json::{Value, json};
 
-use crate::served::{LoadOptions, Run, answer, median, wrk_naming};
+use crate::served::{LoadOptions, Run, answer, median, pinning, wrk_naming};
 
 /// The cluster sizes measured.
 pub const NODE_COUNTS: [usize; 3] = [100, 1000, 5000];
@@ -330,9 +330,7 @@ pub fn measure(
             options.seconds,
             options.rounds,
             if options.rounds == 1 { "" } else { "s" }
-        ) + &native_sidecar_policy_server::pinned_cpus()
-            .map(|cpus| format!(" (policy-server confined to CPU {cpus}, wrk, the stub API and the harness on the others)"))
-            .unwrap_or_default(),
+        ) + &pinning("wrk, the stub API and the harness"),
         first_ms,
         rows,
         load_before,
