@@ -5,7 +5,7 @@
 # - serde_json and the map it builds objects in at opt-level 1 (WASM_PROFILE, from the Makefile);
 # - std built from the toolchain's own sources (its rust-src component, added when missing) with
 #   std's size-optimised code paths, and with panics that stop the module at once (a wasm trap)
-#   instead of formatting a message first: 61 KB off the policy module. The policy answers every
+#   instead of formatting a message first: 50 KB off the policy module. The policy answers every
 #   input without panicking (crates/host/tests/bad_input.rs); a panic would be a bug, and policy-server
 #   and kwctl report its trap as an error for that request either way. Stable cargo and rustc take
 #   these unstable options only with RUSTC_BOOTSTRAP=1, which is set for this build alone.
