@@ -84,7 +84,7 @@ e2e-tests: policy.wasm annotated-policy.wasm host e2e-tools
 KWCTL_RUN_FLAGS ?= --sigstore-trust-config /nonexistent.json
 e2e-kwctl: policy.wasm annotated-policy.wasm e2e-tools
 	@[ -n "$(KWCTL)" ] || { echo "e2e-kwctl needs kwctl: install it or set KWCTL=path/to/kwctl"; exit 1; }
-	KWCTL=$(KWCTL) KWCTL_RUN_FLAGS="$(KWCTL_RUN_FLAGS)" RUST_BACKTRACE=0 bats $(E2E_FILES)
+	KWCTL=$(KWCTL) KWCTL_RUN_FLAGS="$(KWCTL_RUN_FLAGS)" bats $(E2E_FILES)
 
 # make test's pass under kwctl: only with a KWCTL given, not any kwctl on the PATH (another
 # release may word its errors differently).

@@ -1,5 +1,10 @@
 # Helpers shared by the e2e files (tests/*.bats load them with `load helpers`).
 
+# kwctl's error is the last line of its stderr, which the tests compare; with RUST_BACKTRACE set
+# in the caller's environment kwctl prints a backtrace after it. Set here, not only in the
+# Makefile, so that `KWCTL=kwctl bats tests/e2e.bats` passes from any shell.
+export RUST_BACKTRACE=0
+
 # Whether $KWCTL is this repository's policy-host rather than the real kwctl.
 is_policy_host() {
   [[ "$("$KWCTL" --version 2>/dev/null)" == policy-host* ]]
