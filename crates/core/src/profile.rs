@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::mesh::{self, Dependents, Mesh};
+use crate::mesh::{self, AnyMesh, Dependents, Mesh};
 use crate::pod::PodView;
 use crate::settings::{Settings, SidecarRule};
 
@@ -15,7 +15,7 @@ pub(crate) struct Profile<'a> {
     pub setup: Setup<'a>,
     pub trailing: &'a [&'a str],
     pub dependents: Dependents,
-    pub mesh: Option<&'static dyn Mesh>,
+    pub mesh: Option<&'static AnyMesh>,
 }
 
 /// A profile's setup containers: a mesh's own list or the settings', borrowed (a review builds a
@@ -47,7 +47,7 @@ impl Setup<'_> {
 }
 
 impl<'a> Profile<'a> {
-    pub fn of_mesh(mesh: &'static dyn Mesh) -> Profile<'a> {
+    pub fn of_mesh(mesh: &'static AnyMesh) -> Profile<'a> {
         Profile {
             proxy: Cow::Borrowed(mesh.proxy()),
             setup: Setup::Mesh(mesh.setup()),

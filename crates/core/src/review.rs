@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::convert;
-use crate::mesh::{self, Dependents, Injection, NativeEdit, Switch};
+use crate::mesh::{self, Dependents, Injection, Mesh, NativeEdit, Switch};
 use crate::nodes::{self, Cluster, HeldBack, NoCluster};
 use crate::order::{self, Misplacement};
 use crate::path;

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::describe::{and_list, describe};
 use crate::kubelet::KubeletVersion;
-use crate::mesh::{self, MESHES, MeshSettings};
+use crate::mesh::{self, MESHES, Mesh, MeshSettings};
 
 /// What the policy does with pods it looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
