@@ -292,6 +292,18 @@ fn write_digits(f: &mut fmt::Formatter<'_>, mut n: u128) -> fmt::Result {
     f.write_str(std::str::from_utf8(&digits[at..]).unwrap_or_default())
 }
 
+/// 10^0 to 10^19, every power of ten a u64 holds: `checked_pow` multiplies with overflow checks,
+/// each a 128-bit library call in WebAssembly.
+const POWERS_OF_TEN: [u64; 20] = {
+    let mut powers = [1u64; 20];
+    let mut at = 1;
+    while at < powers.len() {
+        powers[at] = powers[at - 1] * 10;
+        at += 1;
+    }
+    powers
+};
+
 /// The quantities resource lists almost always hold, up to 18 digits and a suffix (`100m`, `2`,
 /// `128Mi`), without the general path's 128-bit arithmetic per digit; `None` for any other text.
 /// Gives what the general path gives (tested against it): the suffix decides the format, binary
@@ -308,10 +320,15 @@ fn plain(text: &[u8]) -> Option<Result<Quantity, QuantityError>> {
     if format == Format::DecimalExponent {
         return None;
     }
-    // Products that fit 64 bits skip the 128-bit multiplication, a library call in WebAssembly.
-    let scaled = |value: u64, scale: u64| match value.checked_mul(scale) {
-        Some(product) => i128::from(product),
-        None => i128::from(value) * i128::from(scale),
+    // Products that fit 64 bits skip the 128-bit multiplication, a library call in WebAssembly,
+    // and so does the test: u64's `checked_mul` is that same call there. Factors of at most 64
+    // significant bits together have a product below 2^64.
+    let scaled = |value: u64, scale: u64| {
+        if value.leading_zeros() + scale.leading_zeros() >= u64::BITS {
+            i128::from(value * scale)
+        } else {
+            i128::from(value) * i128::from(scale)
+        }
     };
     let nanos = if binary {
         match i64::try_from(value).ok()?.checked_shl(exponent as u32) {
@@ -321,8 +338,8 @@ fn plain(text: &[u8]) -> Option<Result<Quantity, QuantityError>> {
     } else {
         // A decimal suffix's exponent is at least -9; up to G the scale fits 64 bits.
         let shift = (exponent + 9) as u32;
-        let nanos = match 10u64.checked_pow(shift) {
-            Some(scale) => Some(scaled(value, scale)),
+        let nanos = match POWERS_OF_TEN.get(shift as usize) {
+            Some(&scale) => Some(scaled(value, scale)),
             None => 10i128.pow(shift).checked_mul(i128::from(value)),
         };
         match nanos {
