@@ -868,13 +868,11 @@ fn run(options: &Options) -> Result<(), String> {
 
 /// checkNodes served by policy-server with nodes from the stub Kubernetes API, or why not.
 fn serve_nodes(options: &Options, cases: &[Case]) -> Result<served_nodes::NodeReport, String> {
-    // Eight loaded runs per cluster size: shorter runs than the section above, by default.
+    // Ten modules and requests per cluster size: shorter runs than the section above, as many
+    // rounds (the goals take the median of the rounds' ratios).
     let mut load = load_options(options)?;
     load.seconds = options
         .load_seconds
-        .unwrap_or(if options.quick { 1 } else { 3 });
-    load.rounds = options
-        .load_rounds
         .unwrap_or(if options.quick { 1 } else { 3 });
     if options.nodes_only && options.policy_server.is_none() {
         return Err("no policy-server (POLICY_SERVER)".to_owned());
