@@ -32,9 +32,15 @@ pub(super) fn each_node(answer: &[u8], each: &mut dyn FnMut(&[u8], &[u8])) -> Op
 /// The name and kubelet version of a single Node answer (`get_resource`).
 pub(super) fn one_node(answer: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut node = None;
-    walk(answer, Level::Node, &mut |name, version| {
-        node = Some((name.to_vec(), version.to_vec()));
-    })?;
+    let mut keep = |name: &[u8], version: &[u8]| node = Some((name.to_vec(), version.to_vec()));
+    if answer.first() == Some(&b'{')
+        && let Some((name, version, end)) = compact_node(answer, 1)
+        && space(answer, end) == answer.len()
+    {
+        emit(answer, name, version, &mut keep)?;
+    } else {
+        walk(answer, Level::Node, &mut keep)?;
+    }
     node
 }
 
@@ -125,6 +131,11 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
             if byte != b'{' {
                 return None;
             }
+            if let Some((name, version, end)) = compact_node(bytes, here + 1) {
+                emit(bytes, name, version, each)?;
+                at = end;
+                continue;
+            }
             at = here + 1;
             level = Level::Node;
             first = true;
@@ -163,6 +174,181 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
             at = null(bytes, here)?;
         }
     }
+}
+
+/// A node as policy-server writes it (compact, each field once, every object read non-empty),
+/// read without the loop of [`walk`]: its name and kubelet version, and the index after its
+/// closing brace. `at` is the index after the node's opening brace. A loop per object, each
+/// matching its own field as two numbers: [`walk`] also follows the list, spaces and `null`s, and
+/// dispatches every member on its level, with more state across its loop than the compiler keeps
+/// in registers. `None` for anything else (whitespace, a `null` object, a duplicate field, an
+/// escaped key, a number, the end of the input...): [`walk`] then reads the same node from its
+/// start and decides. Out of line (a list and a single node call it), for the same registers.
+#[inline(never)]
+fn compact_node(bytes: &[u8], mut at: usize) -> Option<(Span, Span, usize)> {
+    let (mut name, mut version) = (Span::UNREAD, Span::UNREAD);
+    let (mut metadata, mut status, mut info) = (false, false, false);
+    loop {
+        let (key, mut value) = compact_key(bytes, at)?;
+        at = if key.is(Name::METADATA) {
+            if metadata || *bytes.get(value)? != b'{' {
+                return None;
+            }
+            metadata = true;
+            value += 1;
+            loop {
+                let (key, at) = compact_key(bytes, value)?;
+                value = if key.is(Name::NAME) {
+                    if name.read() {
+                        return None;
+                    }
+                    let after;
+                    (name, after) = text(bytes, at)?;
+                    after
+                } else {
+                    compact_skip(bytes, at)?
+                };
+                if !compact_more(bytes, &mut value)? {
+                    break value;
+                }
+            }
+        } else if key.is(Name::STATUS) {
+            if status || *bytes.get(value)? != b'{' {
+                return None;
+            }
+            status = true;
+            value += 1;
+            loop {
+                let (key, mut at) = compact_key(bytes, value)?;
+                value = if key.is(Name::NODE_INFO) {
+                    if info || *bytes.get(at)? != b'{' {
+                        return None;
+                    }
+                    info = true;
+                    at += 1;
+                    loop {
+                        let (key, value) = compact_key(bytes, at)?;
+                        at = if key.is(Name::KUBELET_VERSION) {
+                            if version.read() {
+                                return None;
+                            }
+                            let after;
+                            (version, after) = text(bytes, value)?;
+                            after
+                        } else {
+                            compact_skip(bytes, value)?
+                        };
+                        if !compact_more(bytes, &mut at)? {
+                            break at;
+                        }
+                    }
+                } else {
+                    compact_skip(bytes, at)?
+                };
+                if !compact_more(bytes, &mut value)? {
+                    break value;
+                }
+            }
+        } else {
+            compact_skip(bytes, value)?
+        };
+        if !compact_more(bytes, &mut at)? {
+            return Some((name, version, at));
+        }
+    }
+}
+
+/// A key as read: the sixteen bytes from its first, and its length (sixteen for a longer one,
+/// which names no field read: see [`member`]). Compared with a name as two numbers, where
+/// comparing the bytes of a slice compiles to a comparison per byte.
+#[derive(Clone, Copy)]
+struct Key {
+    bytes: u128,
+    length: usize,
+}
+
+/// A field's name for [`Key::is`]: its bytes as a number, and which of them count.
+struct Name {
+    bytes: u128,
+    mask: u128,
+    length: usize,
+}
+
+impl Name {
+    const METADATA: Name = Name::new(b"metadata");
+    const STATUS: Name = Name::new(b"status");
+    const NAME: Name = Name::new(b"name");
+    const NODE_INFO: Name = Name::new(b"nodeInfo");
+    const KUBELET_VERSION: Name = Name::new(b"kubeletVersion");
+
+    const fn new(name: &[u8]) -> Name {
+        let mut bytes = [0; 16];
+        let mut at = 0;
+        while at < name.len() {
+            bytes[at] = name[at];
+            at += 1;
+        }
+        Name {
+            bytes: u128::from_le_bytes(bytes),
+            mask: (1 << (8 * name.len())) - 1,
+            length: name.len(),
+        }
+    }
+}
+
+impl Key {
+    #[inline(always)]
+    fn is(self, name: Name) -> bool {
+        self.length == name.length && self.bytes & name.mask == name.bytes
+    }
+}
+
+/// The key whose opening quote is at `at`, and the index of its value, right after the colon.
+#[inline(always)]
+fn compact_key(bytes: &[u8], at: usize) -> Option<(Key, usize)> {
+    if *bytes.get(at)? != b'"' {
+        return None;
+    }
+    let chunk = bytes.get(at + 1..)?.first_chunk::<16>()?;
+    let stops = chunk::string::<false>(chunk).stops;
+    let (key, colon) = if stops == 0 {
+        let end = string_end::<false>(bytes, at + 17)?;
+        if end.escaped() {
+            return None;
+        }
+        let bytes = u128::from_le_bytes(*chunk);
+        (Key { bytes, length: 16 }, end.after())
+    } else {
+        let length = stops.trailing_zeros() as usize;
+        if chunk[length] != b'"' {
+            return None;
+        }
+        let bytes = u128::from_le_bytes(*chunk);
+        (Key { bytes, length }, at + length + 2)
+    };
+    (*bytes.get(colon)? == b':').then_some((key, colon + 1))
+}
+
+/// Past the string, object or array at `at`, as [`skip`] goes; `None` for another value.
+#[inline(always)]
+fn compact_skip(bytes: &[u8], at: usize) -> Option<usize> {
+    match *bytes.get(at)? {
+        b'"' => Some(string_end::<false>(bytes, at + 1)?.after()),
+        b'{' | b'[' => nested_end(bytes, at + 1).map(NonZeroUsize::get),
+        _ => None,
+    }
+}
+
+/// After a member's value at `at`: past a comma, `true`, or past the closing brace, `false`.
+#[inline(always)]
+fn compact_more(bytes: &[u8], at: &mut usize) -> Option<bool> {
+    let more = match *bytes.get(*at)? {
+        b',' => true,
+        b'}' => false,
+        _ => return None,
+    };
+    *at += 1;
+    Some(more)
 }
 
 /// A field the reader reads.
