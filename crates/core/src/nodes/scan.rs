@@ -18,6 +18,7 @@
 //! answer serde reads.
 
 use std::borrow::Cow;
+use std::hint::black_box;
 use std::num::{NonZeroU64, NonZeroUsize};
 
 /// A string as read: its bytes, valid UTF-8, escapes decoded.
@@ -32,15 +33,9 @@ pub(super) fn each_node(answer: &[u8], each: &mut dyn FnMut(&[u8], &[u8])) -> Op
 /// The name and kubelet version of a single Node answer (`get_resource`).
 pub(super) fn one_node(answer: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut node = None;
-    let mut keep = |name: &[u8], version: &[u8]| node = Some((name.to_vec(), version.to_vec()));
-    if answer.first() == Some(&b'{')
-        && let Some((name, version, end)) = compact_node(answer, 1)
-        && space(answer, end) == answer.len()
-    {
-        emit(answer, name, version, &mut keep)?;
-    } else {
-        walk(answer, Level::Node, &mut keep)?;
-    }
+    walk(answer, Level::Node, &mut |name, version| {
+        node = Some((name.to_vec(), version.to_vec()));
+    })?;
     node
 }
 
@@ -131,7 +126,10 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
             if byte != b'{' {
                 return None;
             }
-            if let Some((name, version, end)) = compact_node(bytes, here + 1) {
+            // Called through a pointer the optimisers cannot see through: wasm-opt inlines a
+            // function called once, and in line it costs [`walk`] its registers.
+            let compact: fn(&[u8], usize) -> Option<(Span, Span, usize)> = compact_node;
+            if let Some((name, version, end)) = black_box(compact)(bytes, here + 1) {
                 emit(bytes, name, version, each)?;
                 at = end;
                 continue;
@@ -155,7 +153,7 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
                 if read.read() {
                     return None;
                 }
-                (*read, at) = text(bytes, here)?;
+                (*read, at) = text_member(bytes, here)?;
                 continue;
             }
             Some(Field::Open(inner)) => inner,
@@ -183,7 +181,7 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
 /// dispatches every member on its level, with more state across its loop than the compiler keeps
 /// in registers. `None` for anything else (whitespace, a `null` object, a duplicate field, an
 /// escaped key, a number, the end of the input...): [`walk`] then reads the same node from its
-/// start and decides. Out of line (a list and a single node call it), for the same registers.
+/// start and decides. Out of line, for the same registers.
 #[inline(never)]
 fn compact_node(bytes: &[u8], mut at: usize) -> Option<(Span, Span, usize)> {
     let (mut name, mut version) = (Span::UNREAD, Span::UNREAD);
@@ -203,7 +201,7 @@ fn compact_node(bytes: &[u8], mut at: usize) -> Option<(Span, Span, usize)> {
                         return None;
                     }
                     let after;
-                    (name, after) = text(bytes, at)?;
+                    (name, after) = text_member(bytes, at)?;
                     after
                 } else {
                     compact_skip(bytes, at)?
@@ -233,24 +231,24 @@ fn compact_node(bytes: &[u8], mut at: usize) -> Option<(Span, Span, usize)> {
                                 return None;
                             }
                             let after;
-                            (version, after) = text(bytes, value)?;
+                            (version, after) = text_member(bytes, value)?;
                             after
                         } else {
-                            compact_skip(bytes, value)?
+                            other_member(bytes, value)?
                         };
                         if !compact_more(bytes, &mut at)? {
                             break at;
                         }
                     }
                 } else {
-                    compact_skip(bytes, at)?
+                    other_member(bytes, at)?
                 };
                 if !compact_more(bytes, &mut value)? {
                     break value;
                 }
             }
         } else {
-            compact_skip(bytes, value)?
+            other_member(bytes, value)?
         };
         if !compact_more(bytes, &mut at)? {
             return Some((name, version, at));
@@ -258,20 +256,17 @@ fn compact_node(bytes: &[u8], mut at: usize) -> Option<(Span, Span, usize)> {
     }
 }
 
-/// A key as read: the sixteen bytes from its first, and its length (sixteen for a longer one,
-/// which names no field read: see [`member`]). Compared with a name as two numbers, where
+/// A key as read: the sixteen bytes from its first. Compared with a name as a number, where
 /// comparing the bytes of a slice compiles to a comparison per byte.
 #[derive(Clone, Copy)]
-struct Key {
-    bytes: u128,
-    length: usize,
-}
+struct Key(u128);
 
-/// A field's name for [`Key::is`]: its bytes as a number, and which of them count.
+/// A field's name for [`Key::is`]: its bytes and its closing quote as a number, and which bytes
+/// count. The quote stands for the length: a shorter key has its own quote before it, a longer
+/// one (sixteen bytes or more too) a byte of its name there.
 struct Name {
     bytes: u128,
     mask: u128,
-    length: usize,
 }
 
 impl Name {
@@ -288,10 +283,10 @@ impl Name {
             bytes[at] = name[at];
             at += 1;
         }
+        bytes[name.len()] = b'"';
         Name {
             bytes: u128::from_le_bytes(bytes),
-            mask: (1 << (8 * name.len())) - 1,
-            length: name.len(),
+            mask: (1 << (8 * (name.len() + 1))) - 1,
         }
     }
 }
@@ -299,7 +294,7 @@ impl Name {
 impl Key {
     #[inline(always)]
     fn is(self, name: Name) -> bool {
-        self.length == name.length && self.bytes & name.mask == name.bytes
+        self.0 & name.mask == name.bytes
     }
 }
 
@@ -311,21 +306,16 @@ fn compact_key(bytes: &[u8], at: usize) -> Option<(Key, usize)> {
     }
     let chunk = bytes.get(at + 1..)?.first_chunk::<16>()?;
     let stops = chunk::string::<false>(chunk).stops;
-    let (key, colon) = if stops == 0 {
-        let end = string_end::<false>(bytes, at + 17)?;
-        if end.escaped() {
-            return None;
-        }
-        let bytes = u128::from_le_bytes(*chunk);
-        (Key { bytes, length: 16 }, end.after())
+    let colon = if stops == 0 {
+        long_key_end(bytes, at + 17)?
     } else {
         let length = stops.trailing_zeros() as usize;
         if chunk[length] != b'"' {
             return None;
         }
-        let bytes = u128::from_le_bytes(*chunk);
-        (Key { bytes, length }, at + length + 2)
+        at + length + 2
     };
+    let key = Key(u128::from_le_bytes(*chunk));
     (*bytes.get(colon)? == b':').then_some((key, colon + 1))
 }
 
@@ -337,6 +327,23 @@ fn compact_skip(bytes: &[u8], at: usize) -> Option<usize> {
         b'{' | b'[' => nested_end(bytes, at + 1).map(NonZeroUsize::get),
         _ => None,
     }
+}
+
+/// Past the rest of a key from `at` (its seventeenth byte, but in the last bytes of the answer);
+/// `None` for one with an escape. Out of line: a call, not a copy of the loop, wherever a key is
+/// read ([`compact_node`], [`member`]).
+#[inline(never)]
+fn long_key_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let end = string_end::<false>(bytes, at)?;
+    (!end.escaped()).then(|| end.after())
+}
+
+/// [`compact_skip`] out of line, for the members of a node, its status and its nodeInfo that are
+/// not read: policy-server sends none (it trims nodes to the fields the policy reads, but for
+/// their metadata), so one copy of the loops serves all three objects.
+#[inline(never)]
+fn other_member(bytes: &[u8], at: usize) -> Option<usize> {
+    compact_skip(bytes, at)
 }
 
 /// After a member's value at `at`: past a comma, `true`, or past the closing brace, `false`.
@@ -358,6 +365,12 @@ enum Field {
     Open(Level),
     /// A string or `null`: the node's name (0) or kubelet version (1).
     Text(u8),
+}
+
+/// [`text`] out of line: one copy of its loop for the three places that read a name or a version.
+#[inline(never)]
+fn text_member(bytes: &[u8], at: usize) -> Option<(Span, usize)> {
+    text(bytes, at)
 }
 
 /// The field `key` names in an object at `level`, by length first, then its bytes.
@@ -384,34 +397,19 @@ fn member(bytes: &[u8], at: usize, level: Level) -> Option<(Option<Field>, u8, u
         // first sixteen is compared in that chunk, whose size is known (no bounds checks), and
         // a longer one names no field read.
         let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<16>) else {
-            let end = string_end::<false>(bytes, at)?;
-            if end.escaped() {
-                return None;
-            }
-            break 'key (field(level, &bytes[at..end.after() - 1]), end.after());
+            let after = long_key_end(bytes, at)?;
+            break 'key (field(level, &bytes[at..after - 1]), after);
         };
         let stops = chunk::string::<false>(chunk).stops;
         if stops == 0 {
-            let end = string_end::<false>(bytes, at + 16)?;
-            if end.escaped() {
-                return None;
-            }
-            break 'key (None, end.after());
+            break 'key (None, long_key_end(bytes, at + 16)?);
         }
         let length = stops.trailing_zeros() as usize;
         let key = chunk.get(..length)?;
         if chunk[length] != b'"' {
             return None;
         }
-        let field = field(level, key);
-        // Compact JSON (policy-server's): the colon and the value's first byte follow in the
-        // same chunk.
-        if let (Some(b':'), Some(&value)) = (chunk.get(length + 1), chunk.get(length + 2))
-            && value > b' '
-        {
-            return Some((field, value, at + length + 2));
-        }
-        (field, at + length + 1)
+        (field(level, key), at + length + 1)
     };
     let (colon, after) = next(bytes, after)?;
     if colon != b':' {
