@@ -61,16 +61,15 @@ impl fmt::Display for KubeletVersion {
 fn leading_number(text: &[u8]) -> Option<(u32, &[u8])> {
     let mut number = 0u32;
     let mut digits = 0;
-    for &byte in text {
-        if !byte.is_ascii_digit() {
+    // Indexed: a slice iterator here was a call per number in the module, not a loop in line.
+    while let Some(digit) = text.get(digits).map(|byte| byte.wrapping_sub(b'0')) {
+        if digit > 9 {
             break;
         }
-        number = number
-            .checked_mul(10)?
-            .checked_add(u32::from(byte - b'0'))?;
+        number = number.checked_mul(10)?.checked_add(u32::from(digit))?;
         digits += 1;
     }
-    (digits > 0).then(|| (number, &text[digits..]))
+    (digits > 0).then_some(number).zip(text.get(digits..))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //! answer serde reads.
 
 use std::borrow::Cow;
+use std::hint::black_box;
 use std::num::{NonZeroU64, NonZeroUsize};
 
 /// A string as read: its bytes, valid UTF-8, escapes decoded.
@@ -125,6 +126,14 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
             if byte != b'{' {
                 return None;
             }
+            // Called through a pointer the optimisers cannot see through: wasm-opt inlines a
+            // function called once, and in line it costs [`walk`] its registers.
+            let compact: fn(&[u8], usize) -> Option<(Span, Span, usize)> = compact_node;
+            if let Some((name, version, end)) = black_box(compact)(bytes, here + 1) {
+                emit(bytes, name, version, each)?;
+                at = end;
+                continue;
+            }
             at = here + 1;
             level = Level::Node;
             first = true;
@@ -144,7 +153,7 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
                 if read.read() {
                     return None;
                 }
-                (*read, at) = text(bytes, here)?;
+                (*read, at) = text_member(bytes, here)?;
                 continue;
             }
             Some(Field::Open(inner)) => inner,
@@ -165,6 +174,190 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
     }
 }
 
+/// A node as policy-server writes it (compact, each field once, every object read non-empty),
+/// read without the loop of [`walk`]: its name and kubelet version, and the index after its
+/// closing brace. `at` is the index after the node's opening brace. A loop per object, each
+/// matching its own field as two numbers: [`walk`] also follows the list, spaces and `null`s, and
+/// dispatches every member on its level, with more state across its loop than the compiler keeps
+/// in registers. `None` for anything else (whitespace, a `null` object, a duplicate field, an
+/// escaped key, a number, the end of the input...): [`walk`] then reads the same node from its
+/// start and decides. Out of line, for the same registers.
+#[inline(never)]
+fn compact_node(bytes: &[u8], mut at: usize) -> Option<(Span, Span, usize)> {
+    let (mut name, mut version) = (Span::UNREAD, Span::UNREAD);
+    let (mut metadata, mut status, mut info) = (false, false, false);
+    loop {
+        let (key, mut value) = compact_key(bytes, at)?;
+        at = if key.is(Name::METADATA) {
+            if metadata || *bytes.get(value)? != b'{' {
+                return None;
+            }
+            metadata = true;
+            value += 1;
+            loop {
+                let (key, at) = compact_key(bytes, value)?;
+                value = if key.is(Name::NAME) {
+                    if name.read() {
+                        return None;
+                    }
+                    let after;
+                    (name, after) = text_member(bytes, at)?;
+                    after
+                } else {
+                    compact_skip(bytes, at)?
+                };
+                if !compact_more(bytes, &mut value)? {
+                    break value;
+                }
+            }
+        } else if key.is(Name::STATUS) {
+            if status || *bytes.get(value)? != b'{' {
+                return None;
+            }
+            status = true;
+            value += 1;
+            loop {
+                let (key, mut at) = compact_key(bytes, value)?;
+                value = if key.is(Name::NODE_INFO) {
+                    if info || *bytes.get(at)? != b'{' {
+                        return None;
+                    }
+                    info = true;
+                    at += 1;
+                    loop {
+                        let (key, value) = compact_key(bytes, at)?;
+                        at = if key.is(Name::KUBELET_VERSION) {
+                            if version.read() {
+                                return None;
+                            }
+                            let after;
+                            (version, after) = text_member(bytes, value)?;
+                            after
+                        } else {
+                            other_member(bytes, value)?
+                        };
+                        if !compact_more(bytes, &mut at)? {
+                            break at;
+                        }
+                    }
+                } else {
+                    other_member(bytes, at)?
+                };
+                if !compact_more(bytes, &mut value)? {
+                    break value;
+                }
+            }
+        } else {
+            other_member(bytes, value)?
+        };
+        if !compact_more(bytes, &mut at)? {
+            return Some((name, version, at));
+        }
+    }
+}
+
+/// A key as read: the sixteen bytes from its first. Compared with a name as a number, where
+/// comparing the bytes of a slice compiles to a comparison per byte.
+#[derive(Clone, Copy)]
+struct Key(u128);
+
+/// A field's name for [`Key::is`]: its bytes and its closing quote as a number, and which bytes
+/// count. The quote stands for the length: a shorter key has its own quote before it, a longer
+/// one (sixteen bytes or more too) a byte of its name there.
+struct Name {
+    bytes: u128,
+    mask: u128,
+}
+
+impl Name {
+    const METADATA: Name = Name::new(b"metadata");
+    const STATUS: Name = Name::new(b"status");
+    const NAME: Name = Name::new(b"name");
+    const NODE_INFO: Name = Name::new(b"nodeInfo");
+    const KUBELET_VERSION: Name = Name::new(b"kubeletVersion");
+
+    const fn new(name: &[u8]) -> Name {
+        let mut bytes = [0; 16];
+        let mut at = 0;
+        while at < name.len() {
+            bytes[at] = name[at];
+            at += 1;
+        }
+        bytes[name.len()] = b'"';
+        Name {
+            bytes: u128::from_le_bytes(bytes),
+            mask: (1 << (8 * (name.len() + 1))) - 1,
+        }
+    }
+}
+
+impl Key {
+    #[inline(always)]
+    fn is(self, name: Name) -> bool {
+        self.0 & name.mask == name.bytes
+    }
+}
+
+/// The key whose opening quote is at `at`, and the index of its value, right after the colon.
+#[inline(always)]
+fn compact_key(bytes: &[u8], at: usize) -> Option<(Key, usize)> {
+    if *bytes.get(at)? != b'"' {
+        return None;
+    }
+    let chunk = bytes.get(at + 1..)?.first_chunk::<16>()?;
+    let stops = chunk::string::<false>(chunk).stops;
+    let colon = if stops == 0 {
+        long_key_end(bytes, at + 17)?
+    } else {
+        let length = stops.trailing_zeros() as usize;
+        if chunk[length] != b'"' {
+            return None;
+        }
+        at + length + 2
+    };
+    let key = Key(u128::from_le_bytes(*chunk));
+    (*bytes.get(colon)? == b':').then_some((key, colon + 1))
+}
+
+/// Past the string, object or array at `at`, as [`skip`] goes; `None` for another value.
+#[inline(always)]
+fn compact_skip(bytes: &[u8], at: usize) -> Option<usize> {
+    match *bytes.get(at)? {
+        b'"' => Some(string_end::<false>(bytes, at + 1)?.after()),
+        b'{' | b'[' => nested_end(bytes, at + 1).map(NonZeroUsize::get),
+        _ => None,
+    }
+}
+
+/// Past the rest of a key from `at` (its seventeenth byte, but in the last bytes of the answer);
+/// `None` for one with an escape. Out of line: a call, not a copy of the loop, wherever a key is
+/// read ([`compact_node`], [`member`]).
+#[inline(never)]
+fn long_key_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let end = string_end::<false>(bytes, at)?;
+    (!end.escaped()).then(|| end.after())
+}
+
+/// [`compact_skip`] out of line, for the members of a node, its status and its nodeInfo that are
+/// not read: policy-server sends none (it trims nodes to the fields the policy reads, but for
+/// their metadata), so one copy of the loops serves all three objects.
+#[inline(never)]
+fn other_member(bytes: &[u8], at: usize) -> Option<usize> {
+    compact_skip(bytes, at)
+}
+
+/// After a member's value at `at`: past a comma, `true`, or past the closing brace, `false`.
+#[inline(always)]
+fn compact_more(bytes: &[u8], at: &mut usize) -> Option<bool> {
+    let more = match *bytes.get(*at)? {
+        b',' => true,
+        b'}' => false,
+        _ => return None,
+    };
+    *at += 1;
+    Some(more)
+}
+
 /// A field the reader reads.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Field {
@@ -172,6 +365,12 @@ enum Field {
     Open(Level),
     /// A string or `null`: the node's name (0) or kubelet version (1).
     Text(u8),
+}
+
+/// [`text`] out of line: one copy of its loop for the three places that read a name or a version.
+#[inline(never)]
+fn text_member(bytes: &[u8], at: usize) -> Option<(Span, usize)> {
+    text(bytes, at)
 }
 
 /// The field `key` names in an object at `level`, by length first, then its bytes.
@@ -198,34 +397,19 @@ fn member(bytes: &[u8], at: usize, level: Level) -> Option<(Option<Field>, u8, u
         // first sixteen is compared in that chunk, whose size is known (no bounds checks), and
         // a longer one names no field read.
         let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<16>) else {
-            let end = string_end::<false>(bytes, at)?;
-            if end.escaped() {
-                return None;
-            }
-            break 'key (field(level, &bytes[at..end.after() - 1]), end.after());
+            let after = long_key_end(bytes, at)?;
+            break 'key (field(level, &bytes[at..after - 1]), after);
         };
         let stops = chunk::string::<false>(chunk).stops;
         if stops == 0 {
-            let end = string_end::<false>(bytes, at + 16)?;
-            if end.escaped() {
-                return None;
-            }
-            break 'key (None, end.after());
+            break 'key (None, long_key_end(bytes, at + 16)?);
         }
         let length = stops.trailing_zeros() as usize;
         let key = chunk.get(..length)?;
         if chunk[length] != b'"' {
             return None;
         }
-        let field = field(level, key);
-        // Compact JSON (policy-server's): the colon and the value's first byte follow in the
-        // same chunk.
-        if let (Some(b':'), Some(&value)) = (chunk.get(length + 1), chunk.get(length + 2))
-            && value > b' '
-        {
-            return Some((field, value, at + length + 2));
-        }
-        (field, at + length + 1)
+        (field(level, key), at + length + 1)
     };
     let (colon, after) = next(bytes, after)?;
     if colon != b':' {
