@@ -128,7 +128,7 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
             }
             // Called through a pointer the optimisers cannot see through: wasm-opt inlines a
             // function called once, and in line it costs [`walk`] its registers.
-            let compact: fn(&[u8], usize) -> Option<(Span, Span, usize)> = compact_node;
+            let compact: CompactRead = compact_node;
             if let Some((name, version, end)) = black_box(compact)(bytes, here + 1) {
                 emit(bytes, name, version, each)?;
                 at = end;
@@ -173,6 +173,9 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
         }
     }
 }
+
+/// [`compact_node`]'s signature.
+type CompactRead = fn(&[u8], usize) -> Option<(Span, Span, usize)>;
 
 /// A node as policy-server writes it (compact, each field once, every object read non-empty),
 /// read without the loop of [`walk`]: its name and kubelet version, and the index after its
@@ -954,5 +957,37 @@ mod chunk {
             }
         }
         masks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use native_sidecar_testdata::{eks_node, eks_node_name};
+    use serde_json::json;
+
+    /// policy-server's EKS nodes (trimmed to the policy's masks, metadata whole) take the compact
+    /// read, which finds what the general loop finds in the same node.
+    #[test]
+    fn eks_nodes_take_the_compact_read() {
+        for at in [0, 1, 250, 4999] {
+            let node = eks_node(at);
+            let trimmed = json!({
+                "metadata": node["metadata"],
+                "status": {"nodeInfo": {"kubeletVersion": node["status"]["nodeInfo"]["kubeletVersion"]}},
+            });
+            let text = serde_json::to_vec(&trimmed).expect("a node serializes");
+            let (name, version, end) = compact_node(&text, 1).expect("the compact read");
+            assert_eq!(end, text.len());
+            let name = name.raw(&text, false).expect("a name");
+            let version = version.raw(&text, false).expect("a version");
+            assert_eq!(name, eks_node_name(at).as_bytes());
+            let mut walked = None;
+            walk(&text, Level::Node, &mut |name, version| {
+                walked = Some((name.to_vec(), version.to_vec()));
+            })
+            .expect("the general loop");
+            assert_eq!(walked, Some((name.to_vec(), version.to_vec())));
+        }
     }
 }
