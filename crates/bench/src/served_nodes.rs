@@ -342,10 +342,14 @@ pub fn measure(
 }
 
 impl NodeReport {
-    fn rate(&self, nodes: usize, request: Request, module: Module) -> f64 {
+    fn row(&self, nodes: usize, request: Request, module: Module) -> Option<&Row> {
         self.rows
             .iter()
             .find(|r| r.nodes == nodes && r.request == request && r.module == module)
+    }
+
+    fn rate(&self, nodes: usize, request: Request, module: Module) -> f64 {
+        self.row(nodes, request, module)
             .map_or(f64::NAN, |r| r.requests_per_second)
     }
 
@@ -353,9 +357,7 @@ impl NodeReport {
     /// ([`paired_ratio`]).
     fn ratio(&self, nodes: usize, request: Request, module: Module, base: Module) -> f64 {
         let rounds = |module: Module| {
-            self.rows
-                .iter()
-                .find(|r| r.nodes == nodes && r.request == request && r.module == module)
+            self.row(nodes, request, module)
                 .map_or(&[][..], |r| &r.rounds[..])
         };
         let (a, b) = (rounds(module), rounds(base));
@@ -366,9 +368,7 @@ impl NodeReport {
     }
 
     fn calls(&self, nodes: usize, request: Request, module: Module) -> (u64, u64) {
-        self.rows
-            .iter()
-            .find(|r| r.nodes == nodes && r.request == request && r.module == module)
+        self.row(nodes, request, module)
             .map_or((0, 0), |r| (r.lists, r.gets))
     }
 }
