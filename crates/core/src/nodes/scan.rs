@@ -150,10 +150,7 @@ fn walk(bytes: &[u8], top: Level, each: &mut dyn FnMut(&[u8], &[u8])) -> Option<
             }
             Some(Field::Text(index)) => {
                 let read = if index == 0 { &mut name } else { &mut version };
-                if read.read() {
-                    return None;
-                }
-                (*read, at) = text_member(bytes, here)?;
+                at = read_once(read, bytes, here)?;
                 continue;
             }
             Some(Field::Open(inner)) => inner,
@@ -186,77 +183,75 @@ type CompactRead = fn(&[u8], usize) -> Option<(Span, Span, usize)>;
 /// escaped key, a number, the end of the input...): [`walk`] then reads the same node from its
 /// start and decides. Out of line, for the same registers.
 #[inline(never)]
-fn compact_node(bytes: &[u8], mut at: usize) -> Option<(Span, Span, usize)> {
+fn compact_node(bytes: &[u8], at: usize) -> Option<(Span, Span, usize)> {
     let (mut name, mut version) = (Span::UNREAD, Span::UNREAD);
     let (mut metadata, mut status, mut info) = (false, false, false);
-    loop {
-        let (key, mut value) = compact_key(bytes, at)?;
-        at = if key.is(Name::METADATA) {
-            if metadata || *bytes.get(value)? != b'{' {
-                return None;
-            }
-            metadata = true;
-            value += 1;
-            loop {
-                let (key, at) = compact_key(bytes, value)?;
-                value = if key.is(Name::NAME) {
-                    if name.read() {
-                        return None;
-                    }
-                    let after;
-                    (name, after) = text_member(bytes, at)?;
-                    after
+    let end = members(bytes, at, |key, value| {
+        if key.is(Name::METADATA) {
+            members(bytes, open(bytes, value, &mut metadata)?, |key, value| {
+                if key.is(Name::NAME) {
+                    read_once(&mut name, bytes, value)
                 } else {
-                    compact_skip(bytes, at)?
-                };
-                if !compact_more(bytes, &mut value)? {
-                    break value;
+                    compact_skip(bytes, value)
                 }
-            }
+            })
         } else if key.is(Name::STATUS) {
-            if status || *bytes.get(value)? != b'{' {
-                return None;
-            }
-            status = true;
-            value += 1;
-            loop {
-                let (key, mut at) = compact_key(bytes, value)?;
-                value = if key.is(Name::NODE_INFO) {
-                    if info || *bytes.get(at)? != b'{' {
-                        return None;
-                    }
-                    info = true;
-                    at += 1;
-                    loop {
-                        let (key, value) = compact_key(bytes, at)?;
-                        at = if key.is(Name::KUBELET_VERSION) {
-                            if version.read() {
-                                return None;
-                            }
-                            let after;
-                            (version, after) = text_member(bytes, value)?;
-                            after
-                        } else {
-                            other_member(bytes, value)?
-                        };
-                        if !compact_more(bytes, &mut at)? {
-                            break at;
-                        }
-                    }
-                } else {
-                    other_member(bytes, at)?
-                };
-                if !compact_more(bytes, &mut value)? {
-                    break value;
+            members(bytes, open(bytes, value, &mut status)?, |key, value| {
+                if !key.is(Name::NODE_INFO) {
+                    return other_member(bytes, value);
                 }
-            }
+                members(bytes, open(bytes, value, &mut info)?, |key, value| {
+                    if key.is(Name::KUBELET_VERSION) {
+                        read_once(&mut version, bytes, value)
+                    } else {
+                        other_member(bytes, value)
+                    }
+                })
+            })
         } else {
-            other_member(bytes, value)?
-        };
+            other_member(bytes, value)
+        }
+    })?;
+    Some((name, version, end))
+}
+
+/// The members of the object whose first key is at `at`, each through `member` (its key and its
+/// value's index, giving the index after the value), and the index after the closing brace. In
+/// line: each object of [`compact_node`] gets its own loop.
+#[inline(always)]
+fn members(
+    bytes: &[u8],
+    mut at: usize,
+    mut member: impl FnMut(Key, usize) -> Option<usize>,
+) -> Option<usize> {
+    loop {
+        let (key, value) = compact_key(bytes, at)?;
+        at = member(key, value)?;
         if !compact_more(bytes, &mut at)? {
-            return Some((name, version, at));
+            return Some(at);
         }
     }
+}
+
+/// Past the opening brace of the object at `at`, which must come once (`seen`).
+#[inline(always)]
+fn open(bytes: &[u8], at: usize, seen: &mut bool) -> Option<usize> {
+    if *seen || *bytes.get(at)? != b'{' {
+        return None;
+    }
+    *seen = true;
+    Some(at + 1)
+}
+
+/// The name or version at `at` into `read`, which must come once; the index after it.
+#[inline(always)]
+fn read_once(read: &mut Span, bytes: &[u8], at: usize) -> Option<usize> {
+    if read.read() {
+        return None;
+    }
+    let after;
+    (*read, after) = text_member(bytes, at)?;
+    Some(after)
 }
 
 /// A key as read: the sixteen bytes from its first. Compared with a name as a number, where
@@ -322,12 +317,11 @@ fn compact_key(bytes: &[u8], at: usize) -> Option<(Key, usize)> {
     (*bytes.get(colon)? == b':').then_some((key, colon + 1))
 }
 
-/// Past the string, object or array at `at`, as [`skip`] goes; `None` for another value.
+/// [`skip`] for a string, object or array at `at`; `None` for another value.
 #[inline(always)]
 fn compact_skip(bytes: &[u8], at: usize) -> Option<usize> {
     match *bytes.get(at)? {
-        b'"' => Some(string_end::<false>(bytes, at + 1)?.after()),
-        b'{' | b'[' => nested_end(bytes, at + 1).map(NonZeroUsize::get),
+        first @ (b'"' | b'{' | b'[') => skip(bytes, at, first),
         _ => None,
     }
 }
