@@ -26,13 +26,20 @@ pub(crate) fn and_list<S: AsRef<str>>(items: &[S]) -> String {
     match items {
         [] => String::new(),
         [one] => one.as_ref().to_owned(),
-        [rest @ .., last] => format!(
-            "{} and {}",
-            rest.iter()
-                .map(AsRef::as_ref)
-                .collect::<Vec<_>>()
-                .join(", "),
-            last.as_ref()
-        ),
+        [rest @ .., last] => format!("{} and {}", join(rest, ", "), last.as_ref()),
     }
+}
+
+/// The items with `separator` between them. Not std's `join` or `concat`: their copy loops are
+/// further callers of `Vec<u8>`'s slice extend, which then stays a call of its own under every
+/// write of the policy module's JSON serializer (28,000 instructions on the hello Deployment).
+pub(crate) fn join<S: AsRef<str>>(items: impl IntoIterator<Item = S>, separator: &str) -> String {
+    let mut joined = String::new();
+    for (at, item) in items.into_iter().enumerate() {
+        if at > 0 {
+            joined.push_str(separator);
+        }
+        joined.push_str(item.as_ref());
+    }
+    joined
 }

@@ -20,6 +20,7 @@ mod scan;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::describe::join;
 use crate::kubelet::KubeletVersion;
 use crate::pod::PodView;
 use crate::settings::{Mode, Settings};
@@ -396,13 +397,8 @@ pub(crate) fn hold_back(
         (Ok(old), Mode::Validate) => {
             let (native, classic): (Vec<_>, Vec<_>) =
                 pending.proxies.iter().partition(|(_, native)| *native);
-            let names = |proxies: &[&(&str, bool)]| {
-                proxies
-                    .iter()
-                    .map(|(name, _)| *name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let names =
+                |proxies: &[&(&str, bool)]| join(proxies.iter().map(|(name, _)| name), ", ");
             if native.is_empty() {
                 HeldBack::Warning(format!(
                     "{} may stay a regular container: {}",

@@ -494,11 +494,12 @@ fn digits_value(digits: &[u8]) -> Option<i128> {
 
 /// |num.denom × 10^exponent| in nano-units, rounded away from zero.
 fn decimal_nanos(num: &[u8], denom: &[u8], exponent: i32) -> Result<i128, QuantityError> {
-    let joined;
+    let mut joined;
     let digits = if denom.is_empty() {
         num
     } else {
-        joined = [num, denom].concat();
+        joined = num.to_vec();
+        joined.extend_from_slice(denom);
         &joined
     };
     let start = digits

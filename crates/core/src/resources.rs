@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::describe::{and_list, describe};
+use crate::describe::{and_list, describe, join};
 use crate::path;
 use crate::quantity::Quantity;
 use crate::settings::OnResourceIncrease;
@@ -105,13 +105,12 @@ impl ResourceChange {
 
     fn rejection(&self, setting: OnResourceIncrease) -> Option<String> {
         if !self.refusals.is_empty() {
-            return Some(self.refusals.join(". "));
+            return Some(join(&self.refusals, ". "));
         }
         (setting == OnResourceIncrease::Reject && !self.rises.is_empty()).then(|| {
-            let rises: Vec<&str> = self.rises.iter().map(|r| r.message.as_str()).collect();
             format!(
                 "{}. onResourceIncrease is \"reject\": lower the init container's resources, or set onResourceIncrease to \"warn\" to convert such pods",
-                rises.join(". ")
+                join(self.rises.iter().map(|r| &r.message), ". ")
             )
         })
     }

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::convert;
+use crate::describe::join;
 use crate::mesh::{self, Dependents, Injection, Mesh, NativeEdit, Switch};
 use crate::nodes::{self, Cluster, HeldBack, NoCluster};
 use crate::order::{self, Misplacement};
@@ -358,7 +359,7 @@ impl<'s, 'v> Plan<'s, 'v> {
                         "{path} has {count} containers named \"{proxy}\" ({places}); keep a single proxy",
                         count = places.len(),
                         proxy = profile.proxy,
-                        places = places.join(", ")
+                        places = join(&places, ", ")
                     ));
                 }
             };
@@ -382,11 +383,7 @@ impl<'s, 'v> Plan<'s, 'v> {
                 ),
                 many => format!(
                     "{path}.containers holds only sidecars ({names}), and a pod needs a regular container besides its native sidecars; add the application container, or keep one of them a regular container",
-                    names = many
-                        .iter()
-                        .map(|(_, p)| p.proxy.as_ref())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    names = join(many.iter().map(|(_, p)| &p.proxy), ", ")
                 ),
             };
             return Err(message);

@@ -1,5 +1,6 @@
 //! Findings about proxies in the wrong place, and the messages that explain them.
 
+use crate::describe::join;
 use crate::order::Misplacement;
 
 /// A container that is not where the sidecars need it.
@@ -90,23 +91,11 @@ pub(crate) fn rejection(
     } else {
         ", right after them"
     };
-    let wrong = findings
-        .iter()
-        .map(Finding::describe)
-        .collect::<Vec<_>>()
-        .join("; ");
+    let wrong = join(findings.iter().map(Finding::describe), "; ");
     format!(
         "{spec_path}: {subject} {rule}{others}. Wrong place: {wrong}. Expected initContainers order: {}",
         join(expected, ", ")
     )
-}
-
-fn join<S: AsRef<str>>(items: &[S], separator: &str) -> String {
-    items
-        .iter()
-        .map(AsRef::as_ref)
-        .collect::<Vec<_>>()
-        .join(separator)
 }
 
 #[cfg(test)]

@@ -323,7 +323,7 @@ fn probe_proxy_headers(
 /// `{"name": "X-Kuma-Probes-<name>", "value": value}`.
 fn header(name: &str, value: &str) -> Value {
     let mut header = Map::new();
-    header.insert("name".into(), Value::from([HEADER_PREFIX, name].concat()));
+    header.insert("name".into(), Value::from(format!("{HEADER_PREFIX}{name}")));
     header.insert("value".into(), Value::from(value));
     Value::Object(header)
 }

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::{
     Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, Switch, parse_bool, ready_http_get,
 };
+use crate::describe::join;
 use crate::pod::PodView;
 
 const PROXY: &str = "linkerd-proxy";
@@ -107,7 +108,7 @@ impl Mesh for Linkerd {
             let names: Vec<&str> = kept.keys().map(String::as_str).collect();
             warnings.push(format!(
                 "{PROXY} keeps its {} hook{}, which Linkerd does not render: as a native sidecar a postStart hook holds back every later init container and a preStop hook runs before the proxy stops; check that the hook still does what it should",
-                names.join(" and "),
+                join(&names, " and "),
                 if names.len() > 1 { "s" } else { "" }
             ));
             if kept.len() == hooks.len() {
