@@ -43,3 +43,24 @@ pub(crate) fn join<S: AsRef<str>>(items: impl IntoIterator<Item = S>, separator:
     }
     joined
 }
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::{and_list, join};
+
+    #[rstest]
+    #[case(&[], "", "")]
+    #[case(&["a"], "a", "a")]
+    #[case(&["a", "b"], "a; b", "a and b")]
+    #[case(&["a", "", "c"], "a; ; c", "a,  and c")]
+    fn lists_of_names(#[case] items: &[&str], #[case] joined: &str, #[case] listed: &str) {
+        assert_eq!(join(items, "; "), joined);
+        assert_eq!(
+            join(items.iter().map(|item| item.to_string()), "; "),
+            joined
+        );
+        assert_eq!(and_list(items), listed);
+    }
+}
