@@ -836,7 +836,7 @@ fn run(options: &Options) -> Result<(), String> {
     let echo_instructions = counted(hello, 0, Mode::Fresh) / counted(hello, 2, Mode::Fresh);
     let _ = writeln!(
         w,
-        "| per request at most {ECHO_RATIO_GOAL}x echo on the hello Deployment (fresh instance), in time and instructions | {echo_ratio:.2}x in time, {} in instructions (warm: {:.2}x, {}) | {} |",
+        "| per request at most {ECHO_RATIO_GOAL}x echo on the hello Deployment (fresh instance), in time and instructions | {echo_ratio:.3}x in time, {} in instructions (warm: {:.2}x, {}) | {} |",
         times(echo_instructions),
         ratio(hello, echo, Mode::Warm),
         times(counted(hello, 0, Mode::Warm) / counted(hello, 2, Mode::Warm)),

@@ -375,8 +375,8 @@ pub fn write_section(w: &mut String, report: &Result<Report, String>) {
         let ratio = paired_ratio(&policy.rounds, &moved.rounds);
         let _ = writeln!(
             w,
-            "The policy's throughput is **{ratio:.2}x** the move floor's, the median of the {} \
-             rounds' ratios (the ratio of the medians above: {:.2}x; issue 20's goal: at least \
+            "The policy's throughput is **{ratio:.3}x** the move floor's, the median of the {} \
+             rounds' ratios (the ratio of the medians above: {:.3}x; issue 20's goal: at least \
              {MOVE_FLOOR_GOAL}x): {}.\n",
             policy.rounds.len(),
             policy.requests_per_second / moved.requests_per_second,

@@ -450,7 +450,7 @@ pub fn write_section(w: &mut String, report: &Result<NodeReport, String>) {
         );
         let _ = writeln!(
             w,
-            "| Deployment at {nodes} nodes: at least {LIST_FLOOR_GOAL}x the list floor's throughput | {ratio:.2}x | {} |",
+            "| Deployment at {nodes} nodes: at least {LIST_FLOOR_GOAL}x the list floor's throughput | {ratio:.3}x | {} |",
             crate::yes_no(ratio >= LIST_FLOOR_GOAL)
         );
     }
@@ -469,7 +469,7 @@ pub fn write_section(w: &mut String, report: &Result<NodeReport, String>) {
         };
         let _ = writeln!(
             w,
-            "| {} at {nodes} nodes: at least {PINNED_GOAL}x checkNodes off, no LIST | {ratio:.2}x{floor}, {lists} LISTs, {gets} GETs | {} |",
+            "| {} at {nodes} nodes: at least {PINNED_GOAL}x checkNodes off, no LIST | {ratio:.3}x{floor}, {lists} LISTs, {gets} GETs | {} |",
             request.label(),
             crate::yes_no(ratio >= PINNED_GOAL && lists == 0)
         );
