@@ -105,11 +105,10 @@ impl Mesh for Linkerd {
         let lifecycle = if kept.is_empty() {
             LifecycleEdit::Remove
         } else {
-            let names: Vec<&str> = kept.keys().map(String::as_str).collect();
             warnings.push(format!(
                 "{PROXY} keeps its {} hook{}, which Linkerd does not render: as a native sidecar a postStart hook holds back every later init container and a preStop hook runs before the proxy stops; check that the hook still does what it should",
-                join(&names, " and "),
-                if names.len() > 1 { "s" } else { "" }
+                join(kept.keys(), " and "),
+                if kept.len() > 1 { "s" } else { "" }
             ));
             if kept.len() == hooks.len() {
                 LifecycleEdit::Keep
