@@ -47,7 +47,7 @@ unit-tests: policy.wasm
 wasm-core-tests:
 ifneq ($(shell command -v node 2>/dev/null),)
 	CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $(CURDIR)/scripts/wasi-test-runner.mjs" \
-	  $(CARGO) test --locked --target $(WASM_TARGET) -p native-sidecar-core --lib -- nodes:: kubelet::
+	  $(CARGO) test --locked --target $(WASM_TARGET) -p native-sidecar-core --lib -- nodes:: kubelet:: output::
 else
 	@echo "skipped: the core's node tests in wasm with SIMD (install Node.js)"
 endif

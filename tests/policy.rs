@@ -3,7 +3,7 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use native_sidecar_core::ALL_KINDS;
-use native_sidecar_policy::{validate, validate_settings};
+use native_sidecar_policy::{protocol_version, validate, validate_settings};
 use native_sidecar_testdata::{
     Pair, admission_request, all_pairs, cases, consul_pairs, documents, kuma_pairs, linkerd_pairs,
     root,
@@ -182,6 +182,17 @@ fn settings_validation(
     let response: SettingsValidationResponse = serde_json::from_slice(&raw).expect("a response");
     assert_eq!(response.valid, valid);
     assert_eq!(response.message.as_deref(), message);
+}
+
+/// The module answers `protocol_version` with its own JSON writer: the same bytes as the SDK's.
+#[test]
+fn protocol_version_is_the_sdks() {
+    let ours = protocol_version(b"").expect("an answer");
+    assert_eq!(ours, br#""v1""#);
+    assert_eq!(
+        ours,
+        kubewarden_policy_sdk::protocol_version_guest(b"").expect("the SDK's answer")
+    );
 }
 
 /// Linkerd's own classic output, and every Linkerd case, becomes Linkerd's native output through the

@@ -12,6 +12,7 @@ mod kubelet;
 mod mesh;
 mod nodes;
 mod order;
+mod output;
 mod path;
 mod pod;
 mod profile;
@@ -29,6 +30,7 @@ pub use nodes::{
     parse_node_list, support,
 };
 pub use order::Misplacement;
+pub use output::Output;
 pub use quantity::{Format, Quantity, QuantityError};
 pub use resources::{Bound, PodResources, ResourceChange, ResourceList, Rise, resource_change};
 pub use review::{Outcome, review, review_with};
