@@ -31,8 +31,9 @@ pub(crate) fn and_list<S: AsRef<str>>(items: &[S]) -> String {
 }
 
 /// The items with `separator` between them. Not std's `join` or `concat`: their copy loops are
-/// further callers of `Vec<u8>`'s slice extend, which then stays a call of its own under every
-/// write of the policy module's JSON serializer (28,000 instructions on the hello Deployment).
+/// further callers of `Vec<u8>`'s slice extend, which then stays a call of its own under the JSON
+/// writer's longer pieces (`output.rs`; under every piece, 28,000 instructions on the hello
+/// Deployment, before that writer).
 pub(crate) fn join<S: AsRef<str>>(items: impl IntoIterator<Item = S>, separator: &str) -> String {
     let mut joined = String::new();
     for (at, item) in items.into_iter().enumerate() {
