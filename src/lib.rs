@@ -6,7 +6,7 @@ use kubewarden_policy_sdk::{
 };
 use native_sidecar_core::{
     Cluster, Kind, KubeletVersion, Node, Operation, Output, Settings, Support, answer_support,
-    parse_node, parse_node_list, review_with,
+    parse_node, parse_node_list, review_with, to_json,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -51,9 +51,7 @@ pub fn validate_with_host(
 ) -> CallResult {
     let response = evaluate(payload, &mut HostCluster { host_call });
     // The answer is about the size of the request: one buffer, no regrowing.
-    let mut answer = Output::with_capacity(payload.len() + 256);
-    serde_json::to_writer(&mut answer, &response)?;
-    Ok(answer.into_inner())
+    Ok(to_json(&response, payload.len() + 256)?)
 }
 
 /// What the policy asks the host for with `checkNodes` on: the SDK's `ListAllResourcesRequest`
@@ -224,9 +222,7 @@ fn non_empty(warnings: Vec<String>) -> Option<Vec<String>> {
 /// The SDK's `protocol_version_guest`, written by the module's one JSON writer: the SDK's own
 /// would bring a second copy of serde_json's string escaping for its `Vec` (600 bytes).
 pub fn protocol_version(_payload: &[u8]) -> CallResult {
-    let mut answer = Output::with_capacity(8);
-    serde_json::to_writer(&mut answer, &ProtocolVersion::default())?;
-    Ok(answer.into_inner())
+    Ok(to_json(&ProtocolVersion::default(), 8)?)
 }
 
 /// Checks the settings a policy is deployed with; the payload is the settings object itself.
@@ -238,7 +234,5 @@ pub fn validate_settings(payload: &[u8]) -> CallResult {
         valid: verdict.is_ok(),
         message: verdict.err(),
     };
-    let mut answer = Output::with_capacity(256);
-    serde_json::to_writer(&mut answer, &response)?;
-    Ok(answer.into_inner())
+    Ok(to_json(&response, 256)?)
 }

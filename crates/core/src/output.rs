@@ -10,6 +10,8 @@
 
 use std::io;
 
+use serde::Serialize;
+
 /// Copies of up to this many bytes stay in the module.
 const SMALL: usize = 16;
 
@@ -46,6 +48,13 @@ impl Output {
             self.0.set_len(at + len);
         }
     }
+}
+
+/// `value` as JSON, written through an [`Output`] that starts with `capacity` bytes.
+pub fn to_json<T: Serialize + ?Sized>(value: &T, capacity: usize) -> serde_json::Result<Vec<u8>> {
+    let mut output = Output::with_capacity(capacity);
+    serde_json::to_writer(&mut output, value)?;
+    Ok(output.into_inner())
 }
 
 /// Copies `len` (at most [`SMALL`]) bytes as two possibly overlapping halves of a fixed size,
@@ -120,8 +129,9 @@ mod tests {
     #[test]
     fn writes_json_as_serde_json_to_vec() {
         let value = serde_json::json!({"a": "x", "key with \"quotes\"": ["\u{1F600}", 1.5, null, {"b": "a longer string than sixteen bytes"}]});
-        let mut output = Output::with_capacity(4);
-        serde_json::to_writer(&mut output, &value).unwrap();
-        assert_eq!(output.into_inner(), serde_json::to_vec(&value).unwrap());
+        assert_eq!(
+            to_json(&value, 4).unwrap(),
+            serde_json::to_vec(&value).unwrap()
+        );
     }
 }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, Switch};
-use crate::output::Output;
+use crate::output::to_json;
 use crate::pod::{PodView, name};
 use crate::workload::Kind;
 
@@ -251,9 +251,7 @@ fn edited(text: &str, edit: fn(&mut Map<String, Value>) -> bool) -> Option<Strin
         return None;
     }
     // The writer of the policy module's answers: one JSON encoder in the module.
-    let mut encoded = Output::with_capacity(text.len());
-    serde_json::to_writer(&mut encoded, &Value::Object(decoded)).ok()?;
-    String::from_utf8(encoded.into_inner()).ok()
+    String::from_utf8(to_json(&Value::Object(decoded), text.len()).ok()?).ok()
 }
 
 /// [`move_in_status`] done on the text, for the status as Istio writes it: compact, keys once,
