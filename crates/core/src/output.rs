@@ -6,7 +6,7 @@
 //! instructions each with `Vec::extend_from_slice`'s own, a seventh of a fresh `validate`. Pieces
 //! of up to 16 bytes are copied here with a few fixed-size loads and stores instead (192 longer
 //! ones still go through `memory.copy`): 1,205,000 instructions per fresh request became
-//! 1,071,000.
+//! 1,071,000, and 1,062,000 once every answer came through [`to_json`].
 
 use std::io;
 
@@ -15,6 +15,7 @@ use serde::Serialize;
 /// Copies of up to this many bytes stay in the module.
 const SMALL: usize = 16;
 
+/// A `Vec<u8>` that serde_json writes into; [`to_json`] is the usual way in.
 pub struct Output(Vec<u8>);
 
 impl Output {
