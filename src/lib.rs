@@ -6,7 +6,7 @@ use kubewarden_policy_sdk::{
 };
 use native_sidecar_core::{
     Cluster, Kind, KubeletVersion, Node, Operation, Output, Settings, Support, answer_support,
-    parse_node, parse_node_list, review_with, to_json,
+    parse_node, parse_node_list, review_with, to_json_vec,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -51,7 +51,7 @@ pub fn validate_with_host(
 ) -> CallResult {
     let response = evaluate(payload, &mut HostCluster { host_call });
     // The answer is about the size of the request: one buffer, no regrowing.
-    Ok(to_json(&response, payload.len() + 256)?)
+    Ok(to_json_vec(&response, payload.len() + 256)?)
 }
 
 /// What the policy asks the host for with `checkNodes` on: the SDK's `ListAllResourcesRequest`
@@ -222,7 +222,7 @@ fn non_empty(warnings: Vec<String>) -> Option<Vec<String>> {
 /// The SDK's `protocol_version_guest`, written by the module's one JSON writer: the SDK's own
 /// would bring a second copy of serde_json's string escaping for its `Vec` (600 bytes).
 pub fn protocol_version(_payload: &[u8]) -> CallResult {
-    Ok(to_json(&ProtocolVersion::default(), 8)?)
+    Ok(to_json_vec(&ProtocolVersion::default(), 8)?)
 }
 
 /// Checks the settings a policy is deployed with; the payload is the settings object itself.
@@ -234,5 +234,5 @@ pub fn validate_settings(payload: &[u8]) -> CallResult {
         valid: verdict.is_ok(),
         message: verdict.err(),
     };
-    Ok(to_json(&response, 256)?)
+    Ok(to_json_vec(&response, 256)?)
 }

@@ -30,7 +30,7 @@ pub use nodes::{
     parse_node_list, support,
 };
 pub use order::Misplacement;
-pub use output::{Output, to_json};
+pub use output::{Output, to_json_vec};
 pub use quantity::{Format, Quantity, QuantityError};
 pub use resources::{Bound, PodResources, ResourceChange, ResourceList, Rise, resource_change};
 pub use review::{Outcome, review, review_with};

@@ -2,11 +2,9 @@
 //!
 //! serde_json writes a document in thousands of small pieces: a quote, a colon, a key, a short
 //! value. Into a `Vec<u8>` each piece is a `memory.copy`, which wasmtime runs as a call out of the
-//! module into the host's `memmove`: the hello Deployment's answer took 3,760 of them, about 47
-//! instructions each with `Vec::extend_from_slice`'s own, a seventh of a fresh `validate`. Pieces
-//! of up to 16 bytes are copied here with a few fixed-size loads and stores instead (192 longer
-//! ones still go through `memory.copy`): 1,205,000 instructions per fresh request became
-//! 1,071,000, and 1,062,000 once every answer came through [`to_json`].
+//! module into the host's `memmove`, dozens of instructions for a piece of a few bytes, thousands of
+//! times per answer (README: Performance). Pieces of up to 16 bytes are copied here with a few
+//! fixed-size loads and stores instead; longer ones still go through `memory.copy`.
 
 use std::io;
 
@@ -15,7 +13,7 @@ use serde::Serialize;
 /// Copies of up to this many bytes stay in the module.
 const SMALL: usize = 16;
 
-/// A `Vec<u8>` that serde_json writes into; [`to_json`] is the usual way in.
+/// A `Vec<u8>` that serde_json writes into; [`to_json_vec`] is the usual way in.
 pub struct Output(Vec<u8>);
 
 impl Output {
@@ -39,9 +37,10 @@ impl Output {
         if self.0.capacity() - at < len {
             self.0.reserve(len);
         }
-        // SAFETY: `reserve` left at least `len` bytes of capacity after `at`; every write below
-        // stays inside `bytes` (read) and those `len` bytes (written), whose overlapping halves
-        // cover all of them, so they are initialized before `set_len`.
+        // SAFETY: the check or `reserve` left at least `len` bytes of capacity after `at`; every
+        // write below stays inside `bytes` (read) and those `len` bytes (written), whose
+        // overlapping halves cover all of them, so they are initialized before `set_len`. `bytes`
+        // cannot lie in the spare capacity: nothing else can reach it while `self` is borrowed.
         unsafe {
             let src = bytes.as_ptr();
             let dst = self.0.as_mut_ptr().add(at);
@@ -52,7 +51,10 @@ impl Output {
 }
 
 /// `value` as JSON, written through an [`Output`] that starts with `capacity` bytes.
-pub fn to_json<T: Serialize + ?Sized>(value: &T, capacity: usize) -> serde_json::Result<Vec<u8>> {
+pub fn to_json_vec<T: Serialize + ?Sized>(
+    value: &T,
+    capacity: usize,
+) -> serde_json::Result<Vec<u8>> {
     let mut output = Output::with_capacity(capacity);
     serde_json::to_writer(&mut output, value)?;
     Ok(output.into_inner())
@@ -109,21 +111,42 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    /// Every length around the edges of the copies, at every offset into the source.
+    /// Every length around the edges of the copies, at every offset into the source, each into a
+    /// buffer whose spare capacity holds a known byte: a copy that writes past its piece shows.
     #[test]
-    fn writes_every_length_as_a_vec_would() {
+    fn writes_every_length_and_nothing_past_it() {
+        const GUARD: u8 = 0xAA;
         let source: Vec<u8> = (0..64u8)
             .map(|b| b.wrapping_mul(37).wrapping_add(11))
             .collect();
         for offset in 0..8 {
-            let mut output = Output::with_capacity(0);
-            let mut expected = Vec::new();
             for len in 0..=40 {
                 let piece = &source[offset..offset + len];
+                let mut buffer = vec![GUARD; 64];
+                buffer.clear();
+                let mut output = Output(buffer);
+                output.write_all(b"{").unwrap();
                 output.write_all(piece).unwrap();
+                let spare: Vec<u8> = output
+                    .0
+                    .spare_capacity_mut()
+                    .iter()
+                    // SAFETY: `vec!` initialized all 64 bytes; `clear` and the writes kept that.
+                    .map(|byte| unsafe { byte.assume_init() })
+                    .collect();
+                assert_eq!(
+                    spare,
+                    vec![GUARD; 64 - 1 - len],
+                    "offset {offset}, length {len}"
+                );
+                let mut expected = b"{".to_vec();
                 expected.extend_from_slice(piece);
+                assert_eq!(
+                    output.into_inner(),
+                    expected,
+                    "offset {offset}, length {len}"
+                );
             }
-            assert_eq!(output.into_inner(), expected, "offset {offset}");
         }
     }
 
@@ -131,7 +154,7 @@ mod tests {
     fn writes_json_as_serde_json_to_vec() {
         let value = serde_json::json!({"a": "x", "key with \"quotes\"": ["\u{1F600}", 1.5, null, {"b": "a longer string than sixteen bytes"}]});
         assert_eq!(
-            to_json(&value, 4).unwrap(),
+            to_json_vec(&value, 4).unwrap(),
             serde_json::to_vec(&value).unwrap()
         );
     }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{Injection, LifecycleEdit, Mesh, MeshSettings, NativeEdit, Switch};
-use crate::output::to_json;
+use crate::output::to_json_vec;
 use crate::pod::{PodView, name};
 use crate::workload::Kind;
 
@@ -251,7 +251,7 @@ fn edited(text: &str, edit: fn(&mut Map<String, Value>) -> bool) -> Option<Strin
         return None;
     }
     // The writer of the policy module's answers: one JSON encoder in the module.
-    String::from_utf8(to_json(&Value::Object(decoded), text.len()).ok()?).ok()
+    String::from_utf8(to_json_vec(&Value::Object(decoded), text.len()).ok()?).ok()
 }
 
 /// [`move_in_status`] done on the text, for the status as Istio writes it: compact, keys once,
