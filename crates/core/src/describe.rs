@@ -30,10 +30,10 @@ pub(crate) fn and_list<S: AsRef<str>>(items: &[S]) -> String {
     }
 }
 
-/// The items with `separator` between them. Not std's `join` or `concat`: their copy loops are
-/// further callers of `Vec<u8>`'s slice extend, which then stays a call of its own under the JSON
-/// writer's longer pieces (`output.rs`; under every piece, 28,000 instructions on the hello
-/// Deployment, before that writer).
+/// The items with `separator` between them, from any iterator of names (map keys, the names in a
+/// list of findings) without collecting them first. std's `join` and `concat` would also add
+/// callers of `Vec<u8>`'s slice extend, which the module's JSON writer calls for longer pieces
+/// (`output.rs`).
 pub(crate) fn join<S: AsRef<str>>(items: impl IntoIterator<Item = S>, separator: &str) -> String {
     let mut joined = String::new();
     for (at, item) in items.into_iter().enumerate() {
